@@ -1,0 +1,177 @@
+"""The command line: a thin click shell over ``launchctl.launch``; exit codes are decided in ``main``.
+
+Heavy libraries (fabric, httpx, rich) are imported only by the commands that
+use them, so ``launchctl --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from launchctl import __version__
+from runbook.errors import EXIT_BAD_INPUT, LaunchctlError
+
+RUN_OPTIONS_HELP = "T0 as ISO 8601, HH:MM (today, local time), now, or +90m"
+
+
+def _echo_err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _load(runbook_path: str, var: tuple[str, ...] = (), targets: str | None = None):
+    from runbook.loader import load_runbook, parse_var_overrides
+
+    return load_runbook(runbook_path, parse_var_overrides(var), targets)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="launchctl")
+def cli() -> None:
+    """Launch-day runbook executor: runs a YAML timeline from T-60min to T+60min around go-live,
+    checks every step, watches guards, and rolls back by itself when a threshold is crossed."""
+
+
+@cli.command()
+@click.argument("runbook", type=click.Path(dir_okay=False))
+@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
+@click.option("--targets", "targets", type=click.Path(dir_okay=False), help="YAML file whose targets replace the runbook's.")
+def validate(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
+    """Check a runbook file; prints a summary or every problem as FILE:LINE:COL."""
+    book = _load(runbook, var, targets)
+    click.echo(f"ok: {len(book.steps)} steps, {len(book.guards)} guards, {len(book.rollback)} rollback steps")
+
+
+@cli.command()
+@click.argument("runbook", type=click.Path(dir_okay=False))
+@click.option("--t0", help=RUN_OPTIONS_HELP)
+@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
+@click.option("--targets", "targets", type=click.Path(dir_okay=False), help="YAML file whose targets replace the runbook's.")
+def plan(runbook: str, t0: str | None, var: tuple[str, ...], targets: str | None) -> None:
+    """Print the timeline: offset, wall-clock time, step, target and what runs."""
+    from launchctl.launch import plan_launch
+    from launchctl.plan_view import plan_rows, render_plan
+    from launchctl.schedule import resolve_t0
+    from steps.clock import utcnow
+
+    book = _load(runbook, var, targets)
+    events = plan_launch(book, t0, os.environ)
+    from launchctl.journal import iso
+
+    click.echo(render_plan(book, plan_rows(events), iso(resolve_t0(t0, book, utcnow()))))
+
+
+def _parse_speed(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if value <= 0 or value > 10_000:
+        raise click.BadParameter("must be between 0 and 10000")
+    return value
+
+
+@cli.command()
+@click.argument("runbook", type=click.Path(dir_okay=False))
+@click.option("--t0", help=RUN_OPTIONS_HELP)
+@click.option("--dry-run", is_flag=True, help="Touch nothing; walk the timeline on a simulated clock.")
+@click.option("--no-wait", is_flag=True, help="Run steps back to back instead of at their T-offsets.")
+@click.option("--speed", type=float, default=1.0, callback=_parse_speed, help="Run the schedule N times faster.")
+@click.option("--targets", "targets", type=click.Path(dir_okay=False), help="YAML file whose targets replace the runbook's.")
+@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
+@click.option("--yes", is_flag=True, help="Answer yes to confirmations; 'ask' failures roll back.")
+@click.option("--journal", type=click.Path(file_okay=False, path_type=Path), help="Journal directory (default .launchctl/<id>).")
+@click.option("--override-gate", metavar="REASON", help="Start despite a NO-GO gate; recorded in journal and report.")
+def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate) -> None:
+    """Run the launch."""
+    from launchctl.launch import RunOptions, start_launch
+    from runbook.loader import parse_var_overrides
+
+    overrides = parse_var_overrides(var)
+    book = _load(runbook, var, targets)
+    options = RunOptions(
+        t0=t0,
+        dry_run=dry_run,
+        no_wait=no_wait,
+        speed=speed,
+        yes=yes,
+        journal=journal,
+        var_overrides=overrides,
+        targets_file=targets,
+        override_gate=override_gate,
+    )
+    sys.exit(start_launch(book, options, os.environ, _echo_err))
+
+
+@cli.command()
+@click.argument("journal_dir", type=click.Path(path_type=Path))
+@click.option("--yes", is_flag=True, help="Re-run the step that was in flight without asking.")
+@click.option("--force", is_flag=True, help="Resume even though the runbook's steps changed.")
+def resume(journal_dir: Path, yes: bool, force: bool) -> None:
+    """Go on with an interrupted launch."""
+    from launchctl.launch import resume_launch
+
+    sys.exit(resume_launch(journal_dir, yes=yes, force=force, environ=os.environ, echo=_echo_err))
+
+
+@cli.command()
+@click.argument("journal_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def status(journal_dir: Path, fmt: str) -> None:
+    """Where a launch stands, from its journal."""
+    from launchctl.status_view import render_status, status_data
+
+    data = status_data(journal_dir)
+    click.echo(json.dumps(data, indent=2, default=str) if fmt == "json" else render_status(data))
+
+
+@cli.command()
+@click.argument("journal_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+def report(journal_dir: Path, fmt: str, output: Path | None) -> None:
+    """The launch record."""
+    from launchctl.journal import read_journal
+    from launchctl.report import render_json, render_markdown
+    from launchctl.state import replay
+
+    read = read_journal(journal_dir)
+    state = replay(read.events, read.torn_lines)
+    text = render_json(state) if fmt == "json" else render_markdown(state)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the runbook format (for yaml-language-server and editors)."""
+    from runbook.format import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: the one place errors become messages and exit codes."""
+    try:
+        cli.main(args=argv, prog_name="launchctl", standalone_mode=False)
+    except LaunchctlError as error:
+        for line in error.lines():
+            _echo_err(line)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        _echo_err("aborted")
+        sys.exit(5)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code)
+    except KeyboardInterrupt:
+        _echo_err("interrupted")
+        sys.exit(130)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

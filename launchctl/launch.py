@@ -1,0 +1,304 @@
+"""Setting a launch up and tearing it down: journal, lock, clock, executor, operator, engine.
+
+``start``, ``resume`` and ``plan`` assemble the same engine from different
+parts; the CLI only parses options and calls these.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets as random_tokens
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from launchctl import __version__
+from launchctl.console import PlainConsole
+from launchctl.engine import Engine, LaunchSettings
+from launchctl.errors import RunbookChanged
+from launchctl.journal import JournalLock, JournalWriter, iso, read_journal
+from launchctl.masking import SecretMasker
+from launchctl.operator import HeadlessOperator, Operator, TerminalOperator
+from launchctl.recorder import Recorder, Sink
+from launchctl.schedule import resolve_t0
+from launchctl.state import LaunchState, replay
+from runbook import model
+from runbook.durations import format_offset
+from runbook.errors import InputError
+from runbook.loader import load_runbook
+from steps.clock import Clock, ScaledClock, SimulatedClock, utcnow
+from steps.executor import DryRunExecutor, RealExecutor
+from steps.notify import Delivery, Notifier
+
+
+@dataclass
+class RunOptions:
+    t0: str | None = None
+    dry_run: bool = False
+    no_wait: bool = False
+    speed: float = 1.0
+    yes: bool = False
+    journal: Path | None = None
+    var_overrides: dict[str, str] = field(default_factory=dict)
+    targets_file: str | None = None
+    override_gate: str | None = None
+
+
+def new_launch_id(name: str, now: datetime) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:32] or "launch"
+    return f"{now:%Y%m%d-%H%M%S}-{slug}-{random_tokens.token_hex(2)}"
+
+
+def missing_secrets(runbook: model.Runbook, environ: Mapping[str, str]) -> list[str]:
+    return [name for name in runbook.secrets if not environ.get(name)]
+
+
+def require_secrets(runbook: model.Runbook, environ: Mapping[str, str]) -> None:
+    missing = missing_secrets(runbook, environ)
+    if missing:
+        raise InputError(
+            f"secret{'s' if len(missing) > 1 else ''} not set in the environment: {', '.join(missing)} "
+            "(listed under secrets in the runbook; nothing was run)"
+        )
+
+
+def choose_operator(yes: bool) -> Operator:
+    if not yes and sys.stdin.isatty() and sys.stdout.isatty():
+        return TerminalOperator()
+    return HeadlessOperator(yes)
+
+
+def start_launch(
+    runbook: model.Runbook,
+    options: RunOptions,
+    environ: Mapping[str, str],
+    echo: Callable[[str], None],
+    sinks: list[Sink] | None = None,
+    operator: Operator | None = None,
+) -> int:
+    """A new launch from the first step; returns the exit code."""
+    if options.dry_run:
+        missing = missing_secrets(runbook, environ)
+        if missing:
+            echo(f"note: secrets not set (fine for a dry run): {', '.join(missing)}")
+    else:
+        require_secrets(runbook, environ)
+    now = utcnow()
+    t0 = resolve_t0(options.t0, runbook, now)
+    launch_id = new_launch_id(runbook.name, now)
+    journal_dir = (options.journal or Path(".launchctl") / launch_id).absolute()
+    echo(f"journal: {journal_dir}")
+    clock: Clock
+    if options.dry_run:
+        clock = SimulatedClock(min(now, t0 + runbook.steps[0].at))
+    else:
+        clock = ScaledClock(options.speed)
+    lock, writer = _open_journal(journal_dir, fresh=True)
+    masker = _masker(runbook, environ)
+    recorder = Recorder(writer, masker, clock, sinks if sinks is not None else [PlainConsole()])
+    settings = LaunchSettings(
+        launch_id=launch_id,
+        t0=t0,
+        journal_dir=journal_dir,
+        dry_run=options.dry_run,
+        no_wait=options.no_wait,
+        yes=options.yes,
+        cwd=os.getcwd(),
+    )
+    try:
+        recorder.emit(
+            "launch_started",
+            launch_id=launch_id,
+            name=runbook.name,
+            runbook=str(runbook.source),
+            runbook_sha256=runbook.content_sha256,
+            steps=list(runbook.step_ids),
+            plan=[
+                {"step": s.id, "title": s.title, "offset": format_offset(s.at), "planned": iso(t0 + s.at), "target": s.on}
+                for s in runbook.steps
+            ],
+            rollback_steps=[s.id for s in runbook.rollback],
+            guards=[g.id for g in runbook.guards],
+            t0=iso(t0),
+            dry_run=options.dry_run,
+            no_wait=options.no_wait,
+            speed=options.speed,
+            yes=options.yes,
+            var_overrides=options.var_overrides or None,
+            targets_file=str(Path(options.targets_file).absolute()) if options.targets_file else None,
+            cwd=settings.cwd,
+            user=settings.user,
+            pid=os.getpid(),
+            version=__version__,
+            gate_override=options.override_gate,
+        )
+        return _drive(runbook, settings, recorder, clock, environ, operator or choose_operator(options.yes))
+    finally:
+        writer.close()
+        lock.release()
+
+
+def resume_launch(
+    journal_dir: Path,
+    *,
+    yes: bool,
+    force: bool,
+    environ: Mapping[str, str],
+    echo: Callable[[str], None],
+    sinks: list[Sink] | None = None,
+    operator: Operator | None = None,
+) -> int:
+    """Go on with an interrupted launch from what its journal proves happened."""
+    journal_dir = journal_dir.absolute()
+    if not (journal_dir / "journal.jsonl").is_file():
+        read_journal(journal_dir)  # raises the precise "not a journal" error
+    lock = JournalLock(journal_dir)
+    lock.acquire()
+    try:
+        read = read_journal(journal_dir)
+        state = replay(read.events, read.torn_lines)
+        if state.finished is not None:
+            echo(f"launch {state.launch_id} already finished: {state.finished.get('status')}; nothing to resume")
+            return int(state.finished.get("exit_code", 0))
+        launch = state.launch
+        runbook = load_runbook(launch["runbook"], launch.get("var_overrides") or {}, launch.get("targets_file"))
+        _check_same_steps(runbook, launch, force, echo)
+        if not launch.get("dry_run"):
+            require_secrets(runbook, environ)
+        clock = _resumed_clock(state)
+        writer = JournalWriter(journal_dir)
+        writer.open()
+        recorder = Recorder(
+            writer, _masker(runbook, environ), clock, sinks if sinks is not None else [PlainConsole()], state.last_seq
+        )
+        settings = LaunchSettings(
+            launch_id=state.launch_id,
+            t0=datetime.fromisoformat(launch["t0"].replace("Z", "+00:00")),
+            journal_dir=journal_dir,
+            dry_run=bool(launch.get("dry_run")),
+            no_wait=bool(launch.get("no_wait")),
+            yes=yes,
+            cwd=launch.get("cwd"),
+        )
+        echo(f"journal: {journal_dir}")
+        try:
+            recorder.emit(
+                "launch_resumed",
+                user=settings.user,
+                pid=os.getpid(),
+                torn_lines_dropped=read.torn_lines or None,
+                in_flight=state.in_flight_step.id if state.in_flight_step else None,
+                runbook_sha256=runbook.content_sha256,
+            )
+            return _drive(runbook, settings, recorder, clock, environ, operator or choose_operator(yes), state)
+        finally:
+            writer.close()
+    finally:
+        lock.release()
+
+
+def plan_launch(runbook: model.Runbook, t0_option: str | None, environ: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Walk the launch with a simulated clock and a describing executor; the events are the plan."""
+    now = utcnow()
+    t0 = resolve_t0(t0_option, runbook, now)
+    clock = SimulatedClock(t0 + runbook.steps[0].at)
+    events: list[dict[str, Any]] = []
+    recorder = Recorder(None, _masker(runbook, environ), clock, [events.append])
+    settings = LaunchSettings(launch_id="plan", t0=t0, dry_run=True)
+    engine = Engine(runbook, settings, recorder, HeadlessOperator(True), clock, DryRunExecutor(runbook, _values(runbook, settings)), environ)
+    engine.run()
+    return events
+
+
+def _values(runbook: model.Runbook, settings: LaunchSettings) -> dict[str, str]:
+    return {**runbook.vars, "t0": iso(settings.t0), "launch.id": settings.launch_id, "launch.name": runbook.name}
+
+
+def _drive(
+    runbook: model.Runbook,
+    settings: LaunchSettings,
+    recorder: Recorder,
+    clock: Clock,
+    environ: Mapping[str, str],
+    operator: Operator,
+    state: LaunchState | None = None,
+) -> int:
+    values = _values(runbook, settings)
+    if settings.dry_run:
+        executor = DryRunExecutor(runbook, values)
+    else:
+        executor = RealExecutor(runbook, values, cwd=settings.cwd)
+    notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
+    engine = Engine(runbook, settings, recorder, operator, clock, executor, environ, notifier, state)
+    try:
+        return engine.run()
+    finally:
+        notifier.close()
+        executor.close()
+
+
+def _delivery_recorder(recorder: Recorder) -> Callable[[Delivery], None]:
+    def record(delivery: Delivery) -> None:
+        if not delivery.ok:
+            try:
+                recorder.emit("notification_failed", channel=delivery.channel, error=delivery.error)
+            except Exception:
+                pass
+
+    return record
+
+
+def _open_journal(directory: Path, fresh: bool) -> tuple[JournalLock, JournalWriter]:
+    if fresh and (directory / "journal.jsonl").exists():
+        raise InputError(f"{directory} already holds a journal; resume it with `launchctl resume {directory}`")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create journal directory {directory}: {exc.strerror}") from None
+    lock = JournalLock(directory)
+    lock.acquire()
+    writer = JournalWriter(directory)
+    try:
+        writer.open()
+    except Exception:
+        lock.release()
+        raise
+    return lock, writer
+
+
+def _masker(runbook: model.Runbook, environ: Mapping[str, str]) -> SecretMasker:
+    return SecretMasker(environ[name] for name in runbook.secrets if environ.get(name))
+
+
+def _resumed_clock(state: LaunchState) -> Clock:
+    launch = state.launch
+    anchor = datetime.fromisoformat(state.last_clock.replace("Z", "+00:00")) if state.last_clock else None
+    if launch.get("dry_run"):
+        return SimulatedClock(anchor)
+    speed = float(launch.get("speed") or 1)
+    return ScaledClock(speed, anchor if speed != 1 else None)
+
+
+def _check_same_steps(runbook: model.Runbook, launch: dict[str, Any], force: bool, echo: Callable[[str], None]) -> None:
+    recorded = list(launch.get("steps", []))
+    current = list(runbook.step_ids)
+    if recorded != current:
+        added = [s for s in current if s not in recorded]
+        removed = [s for s in recorded if s not in current]
+        detail = []
+        if added:
+            detail.append(f"added {', '.join(added)}")
+        if removed:
+            detail.append(f"removed {', '.join(removed)}")
+        if not added and not removed:
+            detail.append("reordered")
+        message = f"{runbook.source}: the runbook's steps changed since the launch started ({'; '.join(detail)})"
+        if not force:
+            raise RunbookChanged(message + "; refusing to resume (use --force to resume anyway)")
+        echo(f"warning: {message}; resuming because of --force")
+    elif runbook.content_sha256 != launch.get("runbook_sha256"):
+        echo("note: the runbook's content changed since the launch started (same steps); using the current file")

@@ -1,0 +1,85 @@
+"""The ``plan`` table, built from the events of a dry walk (the same walk as ``run``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from runbook import model
+from steps.executor import describe_criterion
+
+
+def _local(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone()
+
+
+def plan_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per step: offset, planned time, step, target and the list of what it does."""
+    rows: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    pending_confirm: dict[str, str] = {}
+    for event in events:
+        kind = event["event"]
+        if kind == "confirm_requested":
+            pending_confirm[event["step"]] = event["question"]
+        elif kind == "step_started":
+            current = {
+                "offset": event["offset"],
+                "time": event["planned"],
+                "step": event["step"],
+                "title": event.get("title"),
+                "target": event.get("target", "local"),
+                "does": [],
+            }
+            if event["step"] in pending_confirm:
+                current["does"].append(f"confirm: {pending_confirm.pop(event['step'])}")
+            rows.append(current)
+        elif current is None:
+            continue
+        elif kind == "notification" and event.get("milestone") == "step":
+            current["does"].append(f"notify: {event['message']}")
+        elif kind == "command_finished":
+            host = f" [{event['host']}]" if event.get("host") not in (None, "localhost") else ""
+            current["does"].append(f"run{host}: {event['command']}")
+        elif kind == "wait_started":
+            current["does"].append(f"wait {event['seconds']:g}s")
+        elif kind == "check_result":
+            host = f" [{event['host']}]" if event.get("host") else ""
+            current["does"].append(f"check {event['kind']}{host}: {event['subject']} ({event.get('reason')})")
+    return rows
+
+
+def render_plan(runbook: model.Runbook, rows: list[dict[str, Any]], t0: str) -> str:
+    lines = [f"{runbook.name} — T0 {_local(t0):%Y-%m-%d %H:%M:%S %Z}", ""]
+    width = max([len(r["step"]) for r in rows] + [4])
+    twidth = max([len(r["target"]) for r in rows] + [6])
+    lines.append(f"{'OFFSET':<9} {'TIME':<8} {'STEP':<{width}} {'TARGET':<{twidth}} WHAT")
+    for row in rows:
+        does = row["does"] or ["(nothing)"]
+        head = f"{row['offset']:<9} {_local(row['time']):%H:%M:%S} {row['step']:<{width}} {row['target']:<{twidth}} "
+        lines.append(head + does[0])
+        lines.extend(" " * len(head) + item for item in does[1:])
+    if runbook.guards:
+        lines += ["", "GUARDS"]
+        for guard in runbook.guards:
+            window = "whole launch" if guard.during is None else f"{_fmt(guard.during[0])}..{_fmt(guard.during[1])}"
+            lines.append(f"  {guard.id}: breach when {guard.query} {guard.breach}, {window}, then {guard.then}")
+    if runbook.rollback:
+        lines += ["", "ROLLBACK SEQUENCE"]
+        for step in runbook.rollback:
+            parts = []
+            if step.if_started:
+                parts.append(f"if '{step.if_started}' started")
+            if step.notify:
+                parts.append(f"notify: {step.notify}")
+            if step.run:
+                parts.append(f"run on {step.on}: {step.run}")
+            parts.extend(f"check {c.kind}: {c.subject()} ({describe_criterion(c)})" for c in step.check)
+            lines.append(f"  {step.id}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
+def _fmt(offset) -> str:
+    from runbook.durations import format_offset
+
+    return format_offset(offset)

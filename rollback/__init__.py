@@ -1,0 +1,1 @@
+"""Undoing: the rollback sequence, the policy that starts it, and (later) guards."""

@@ -1,0 +1,1 @@
+"""The runbook model: what a launch is, loaded from YAML, with no side effects beyond reading files."""

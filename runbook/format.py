@@ -1,0 +1,567 @@
+"""The runbook format v1 (SPEC section 2), declared once.
+
+The loader converts YAML through these declarations and ``launchctl schema``
+prints their JSON Schema. Builders here turn converted values into the frozen
+model and report problems that span fields of one record.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from runbook import model, templating
+from runbook.schema import (
+    INVALID,
+    Choice,
+    Context,
+    Duration,
+    Field,
+    Int,
+    ListOf,
+    MapOf,
+    Offset,
+    OneOfKeys,
+    Record,
+    Str,
+    Threshold,
+    Timestamp,
+    Type,
+    mark_of,
+)
+from runbook.yaml_tree import YMap, YNode, YScalar
+
+ID_PATTERN = r"^[a-z0-9_-]+$"
+ID_HINT = " (ids use lowercase letters, digits, '-' and '_')"
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+MAX_STEPS = 10_000
+
+
+def _marks(node: YMap) -> dict[str, Any]:
+    return {key: mark_of(node, key) for key in node.items}
+
+
+def _ident() -> Str:
+    return Str(template=False, pattern=ID_PATTERN, pattern_hint=ID_HINT, max_length=128)
+
+
+def _target_ref() -> Str:
+    return Str(
+        template=False, pattern=NAME_PATTERN, pattern_hint=" (a target name)", max_length=128
+    )
+
+
+def _poll(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> model.Poll | Any:
+    within, every = values["within"], values["every"]
+    if every is not None and every <= timedelta(0):
+        ctx.error(mark_of(node, "every"), f"{path}.every", "must be longer than 0s")
+        return INVALID
+    if every is not None and within is None:
+        ctx.error(mark_of(node, "every"), f"{path}.every", "only makes sense with 'within'")
+        return INVALID
+    return model.Poll(within=within, every=every or timedelta(seconds=5))
+
+
+_POLL_FIELDS = {
+    "within": Field(
+        Duration(), doc="keep trying until the criterion passes or this much time has passed"
+    ),
+    "every": Field(Duration(), doc="pause between tries (default 5s)"),
+}
+
+
+class VarValue(Type):
+    """A ``vars`` value: a string, number or boolean, kept as the text it substitutes."""
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        if (
+            not isinstance(node, YScalar)
+            or node.value is None
+            or not isinstance(node.value, str | int | float | bool)
+        ):
+            ctx.error(node.mark, path, "a var must be a string, number or boolean")
+            return INVALID
+        text = templating.format_value(node.value)
+        if any(ord(c) < 32 and c not in "\t" for c in text):
+            ctx.error(node.mark, path, "contains control characters")
+            return INVALID
+        return text
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": ["string", "number", "boolean"]}
+
+
+class MaxFailType(Type):
+    _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        value = node.value if isinstance(node, YScalar) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return model.MaxFail(count=value)
+        if isinstance(value, str) and (match := self._PERCENT.match(value)):
+            percent = float(match.group(1))
+            if percent <= 100:
+                return model.MaxFail(count=None, percent=percent)
+        ctx.error(
+            node.mark, path, 'expected a count of hosts (e.g. 1) or a percentage (e.g. "10%")'
+        )
+        return INVALID
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
+            ]
+        }
+
+
+def _build_http(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    poll = _poll(values, node, path, ctx)
+    if poll is INVALID:
+        return INVALID
+    return model.HttpCriterion(
+        url=values["http"],
+        status=values["status"],
+        body_contains=values["body_contains"],
+        timeout=values["timeout"] or timedelta(seconds=10),
+        on=values["on"],
+        poll=poll,
+        marks=_marks(node),
+    )
+
+
+def _build_prometheus(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    poll = _poll(values, node, path, ctx)
+    if poll is INVALID:
+        return INVALID
+    return model.PrometheusCriterion(
+        query=values["prometheus"],
+        expect=values["expect"],
+        timeout=values["timeout"] or timedelta(seconds=10),
+        poll=poll,
+        marks=_marks(node),
+    )
+
+
+def _build_command(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    poll = _poll(values, node, path, ctx)
+    if poll is INVALID:
+        return INVALID
+    return model.CommandCriterion(
+        command=values["command"],
+        on=values["on"] or model.LOCAL,
+        exit=values["exit"] if values["exit"] is not None else 0,
+        timeout=values["timeout"] or timedelta(seconds=60),
+        poll=poll,
+        marks=_marks(node),
+    )
+
+
+CRITERION = OneOfKeys(
+    "criterion",
+    {
+        "http": Record(
+            "http criterion",
+            {
+                "http": Field(
+                    Str(), required=True, doc="URL to GET; passes on a 2xx (or `status`)"
+                ),
+                "status": Field(Int(100, 599), doc="exact HTTP status expected (default: any 2xx)"),
+                "body_contains": Field(Str(), doc="text the response body must contain"),
+                "timeout": Field(Duration(), doc="per-request timeout (default 10s)"),
+                "on": Field(_target_ref(), doc="run once per host of this target, with {{ host }}"),
+                **_POLL_FIELDS,
+            },
+            _build_http,
+        ),
+        "prometheus": Record(
+            "prometheus criterion",
+            {
+                "prometheus": Field(
+                    Str(), required=True, doc="PromQL instant query; its first sample is compared"
+                ),
+                "expect": Field(
+                    Threshold(), required=True, doc="comparator and number, e.g. '< 0.001'"
+                ),
+                "timeout": Field(Duration(), doc="query timeout (default 10s)"),
+                **_POLL_FIELDS,
+            },
+            _build_prometheus,
+        ),
+        "command": Record(
+            "command criterion",
+            {
+                "command": Field(
+                    Str(shell=True),
+                    required=True,
+                    doc="shell command; passes on the expected exit code",
+                ),
+                "on": Field(_target_ref(), doc="target to run it on (default local)"),
+                "exit": Field(Int(0, 255), doc="expected exit code (default 0)"),
+                "timeout": Field(Duration(), doc="killed past this (default 60s)"),
+                **_POLL_FIELDS,
+            },
+            _build_command,
+        ),
+    },
+)
+
+
+def _build_expect(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    pattern = values["stdout_matches"]
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            ctx.error(
+                mark_of(node, "stdout_matches"),
+                f"{path}.stdout_matches",
+                f"invalid regular expression: {exc}",
+            )
+            return INVALID
+    return model.Expect(
+        exit=values["exit"] if values["exit"] is not None else 0,
+        stdout_contains=values["stdout_contains"],
+        stdout_matches=pattern,
+    )
+
+
+EXPECT = Record(
+    "expect",
+    {
+        "exit": Field(Int(0, 255), doc="expected exit code (default 0)"),
+        "stdout_contains": Field(Str(), doc="text standard output must contain"),
+        "stdout_matches": Field(
+            Str(), doc="regular expression standard output must match (re.search)"
+        ),
+    },
+    _build_expect,
+)
+
+_ACTION_FIELDS: dict[str, Field] = {
+    "id": Field(_ident(), required=True, doc="unique id, [a-z0-9_-]+"),
+    "name": Field(Str(), doc="human title"),
+    "run": Field(
+        Str(shell=True), doc="shell command; filled values are shell-quoted unless {{ x | raw }}"
+    ),
+    "on": Field(_target_ref(), doc="target to run on (default local)"),
+    "timeout": Field(Duration(), doc="the command is killed past this (default 10m)"),
+    "env": Field(
+        MapOf(
+            Str(secret_refs=True, coerce_scalars=True),
+            key_pattern=ENV_NAME_PATTERN,
+            key_hint="an environment variable name",
+        ),
+        doc="environment for the command; ${SECRET} allowed here",
+    ),
+    "expect": Field(EXPECT),
+    "check": Field(
+        ListOf(CRITERION, single_ok=True), doc="criteria that must all pass after the run"
+    ),
+    "notify": Field(Str(), doc="milestone message sent to every notify channel"),
+}
+
+
+def _action_kwargs(values: dict[str, Any], node: YMap) -> dict[str, Any]:
+    return {
+        "id": values["id"],
+        "name": values["name"],
+        "run": values["run"],
+        "on": values["on"] or model.LOCAL,
+        "timeout": values["timeout"] or timedelta(minutes=10),
+        "env": values["env"] or {},
+        "expect": values["expect"] or model.Expect(),
+        "check": values["check"] or (),
+        "notify": values["notify"],
+        "marks": _marks(node),
+    }
+
+
+def _check_expect_has_run(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> bool:
+    for key in ("expect", "timeout", "env"):
+        if values[key] is not None and values["run"] is None:
+            ctx.error(mark_of(node, key), f"{path}.{key}", "only applies to a step with 'run'")
+            return False
+    return True
+
+
+def _build_step(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    if not any(values[key] is not None for key in ("run", "check", "confirm", "notify", "wait")):
+        ctx.error(node.mark, path, "a step needs at least one of run, check, confirm, notify, wait")
+        return INVALID
+    if not _check_expect_has_run(values, node, path, ctx):
+        return INVALID
+    return model.Step(
+        **_action_kwargs(values, node),
+        at=values["at"],
+        confirm=values["confirm"],
+        wait=values["wait"],
+        on_failure=model.OnFailure(values["on_failure"] or "rollback"),
+    )
+
+
+STEP = Record(
+    "step",
+    {
+        **_ACTION_FIELDS,
+        "at": Field(Offset(), required=True, doc="T-offset: T-60m, T-60min, T+0, T+1h30m"),
+        "confirm": Field(Str(), doc="question the operator must answer yes to before the step"),
+        "wait": Field(
+            Duration(), doc="hold this long (a soak) after the run and before the checks"
+        ),
+        "on_failure": Field(Choice(["rollback", "ask", "continue"]), doc="default rollback"),
+    },
+    _build_step,
+    scope=("step", "host"),
+)
+
+
+def _build_rollback_step(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    if not any(values[key] is not None for key in ("run", "check", "notify")):
+        ctx.error(node.mark, path, "a rollback step needs at least one of run, check, notify")
+        return INVALID
+    if not _check_expect_has_run(values, node, path, ctx):
+        return INVALID
+    return model.RollbackStep(
+        **_action_kwargs(values, node),
+        if_started=values["if_started"],
+        retries=values["retries"] or 0,
+        retry_delay=values["retry_delay"]
+        if values["retry_delay"] is not None
+        else timedelta(seconds=5),
+    )
+
+
+ROLLBACK_STEP = Record(
+    "rollback step",
+    {
+        **_ACTION_FIELDS,
+        "if_started": Field(_ident(), doc="run only when this launch step was started"),
+        "retries": Field(
+            Int(0, 20), doc="extra attempts when this rollback step fails (default 0)"
+        ),
+        "retry_delay": Field(Duration(), doc="pause between attempts (default 5s)"),
+    },
+    _build_rollback_step,
+    scope=("step", "host", "rollback"),
+)
+
+
+def _build_guard(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    during = values["during"]
+    if during is not None and during[1] <= during[0]:
+        ctx.error(mark_of(node, "during"), f"{path}.during", "the window must end after it starts")
+        return INVALID
+    every = values["every"] or timedelta(seconds=15)
+    if every <= timedelta(0):
+        ctx.error(mark_of(node, "every"), f"{path}.every", "must be longer than 0s")
+        return INVALID
+    return model.Guard(
+        id=values["id"],
+        name=values["name"],
+        query=values["prometheus"],
+        breach=values["breach"],
+        every=every,
+        hold=values["for"] or timedelta(0),
+        during=during,
+        then=model.GuardAction(values["then"] or "rollback"),
+        inconclusive_limit=values["inconclusive_limit"] or 3,
+        timeout=values["timeout"] or timedelta(seconds=10),
+        marks=_marks(node),
+    )
+
+
+GUARD = Record(
+    "guard",
+    {
+        "id": Field(_ident(), required=True),
+        "name": Field(Str()),
+        "prometheus": Field(
+            Str(), required=True, doc="PromQL instant query watched while the window is open"
+        ),
+        "breach": Field(
+            Threshold(),
+            required=True,
+            doc="comparator and number that count as a breach, e.g. '> 0.05'",
+        ),
+        "every": Field(Duration(), doc="sampling interval (default 15s)"),
+        "for": Field(
+            Duration(), doc="the breach must hold this long (default 0: first breaching sample)"
+        ),
+        "during": Field(
+            ListOf(Offset(), min_items=2, max_items=2), doc="[start, end] T-offsets of the window"
+        ),
+        "then": Field(Choice(["rollback", "ask", "warn"]), doc="default rollback"),
+        "inconclusive_limit": Field(
+            Int(1, 1000), doc="inconclusive samples in a row that escalate to ask (default 3)"
+        ),
+        "timeout": Field(Duration(), doc="query timeout (default 10s)"),
+    },
+    _build_guard,
+)
+
+
+def _build_target(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    hosts = values["hosts"] or ()
+    transport = values["transport"] or ("ssh" if hosts else model.LOCAL)
+    if transport == "ssh" and not hosts:
+        ctx.error(node.mark, path, "an ssh target needs 'hosts'")
+        return INVALID
+    if transport == model.LOCAL and hosts:
+        ctx.error(mark_of(node, "hosts"), f"{path}.hosts", "a local target takes no hosts")
+        return INVALID
+    if len(set(hosts)) != len(hosts):
+        ctx.error(mark_of(node, "hosts"), f"{path}.hosts", "lists a host twice")
+        return INVALID
+    return model.Target(
+        name=path.rsplit(".", 1)[-1],
+        transport=transport,
+        hosts=tuple(hosts),
+        user=values["user"],
+        port=values["port"],
+        parallel=values["parallel"] or 10,
+        max_fail=values["max_fail"] or model.MaxFail(),
+        marks=_marks(node),
+    )
+
+
+TARGET = Record(
+    "target",
+    {
+        "transport": Field(Choice(["local", "ssh"]), doc="default: ssh when hosts are given"),
+        "hosts": Field(
+            ListOf(
+                Str(
+                    template=False,
+                    pattern=r"^[A-Za-z0-9_.:@\[\]-]+$",
+                    pattern_hint=" (a host name)",
+                ),
+                min_items=1,
+            ),
+            doc="SSH hosts, resolved through ssh_config",
+        ),
+        "user": Field(Str(template=False)),
+        "port": Field(Int(1, 65535)),
+        "parallel": Field(Int(1, 1000), doc="at most this many hosts at once (default 10)"),
+        "max_fail": Field(MaxFailType(), doc="hosts allowed to fail: a count or '10%' (default 0)"),
+    },
+    _build_target,
+)
+
+TARGETS = MapOf(
+    TARGET, key_pattern=NAME_PATTERN, key_hint="target names use letters, digits, '-' and '_'"
+)
+
+
+def _build_ssh(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    return model.SshSettings(
+        config=values["config"],
+        known_hosts=values["known_hosts"] or "~/.ssh/known_hosts",
+        host_key_policy=model.HostKeyPolicy(values["host_key_policy"] or "strict"),
+        connect_timeout=values["connect_timeout"] or timedelta(seconds=10),
+    )
+
+
+SSH = Record(
+    "ssh",
+    {
+        "config": Field(Str(template=False), doc="ssh_config file (default: none)"),
+        "known_hosts": Field(Str(template=False), doc="default ~/.ssh/known_hosts"),
+        "host_key_policy": Field(
+            Choice(["strict", "accept-new"]), doc="strict (default) refuses unknown keys"
+        ),
+        "connect_timeout": Field(Duration(), doc="default 10s"),
+    },
+    _build_ssh,
+)
+
+NOTIFY_CHANNEL = OneOfKeys(
+    "notify channel",
+    {
+        "slack": Record(
+            "slack channel",
+            {
+                "slack": Field(
+                    Str(secret_refs=True), required=True, doc="Slack incoming-webhook URL"
+                )
+            },
+            lambda v, n, p, c: model.NotifyChannel("slack", v["slack"]),
+        ),
+        "webhook": Record(
+            "webhook channel",
+            {
+                "webhook": Field(
+                    Str(secret_refs=True), required=True, doc="URL that receives a JSON event POST"
+                )
+            },
+            lambda v, n, p, c: model.NotifyChannel("webhook", v["webhook"]),
+        ),
+    },
+)
+
+PROMETHEUS = Record(
+    "prometheus",
+    {"url": Field(Str(secret_refs=True), required=True, doc="Prometheus base URL")},
+)
+
+
+def _prepare_runbook(values: dict[str, Any], ctx: Context) -> Context:
+    """After ``vars`` and ``secrets``: the names every later string may use."""
+    file_vars = values["vars"] if values["vars"] not in (None, INVALID) else {}
+    secrets = values["secrets"] if values["secrets"] not in (None, INVALID) else ()
+    return Context(
+        ctx.file,
+        ctx.diagnostics,
+        ctx.names | frozenset(file_vars),
+        frozenset(secrets),
+        ctx.scope,
+    )
+
+
+RUNBOOK_FIELDS: dict[str, Field] = {
+    "version": Field(Int(1, 1), required=True, doc="must be 1"),
+    "name": Field(Str(), required=True),
+    "t0": Field(Timestamp(), doc="go-live time; --t0 overrides"),
+    "gate": Field(Str(template=False), doc="go/no-go checklist, relative to this file"),
+    "vars": Field(
+        MapOf(
+            VarValue(),
+            key_pattern=templating.VAR_NAME.pattern,
+            key_hint="names use letters, digits and '_'",
+        )
+    ),
+    "secrets": Field(
+        ListOf(
+            Str(
+                template=False,
+                pattern=ENV_NAME_PATTERN,
+                pattern_hint=" (an environment variable name)",
+            )
+        ),
+        doc="environment variable names; their values are never written anywhere",
+    ),
+    "targets": Field(TARGETS),
+    "ssh": Field(SSH),
+    "prometheus": Field(PROMETHEUS),
+    "notify": Field(ListOf(NOTIFY_CHANNEL), doc="channels that receive milestone messages"),
+    "steps": Field(ListOf(STEP, min_items=1, max_items=MAX_STEPS), required=True),
+    "guards": Field(ListOf(GUARD)),
+    "rollback": Field(ListOf(ROLLBACK_STEP), doc="the rollback sequence, run in order"),
+}
+
+RUNBOOK = Record("runbook", RUNBOOK_FIELDS, first=("vars", "secrets"), prepare=_prepare_runbook)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the runbook format, for editors."""
+    schema = RUNBOOK.json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://launchctl.dev/schema/runbook-v1.json",
+        **schema,
+        "title": "launchctl runbook v1",
+    }

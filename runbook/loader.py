@@ -1,0 +1,201 @@
+"""Reading a runbook file into the model, reporting every problem as ``FILE:LINE:COL``.
+
+``load_runbook`` is the only entry point: it reads the file (the only I/O in
+this package), converts it through ``runbook.format`` and then checks what
+spans records: unique ids, non-decreasing offsets, references to targets and
+steps. All problems are collected; ``ValidationFailed`` carries them sorted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from runbook import format as fmt
+from runbook import model, templating
+from runbook.durations import format_offset
+from runbook.errors import Diagnostic, InputError, ValidationFailed
+from runbook.schema import INVALID, Context, Field, Record
+from runbook.yaml_tree import Mark, YMap, parse_yaml
+
+
+def read_yaml_file(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and the name to use in messages; unreadable files are input errors."""
+    display = str(path)
+    try:
+        return path.read_bytes(), display
+    except FileNotFoundError:
+        raise InputError(f"{display}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{display}: is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read: {exc.strerror}") from None
+
+
+def parse_var_overrides(pairs: Iterable[str]) -> dict[str, str]:
+    """``--var name=value`` options as a mapping; a malformed one is an input error."""
+    result: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not templating.VAR_NAME.match(name):
+            raise InputError(
+                f"--var {pair!r}: expected name=value with a name of letters, digits and '_'"
+            )
+        if any(ord(c) < 32 and c != "\t" for c in value):
+            raise InputError(f"--var {name}: value contains control characters")
+        result[name] = value
+    return result
+
+
+def load_runbook(
+    path: Path | str,
+    var_overrides: Mapping[str, str] | None = None,
+    targets_file: Path | str | None = None,
+) -> model.Runbook:
+    """Load and validate a runbook; raises ``ValidationFailed`` listing every problem."""
+    path = Path(path)
+    data, display = read_yaml_file(path)
+    overrides = dict(var_overrides or {})
+    tree, diagnostics = parse_yaml(data, display)
+    if tree is None:
+        raise ValidationFailed(diagnostics)
+    if not isinstance(tree, YMap):
+        diagnostics.append(
+            Diagnostic(
+                display,
+                tree.mark.line,
+                tree.mark.column,
+                "a runbook is a mapping (version, name, steps, ...)",
+            )
+        )
+        raise ValidationFailed(diagnostics)
+    ctx = Context(display, diagnostics, names=frozenset(overrides))
+    values = fmt.RUNBOOK.convert(tree, "", ctx)
+    if values is INVALID:
+        raise ValidationFailed(ctx.diagnostics)
+    targets = dict(values["targets"] or {})
+    if targets_file is not None:
+        targets = load_targets_file(Path(targets_file))
+    runbook = model.Runbook(
+        name=values["name"],
+        source=path.resolve(),
+        content_sha256=hashlib.sha256(data).hexdigest(),
+        steps=values["steps"],
+        version=values["version"],
+        t0=values["t0"],
+        gate=(path.parent / values["gate"]).resolve() if values["gate"] else None,
+        vars={**(values["vars"] or {}), **overrides},
+        secrets=tuple(values["secrets"] or ()),
+        targets=targets,
+        ssh=values["ssh"] or model.SshSettings(),
+        prometheus_url=(values["prometheus"] or {}).get("url"),
+        notify=tuple(values["notify"] or ()),
+        guards=tuple(values["guards"] or ()),
+        rollback=tuple(values["rollback"] or ()),
+    )
+    problems = _cross_check(runbook, tree, display)
+    if ctx.diagnostics or problems:
+        raise ValidationFailed([*ctx.diagnostics, *problems])
+    return runbook
+
+
+def load_targets_file(path: Path) -> dict[str, model.Target]:
+    """A ``--targets`` file: a mapping with ``targets:`` that replaces the runbook's."""
+    data, display = read_yaml_file(path)
+    tree, diagnostics = parse_yaml(data, display)
+    if tree is None:
+        raise ValidationFailed(diagnostics)
+    ctx = Context(display, diagnostics)
+    record = Record("targets file", {"targets": Field(fmt.TARGETS, required=True)})
+    values = record.convert(tree, "", ctx)
+    if values is INVALID or ctx.diagnostics:
+        raise ValidationFailed(ctx.diagnostics)
+    return dict(values["targets"])
+
+
+def _cross_check(runbook: model.Runbook, tree: YMap, file: str) -> list[Diagnostic]:
+    problems: list[Diagnostic] = []
+
+    def error(mark: Mark, message: str) -> None:
+        problems.append(Diagnostic(file, mark.line, mark.column, message))
+
+    _unique_ids(runbook.steps, "steps", error)
+    _unique_ids(runbook.rollback, "rollback", error)
+    _unique_ids(runbook.guards, "guards", error)
+    _offsets_in_order(runbook.steps, error)
+    known_targets = set(runbook.targets) | {model.LOCAL}
+    step_ids = set(runbook.step_ids)
+    for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback)):
+        for index, action in enumerate(actions):
+            _targets_exist(action, f"{section}[{index}]", known_targets, error)
+    for index, step in enumerate(runbook.rollback):
+        if step.if_started is not None and step.if_started not in step_ids:
+            error(
+                step.marks["if_started"],
+                f"rollback[{index}].if_started: no launch step with id '{step.if_started}'",
+            )
+    if runbook.prometheus_url is None:
+        _needs_prometheus(runbook, tree, error)
+    for index, name in enumerate(runbook.secrets):
+        if name in runbook.secrets[:index]:
+            error(
+                tree.items["secrets"].items[index].mark,
+                f"secrets[{index}]: '{name}' is listed twice",
+            )
+    return problems
+
+
+def _unique_ids(records: Iterable[Any], section: str, error) -> None:
+    seen: dict[str, int] = {}
+    for index, record in enumerate(records):
+        if record.id in seen:
+            error(
+                record.marks["id"],
+                f"{section}[{index}].id: duplicate id '{record.id}' (also {section}[{seen[record.id]}])",
+            )
+        else:
+            seen[record.id] = index
+
+
+def _offsets_in_order(steps: Iterable[model.Step], error) -> None:
+    previous: model.Step | None = None
+    for index, step in enumerate(steps):
+        if previous is not None and step.at < previous.at:
+            error(
+                step.marks["at"],
+                f"steps[{index}].at: {format_offset(step.at)} is earlier than the previous step "
+                f"'{previous.id}' at {format_offset(previous.at)} (steps must be in time order)",
+            )
+        previous = step
+
+
+def _targets_exist(action: model.Action, path: str, known: set[str], error) -> None:
+    if action.on not in known:
+        error(
+            action.marks["on"],
+            f"{path}.on: unknown target '{action.on}' (known: {', '.join(sorted(known))})",
+        )
+    for index, criterion in enumerate(action.check):
+        if criterion.on is not None and criterion.on not in known:
+            error(
+                criterion.marks["on"], f"{path}.check[{index}].on: unknown target '{criterion.on}'"
+            )
+
+
+def _needs_prometheus(runbook: model.Runbook, tree: YMap, error) -> None:
+    for index, guard in enumerate(runbook.guards):
+        error(
+            guard.marks["prometheus"],
+            f"guards[{index}].prometheus: needs 'prometheus: {{url: ...}}' at the top level",
+        )
+    for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback)):
+        for index, action in enumerate(actions):
+            for c_index, criterion in enumerate(action.check):
+                if isinstance(criterion, model.PrometheusCriterion):
+                    error(
+                        criterion.marks["prometheus"],
+                        f"{section}[{index}].check[{c_index}].prometheus: needs 'prometheus: {{url: ...}}' at the top level",
+                    )

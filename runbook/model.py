@@ -1,0 +1,239 @@
+"""The runbook as frozen values: what the loader produces and every other package reads.
+
+Nothing here does I/O. ``marks`` on a record locate its fields in the source
+file, so later checks (``resume``, ``preflight``) can still point at a line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from runbook.comparison import Comparison
+from runbook.yaml_tree import Mark
+
+LOCAL = "local"
+
+
+class OnFailure(StrEnum):
+    ROLLBACK = "rollback"
+    ASK = "ask"
+    CONTINUE = "continue"
+
+
+class GuardAction(StrEnum):
+    ROLLBACK = "rollback"
+    ASK = "ask"
+    WARN = "warn"
+
+
+class HostKeyPolicy(StrEnum):
+    STRICT = "strict"
+    ACCEPT_NEW = "accept-new"
+
+
+def _marks() -> Mapping[str, Mark]:
+    return field(default_factory=dict, compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """How a criterion is retried: once (``within`` None) or every ``every`` until ``within`` passes."""
+
+    within: timedelta | None = None
+    every: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a finished command must show to count as success."""
+
+    exit: int = 0
+    stdout_contains: str | None = None
+    stdout_matches: str | None = None
+
+
+@dataclass(frozen=True)
+class HttpCriterion:
+    url: str
+    status: int | None = None
+    body_contains: str | None = None
+    timeout: timedelta = timedelta(seconds=10)
+    on: str | None = None
+    poll: Poll = Poll()
+    marks: Mapping[str, Mark] = _marks()
+
+    kind = "http"
+
+    def subject(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
+class PrometheusCriterion:
+    query: str
+    expect: Comparison
+    timeout: timedelta = timedelta(seconds=10)
+    poll: Poll = Poll()
+    marks: Mapping[str, Mark] = _marks()
+
+    kind = "prometheus"
+    on = None
+
+    def subject(self) -> str:
+        return self.query
+
+
+@dataclass(frozen=True)
+class CommandCriterion:
+    command: str
+    on: str = LOCAL
+    exit: int = 0
+    timeout: timedelta = timedelta(seconds=60)
+    poll: Poll = Poll()
+    marks: Mapping[str, Mark] = _marks()
+
+    kind = "command"
+
+    def subject(self) -> str:
+        return self.command
+
+
+Criterion = HttpCriterion | PrometheusCriterion | CommandCriterion
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a launch step and a rollback step share: an optional command with its checks."""
+
+    id: str
+    name: str | None = None
+    run: str | None = None
+    on: str = LOCAL
+    timeout: timedelta = timedelta(minutes=10)
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    expect: Expect = Expect()
+    check: tuple[Criterion, ...] = ()
+    notify: str | None = None
+    marks: Mapping[str, Mark] = _marks()
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class Step(Action):
+    at: timedelta = timedelta(0)
+    confirm: str | None = None
+    wait: timedelta | None = None
+    on_failure: OnFailure = OnFailure.ROLLBACK
+
+
+@dataclass(frozen=True)
+class RollbackStep(Action):
+    if_started: str | None = None
+    retries: int = 0
+    retry_delay: timedelta = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Guard:
+    id: str
+    query: str
+    breach: Comparison
+    name: str | None = None
+    every: timedelta = timedelta(seconds=15)
+    hold: timedelta = timedelta(0)
+    during: tuple[timedelta, timedelta] | None = None
+    then: GuardAction = GuardAction.ROLLBACK
+    inconclusive_limit: int = 3
+    timeout: timedelta = timedelta(seconds=10)
+    marks: Mapping[str, Mark] = _marks()
+
+
+@dataclass(frozen=True)
+class MaxFail:
+    """Hosts allowed to fail: a count, or a percentage of the target's hosts (rounded down)."""
+
+    count: int | None = 0
+    percent: float | None = None
+
+    def allowed(self, hosts: int) -> int:
+        if self.percent is not None:
+            return math.floor(hosts * self.percent / 100 + 1e-9)
+        return self.count or 0
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else str(self.count)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    transport: str = LOCAL
+    hosts: tuple[str, ...] = ()
+    user: str | None = None
+    port: int | None = None
+    parallel: int = 10
+    max_fail: MaxFail = MaxFail()
+    marks: Mapping[str, Mark] = _marks()
+
+    @property
+    def is_local(self) -> bool:
+        return self.transport == LOCAL
+
+
+LOCAL_TARGET = Target(name=LOCAL)
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    config: str | None = None
+    known_hosts: str = "~/.ssh/known_hosts"
+    host_key_policy: HostKeyPolicy = HostKeyPolicy.STRICT
+    connect_timeout: timedelta = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class NotifyChannel:
+    kind: str  # "slack" | "webhook"
+    url: str
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    source: Path
+    content_sha256: str
+    steps: tuple[Step, ...]
+    version: int = 1
+    t0: datetime | None = None
+    gate: Path | None = None
+    vars: Mapping[str, str] = field(default_factory=dict, hash=False)
+    secrets: tuple[str, ...] = ()
+    targets: Mapping[str, Target] = field(default_factory=dict, hash=False)
+    ssh: SshSettings = SshSettings()
+    prometheus_url: str | None = None
+    notify: tuple[NotifyChannel, ...] = ()
+    guards: tuple[Guard, ...] = ()
+    rollback: tuple[RollbackStep, ...] = ()
+
+    def target(self, name: str) -> Target:
+        if name == LOCAL and LOCAL not in self.targets:
+            return LOCAL_TARGET
+        return self.targets[name]
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    @property
+    def step_ids(self) -> tuple[str, ...]:
+        return tuple(step.id for step in self.steps)

@@ -1,0 +1,141 @@
+"""``{{ name }}`` placeholders and ``${NAME}`` secret references.
+
+Placeholders are checked when the runbook is loaded (an unknown name is a
+validation error) and filled when a step runs, because some values (``host``,
+``rollback.reason``) only exist then. In shell commands every filled value is
+shell-quoted when it holds anything but ``[A-Za-z0-9@%+=:,./_-]``, so a value
+from ``--var`` or a host name can never inject a command; ``{{ name | raw }}``
+inserts it verbatim for authors who mean it. ``{{ "{{" }}`` writes a literal
+``{{`` (for ``docker inspect -f`` style templates).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+BUILTINS = frozenset(
+    {"t0", "launch.id", "launch.name", "step.id", "host", "rollback.reason", "rollback.trigger"}
+)
+ROLLBACK_ONLY = frozenset({"rollback.reason", "rollback.trigger"})
+
+_TOKEN = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:\|\s*(raw)\s*)?$")
+_LITERAL = re.compile(r"""^\s*(?:"([^"]*)"|'([^']*)')\s*$""")
+_SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class TemplateError(ValueError):
+    """A malformed placeholder; ``offset`` is where in the string it starts."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """One ``{{ ... }}`` in a string: a name to fill, or a quoted literal."""
+
+    start: int
+    end: int
+    name: str | None
+    literal: str | None = None
+    raw: bool = False
+
+
+def parse_template(text: str) -> list[Placeholder]:
+    """Every placeholder in ``text``; raises ``TemplateError`` on a malformed one."""
+    found: list[Placeholder] = []
+    position = 0
+    for match in _TOKEN.finditer(text):
+        _reject_unclosed(text, position, match.start())
+        position = match.end()
+        inner = match.group(1)
+        literal = _LITERAL.match(inner)
+        if literal:
+            value = literal.group(1) if literal.group(1) is not None else literal.group(2)
+            found.append(Placeholder(match.start(), match.end(), None, literal=value))
+            continue
+        named = _NAME.match(inner)
+        if not named:
+            raise TemplateError(
+                f"invalid placeholder '{{{{{inner}}}}}' (use {{{{ name }}}}, {{{{ name | raw }}}} "
+                'or {{ "{{" }} for a literal)',
+                match.start(),
+            )
+        found.append(
+            Placeholder(match.start(), match.end(), named.group(1), raw=bool(named.group(2)))
+        )
+    _reject_unclosed(text, position, len(text))
+    return found
+
+
+def _reject_unclosed(text: str, start: int, end: int) -> None:
+    index = text.find("{{", start, end)
+    if index >= 0:
+        raise TemplateError("unclosed '{{' (close it with '}}')", index)
+
+
+def template_names(text: str) -> set[str]:
+    """The names a string's placeholders refer to."""
+    return {p.name for p in parse_template(text) if p.name is not None}
+
+
+def shell_quote(value: str) -> str:
+    """Quote for a POSIX shell, leaving plain words (hosts, versions, URLs) untouched."""
+    return shlex.quote(value) if value else "''"
+
+
+def render(
+    text: str,
+    values: Mapping[str, str],
+    quote: Callable[[str], str] | None = None,
+) -> str:
+    """Fill placeholders from ``values``; ``quote`` (for shell commands) wraps each non-raw value.
+
+    A name missing from ``values`` raises ``KeyError``: the loader has already
+    proved every name exists, so this means a built-in is used out of its scope.
+    """
+    placeholders = parse_template(text)
+    if not placeholders:
+        return text
+    pieces: list[str] = []
+    position = 0
+    for placeholder in placeholders:
+        pieces.append(text[position : placeholder.start])
+        if placeholder.literal is not None:
+            pieces.append(placeholder.literal)
+        else:
+            value = values[placeholder.name]
+            pieces.append(value if placeholder.raw or quote is None else quote(value))
+        position = placeholder.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def secret_refs(text: str) -> list[tuple[str, int]]:
+    """``${NAME}`` references in ``text`` with their offsets."""
+    return [(m.group(1), m.start()) for m in _SECRET_REF.finditer(text)]
+
+
+def expand_secrets(text: str, environ: Mapping[str, str]) -> str:
+    """Replace ``${NAME}`` with the environment's value; a missing one raises ``KeyError``."""
+    return _SECRET_REF.sub(lambda m: environ[m.group(1)], text)
+
+
+def format_value(value: object) -> str:
+    """How a ``vars`` value reads when substituted: YAML spelling for booleans, no ``.0`` noise."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def unknown_names(text: str, known: Iterable[str]) -> list[str]:
+    known_set = set(known)
+    return sorted(template_names(text) - known_set)

@@ -1,0 +1,1 @@
+"""Everything that touches the world: shells, fan-out, criteria, notifications, clocks."""

@@ -1,0 +1,172 @@
+"""Running one action (a launch step's or a rollback step's body): notify, run + expect, wait, check.
+
+The engine owns confirmation, scheduling and journaling; this module owns
+what "the step worked" means and reports every command and evaluation
+through ``emit`` as it happens, so the journal is evidence, not a summary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from runbook import model
+from runbook.durations import format_duration
+from steps.cancel import CancelToken
+from steps.clock import Clock
+from steps.executor import Executor, render_text
+from steps.results import ActionOutcome, CommandResult, CriterionResult, Outcome
+from steps.shell import OutputListener
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class ActionContext:
+    """What an action needs from the launch: values to fill, where to run, how to report."""
+
+    runbook: model.Runbook
+    executor: Executor
+    clock: Clock
+    values: Mapping[str, str]
+    env: Mapping[str, str]
+    emit: Emit
+    notify: Callable[[str], None]
+    cancel: CancelToken
+    on_output: OutputListener | None = None
+
+
+def run_action(
+    action: model.Action, ctx: ActionContext, *, soak: timedelta | None = None
+) -> ActionOutcome:
+    """Run ``action``'s parts in order; stops at the first failure, keeping its reason."""
+    outcome = ActionOutcome()
+    if action.notify:
+        ctx.notify(render_text(action.notify, ctx.values))
+    if action.run:
+        _run_command(action, ctx, outcome)
+        if not outcome.ok or outcome.interrupted:
+            return outcome
+    if soak:
+        ctx.emit("wait_started", {"seconds": soak.total_seconds()})
+        if not ctx.clock.sleep(soak.total_seconds(), ctx.cancel):
+            outcome.interrupted = True
+            return outcome.fail(f"interrupted during the {format_duration(soak)} wait")
+    for criterion in action.check:
+        if not _check(criterion, ctx, outcome):
+            break
+    return outcome
+
+
+def _run_command(action: model.Action, ctx: ActionContext, outcome: ActionOutcome) -> None:
+    target = ctx.runbook.target(action.on)
+    results = ctx.executor.run_command(
+        action.run,
+        target,
+        ctx.values,
+        env=ctx.env,
+        timeout=action.timeout.total_seconds(),
+        cancel=ctx.cancel,
+        on_output=ctx.on_output,
+    )
+    outcome.commands.extend(results)
+    failures = []
+    for result in results:
+        problem = command_problem(result, action.expect)
+        ctx.emit(
+            "command_finished",
+            {**result.to_event(), "status": "failed" if problem else "ok", "reason": problem},
+        )
+        if result.interrupted:
+            outcome.interrupted = True
+        if problem:
+            failures.append((result, problem))
+    if outcome.interrupted:
+        outcome.fail("interrupted")
+        return
+    allowed = target.max_fail.allowed(len(results)) if not target.is_local else 0
+    if len(failures) > allowed:
+        result, problem = failures[0]
+        where = f" on {result.host}" if not target.is_local else ""
+        more = f" (and {len(failures) - 1} more hosts)" if len(failures) > 1 else ""
+        outcome.fail(f"command failed{where}: {problem}{more}")
+
+
+def command_problem(result: CommandResult, expect: model.Expect) -> str | None:
+    """Why ``result`` does not meet ``expect``, or None when it does."""
+    if result.dry_run:
+        return None
+    if result.reason:
+        return result.reason
+    if result.exit_code != expect.exit:
+        last = f" (last output: {result.tail[-1]!r})" if result.tail else ""
+        return f"exit code {result.exit_code}, expected {expect.exit}{last}"
+    if expect.stdout_contains is not None and expect.stdout_contains not in result.stdout:
+        return f"output does not contain {expect.stdout_contains!r}"
+    if expect.stdout_matches is not None and not re.search(
+        expect.stdout_matches, result.stdout, re.MULTILINE
+    ):
+        return f"output does not match /{expect.stdout_matches}/"
+    return None
+
+
+def _check(criterion: model.Criterion, ctx: ActionContext, outcome: ActionOutcome) -> bool:
+    target = ctx.runbook.target(criterion.on) if criterion.on else None
+    results = poll_criterion(criterion, ctx, target)
+    outcome.checks.extend(results)
+    failed = [r for r in results if not r.passed]
+    if ctx.cancel.cancelled:
+        outcome.interrupted = True
+        outcome.fail("interrupted during checks")
+        return False
+    if failed:
+        first = failed[0]
+        where = f" on {first.host}" if first.host else ""
+        outcome.fail(
+            f"check {first.kind} {first.subject!r}{where} {first.outcome.value}: {first.reason}"
+        )
+        return False
+    return True
+
+
+def poll_criterion(
+    criterion: model.Criterion, ctx: ActionContext, target: model.Target | None
+) -> list[CriterionResult]:
+    """Evaluate once, or every ``every`` until all hosts pass or ``within`` runs out (tenacity).
+
+    Sleeps go through the launch clock, so ``--speed`` and dry runs apply.
+    """
+    from tenacity import RetryCallState, Retrying, retry_if_result, wait_fixed
+
+    poll = criterion.poll
+    deadline = ctx.clock.now() + (poll.within or timedelta(0))
+    every = poll.every.total_seconds()
+    attempts = 0
+
+    def evaluate() -> list[CriterionResult]:
+        nonlocal attempts
+        attempts += 1
+        results = ctx.executor.evaluate(criterion, target, ctx.values, ctx.cancel, attempts)
+        for result in results:
+            ctx.emit(
+                "check_result",
+                result.to_event() | ({"status": "not-evaluated"} if result.dry_run else {}),
+            )
+        return results
+
+    def out_of_time(state: RetryCallState) -> bool:
+        return ctx.cancel.cancelled or ctx.clock.now() + poll.every > deadline
+
+    if poll.within is None:
+        return evaluate()
+    retrying = Retrying(
+        retry=retry_if_result(lambda results: any(r.outcome is not Outcome.PASS for r in results)),
+        stop=out_of_time,
+        wait=wait_fixed(every),
+        sleep=lambda seconds: ctx.clock.sleep(seconds, ctx.cancel),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+    return retrying(evaluate)

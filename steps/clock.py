@@ -1,0 +1,98 @@
+"""Launch time, injected: real, scaled for ``--speed``, or simulated for ``--dry-run``.
+
+Schedules, ``within``/``every`` polling, soaks and guard windows all read
+*launch time* from one of these, so the same engine rehearses two hours in a
+minute, walks a dry run without sleeping, and is testable without waiting.
+Command timeouts are not scaled: a process runs in real time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from steps.cancel import CancelToken
+
+
+class Clock(Protocol):
+    speed: float
+    simulated: bool
+
+    def now(self) -> datetime: ...
+
+    def sleep_until(self, when: datetime, cancel: CancelToken | None = None) -> bool:
+        """Block until launch time ``when``; True if it arrived, False if cancelled first."""
+        ...
+
+    def sleep(self, seconds: float, cancel: CancelToken | None = None) -> bool: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ScaledClock:
+    """Launch time runs ``speed`` times faster than the wall clock, from an anchor.
+
+    ``speed=1`` is the real clock. Measured with ``time.monotonic`` so an NTP
+    jump during a wait cannot make a step start early or late.
+    """
+
+    simulated = False
+
+    def __init__(self, speed: float = 1.0, anchor: datetime | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._anchor_launch = anchor or utcnow()
+        self._anchor_mono = time.monotonic()
+
+    def now(self) -> datetime:
+        elapsed = (time.monotonic() - self._anchor_mono) * self.speed
+        return self._anchor_launch + timedelta(seconds=elapsed)
+
+    def sleep_until(self, when: datetime, cancel: CancelToken | None = None) -> bool:
+        while True:
+            remaining = (when - self.now()).total_seconds() / self.speed
+            if remaining <= 0:
+                return True
+            if cancel is not None:
+                if cancel.wait(min(remaining, 1.0)):
+                    return False
+            else:
+                time.sleep(min(remaining, 1.0))
+
+    def sleep(self, seconds: float, cancel: CancelToken | None = None) -> bool:
+        return self.sleep_until(self.now() + timedelta(seconds=seconds), cancel)
+
+
+class SimulatedClock:
+    """Never sleeps: ``sleep_until`` jumps launch time forward. For dry runs and plans."""
+
+    simulated = True
+    speed = float("inf")
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or utcnow()
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def sleep_until(self, when: datetime, cancel: CancelToken | None = None) -> bool:
+        if cancel is not None and cancel.cancelled:
+            return False
+        with self._lock:
+            if when > self._now:
+                self._now = when
+        return True
+
+    def sleep(self, seconds: float, cancel: CancelToken | None = None) -> bool:
+        return self.sleep_until(self.now() + timedelta(seconds=seconds), cancel)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += timedelta(seconds=seconds)

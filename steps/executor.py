@@ -1,0 +1,233 @@
+"""Executors: the same step walk either acts on the world or only describes what it would do.
+
+``RealExecutor`` runs commands and evaluates criteria; ``DryRunExecutor``
+renders every command and criterion exactly as it would run them and returns
+results marked ``dry_run`` without touching any target. ``plan``,
+``--dry-run`` and drills without ``--live`` use the latter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from runbook import model
+from runbook.errors import LaunchctlError
+from runbook.templating import render, shell_quote
+from steps import criteria
+from steps.cancel import CancelToken
+from steps.local_shell import LocalShell
+from steps.results import CommandResult, CriterionResult, Outcome
+from steps.shell import OutputListener, Shell
+
+
+class TransportUnavailable(LaunchctlError):
+    """A target's transport cannot be used from this launch."""
+
+    exit_code = 2
+
+
+def hosts_of(target: model.Target) -> tuple[str, ...]:
+    return ("localhost",) if target.is_local else target.hosts
+
+
+def render_command(template: str, values: Mapping[str, str], host: str) -> str:
+    return render(template, {**values, "host": host}, quote=shell_quote)
+
+
+def render_text(template: str, values: Mapping[str, str], host: str | None = None) -> str:
+    return render(template, {**values, "host": host or "localhost"})
+
+
+class Executor(Protocol):
+    dry_run: bool
+
+    def run_command(
+        self,
+        template: str,
+        target: model.Target,
+        values: Mapping[str, str],
+        *,
+        env: Mapping[str, str],
+        timeout: float,
+        cancel: CancelToken,
+        on_output: OutputListener | None = None,
+    ) -> list[CommandResult]: ...
+
+    def evaluate(
+        self,
+        criterion: model.Criterion,
+        target: model.Target | None,
+        values: Mapping[str, str],
+        cancel: CancelToken,
+        attempt: int,
+    ) -> list[CriterionResult]: ...
+
+    def close(self) -> None: ...
+
+
+class RealExecutor:
+    dry_run = False
+
+    def __init__(
+        self, runbook: model.Runbook, values: Mapping[str, str], cwd: str | None = None
+    ) -> None:
+        self._runbook = runbook
+        self._local = LocalShell(cwd=cwd)
+        self._prometheus_url = (
+            render_text(runbook.prometheus_url, values) if runbook.prometheus_url else None
+        )
+
+    def _shell(self, target: model.Target, host: str) -> Shell:
+        if target.is_local:
+            return self._local
+        raise TransportUnavailable(
+            f"target '{target.name}' uses SSH ({host}), which this build of launchctl cannot run yet"
+        )
+
+    def run_command(self, template, target, values, *, env, timeout, cancel, on_output=None):
+        results = []
+        for host in hosts_of(target):
+            command = render_command(template, values, host)
+            results.append(
+                self._shell(target, host).run(
+                    command, env=env, timeout=timeout, cancel=cancel, on_output=on_output
+                )
+            )
+        return results
+
+    def evaluate(self, criterion, target, values, cancel, attempt):
+        hosts = hosts_of(target) if target is not None and not target.is_local else (None,)
+        if isinstance(criterion, model.PrometheusCriterion):
+            query = render_text(criterion.query, values)
+            if self._prometheus_url is None:
+                return [
+                    CriterionResult(
+                        "prometheus", query, Outcome.INCONCLUSIVE, "no prometheus url configured"
+                    )
+                ]
+            return [
+                criteria.evaluate_prometheus(
+                    self._prometheus_url,
+                    query,
+                    criterion.expect,
+                    timeout=criterion.timeout.total_seconds(),
+                    attempt=attempt,
+                )
+            ]
+        if isinstance(criterion, model.HttpCriterion):
+            return [
+                criteria.evaluate_http(
+                    render_text(criterion.url, values, host),
+                    status=criterion.status,
+                    body_contains=render_text(criterion.body_contains, values, host)
+                    if criterion.body_contains
+                    else None,
+                    timeout=criterion.timeout.total_seconds(),
+                    host=host,
+                    attempt=attempt,
+                )
+                for host in hosts
+            ]
+        return self._evaluate_command(
+            criterion, target or model.LOCAL_TARGET, values, cancel, attempt
+        )
+
+    def _evaluate_command(self, criterion, target, values, cancel, attempt):
+        results = self.run_command(
+            criterion.command,
+            target,
+            values,
+            env={},
+            timeout=criterion.timeout.total_seconds(),
+            cancel=cancel,
+        )
+        evaluations = []
+        for result in results:
+            if result.exit_code == criterion.exit and result.reason is None:
+                outcome, reason = Outcome.PASS, f"exit {result.exit_code}"
+            elif result.timed_out:
+                outcome, reason = Outcome.INCONCLUSIVE, result.reason
+            else:
+                last = f": {result.tail[-1]}" if result.tail else ""
+                reason = (
+                    result.reason or f"exit {result.exit_code}, expected {criterion.exit}{last}"
+                )
+                outcome = Outcome.FAIL
+            host = result.host if not target.is_local else None
+            evaluations.append(
+                CriterionResult(
+                    "command",
+                    result.command,
+                    outcome,
+                    reason,
+                    result.exit_code,
+                    host,
+                    attempt,
+                    result.duration,
+                )
+            )
+        return evaluations
+
+    def close(self) -> None:
+        self._local.close()
+
+
+class DryRunExecutor:
+    """Touches nothing; every result says what would have run."""
+
+    dry_run = True
+
+    def __init__(self, runbook: model.Runbook, values: Mapping[str, str]) -> None:
+        self._prometheus_url = (
+            render_text(runbook.prometheus_url, values) if runbook.prometheus_url else None
+        )
+
+    def run_command(self, template, target, values, *, env, timeout, cancel, on_output=None):
+        return [
+            CommandResult(render_command(template, values, host), host, 0, 0.0, dry_run=True)
+            for host in hosts_of(target)
+        ]
+
+    def evaluate(self, criterion, target, values, cancel, attempt):
+        hosts = hosts_of(target) if target is not None and not target.is_local else (None,)
+        return [
+            CriterionResult(
+                criterion.kind,
+                subject,
+                Outcome.PASS,
+                describe_criterion(criterion),
+                host=host,
+                dry_run=True,
+            )
+            for host in hosts
+            for subject in [_subject(criterion, values, host)]
+        ]
+
+    def close(self) -> None:
+        pass
+
+
+def _subject(criterion: model.Criterion, values: Mapping[str, str], host: str | None) -> str:
+    if isinstance(criterion, model.CommandCriterion):
+        return render_command(criterion.command, values, host or "localhost")
+    return render_text(criterion.subject(), values, host)
+
+
+def describe_criterion(criterion: model.Criterion) -> str:
+    """What passing means, in words, for plans and dry runs."""
+    if isinstance(criterion, model.HttpCriterion):
+        expected = f"HTTP {criterion.status}" if criterion.status else "HTTP 2xx"
+        body = (
+            f" with body containing {criterion.body_contains!r}" if criterion.body_contains else ""
+        )
+        text = f"expects {expected}{body}"
+    elif isinstance(criterion, model.PrometheusCriterion):
+        text = f"expects value {criterion.expect}"
+    else:
+        text = f"expects exit {criterion.exit}"
+    if criterion.poll.within is not None:
+        from runbook.durations import format_duration
+
+        text += f", retried every {format_duration(criterion.poll.every)} for up to {format_duration(criterion.poll.within)}"
+    return text

@@ -1,0 +1,100 @@
+"""Milestone messages to Slack and generic webhooks, sent in the background.
+
+A dead or slow channel must never delay or fail a launch: each message is
+queued to a worker thread that retries a few times with backoff (tenacity),
+then gives up and reports the failure through a callback.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runbook.model import NotifyChannel
+from runbook.templating import expand_secrets
+
+SEND_TIMEOUT_SECONDS = 5.0
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Delivery:
+    channel: str
+    ok: bool
+    error: str | None = None
+
+
+def payload_for(channel: NotifyChannel, message: str, event: Mapping[str, Any]) -> dict[str, Any]:
+    if channel.kind == "slack":
+        return {"text": message}
+    return {**event, "message": message}
+
+
+class Notifier:
+    """Posts to every channel; ``send`` returns at once."""
+
+    def __init__(
+        self,
+        channels: Sequence[NotifyChannel],
+        environ: Mapping[str, str],
+        on_delivery: Callable[[Delivery], None] | None = None,
+    ) -> None:
+        self._channels = list(channels)
+        self._environ = environ
+        self._on_delivery = on_delivery
+        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+
+    def send(self, message: str, event: Mapping[str, Any]) -> None:
+        if not self._channels:
+            return
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._drain, name="notify", daemon=True)
+            self._worker.start()
+        self._queue.put((message, dict(event)))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Give queued messages a bounded chance to go out before the process ends."""
+        if self._worker is None:
+            return
+        self._queue.put(None)
+        self._worker.join(timeout)
+
+    def _drain(self) -> None:
+        import httpx
+
+        with httpx.Client(timeout=SEND_TIMEOUT_SECONDS) as client:
+            while (item := self._queue.get()) is not None:
+                message, event = item
+                for channel in self._channels:
+                    delivery = self._deliver(client, channel, message, event)
+                    if self._on_delivery is not None:
+                        self._on_delivery(delivery)
+
+    def _deliver(
+        self, client: Any, channel: NotifyChannel, message: str, event: dict[str, Any]
+    ) -> Delivery:
+        from tenacity import Retrying, stop_after_attempt, wait_exponential
+
+        label = channel.kind
+        try:
+            url = expand_secrets(channel.url, self._environ)
+        except KeyError as exc:
+            return Delivery(label, False, f"secret {exc.args[0]} is not set")
+        try:
+            for attempt in Retrying(
+                stop=stop_after_attempt(ATTEMPTS), wait=wait_exponential(0.2, max=2), reraise=True
+            ):
+                with attempt:
+                    response = client.post(url, json=payload_for(channel, message, event))
+                    response.raise_for_status()
+        except Exception as exc:  # any failure of a channel is reported, never raised
+            return Delivery(
+                label,
+                False,
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300],
+            )
+        return Delivery(label, True)
