@@ -153,24 +153,30 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: the one place errors become messages and exit codes."""
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run one command; the one place errors become messages and exit codes. Never raises."""
     try:
         cli.main(args=argv, prog_name="launchctl", standalone_mode=False)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except LaunchctlError as error:
         for line in error.lines():
             _echo_err(line)
-        sys.exit(error.exit_code)
+        return error.exit_code
     except click.exceptions.Abort:
         _echo_err("aborted")
-        sys.exit(5)
+        return 5
     except click.ClickException as error:
         error.show()
-        sys.exit(EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code)
+        return EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code
     except KeyboardInterrupt:
         _echo_err("interrupted")
-        sys.exit(130)
-    sys.exit(0)
+        return 130
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run_cli(argv))
 
 
 if __name__ == "__main__":

@@ -288,6 +288,9 @@ class Engine:
             if prior is not None and prior.finished_state:
                 result.steps.append(RollbackStepResult(item.step.id, prior.status, prior.reason))
                 continue
+            if prior is not None and prior.in_flight and not self._rerun_rollback_step(item.step):
+                result.steps.append(RollbackStepResult(item.step.id, "skipped", "skipped on resume by operator"))
+                continue
             if not item.applies:
                 self.recorder.emit(
                     "rollback_step_finished",
@@ -313,6 +316,25 @@ class Engine:
             return self._finish("rolled_back", EXIT_ROLLED_BACK)
         return self._finish("rollback_incomplete", EXIT_ROLLBACK_INCOMPLETE)
 
+    def _rerun_rollback_step(self, step: model.RollbackStep) -> bool:
+        answer = self._decide(
+            "in-flight",
+            f"rollback step '{step.id}' was in flight; re-run it?",
+            step.id,
+            lambda: self.operator.rerun_in_flight(step.id),
+        )
+        if answer in ("rerun", "rollback"):
+            return True
+        if answer == "skip":
+            self.recorder.emit(
+                "rollback_step_finished", step=step.id, status="skipped", reason="skipped on resume by operator"
+            )
+            return False
+        raise PauseLaunch(
+            f"rollback step '{step.id}' was in flight; re-run it with `launchctl resume --yes` or at a terminal",
+            step.id,
+        )
+
     def _run_rollback_step(
         self, step: model.RollbackStep, values: dict[str, str]
     ) -> RollbackStepResult:
@@ -337,10 +359,8 @@ class Engine:
         return result
 
     def _finish(self, status: str, exit_code: int) -> int:
+        self._notify(f"LAUNCH {status.upper().replace('_', ' ')}: {self.runbook.name}", "launch_finished")
         self.recorder.emit("launch_finished", status=status, exit_code=exit_code)
-        self._notify(
-            f"LAUNCH {status.upper().replace('_', ' ')}: {self.runbook.name}", "launch_finished"
-        )
         return exit_code
 
     # -- plumbing -------------------------------------------------------------------------------

@@ -90,9 +90,9 @@ def _run_command(action: model.Action, ctx: ActionContext, outcome: ActionOutcom
     allowed = target.max_fail.allowed(len(results)) if not target.is_local else 0
     if len(failures) > allowed:
         result, problem = failures[0]
-        where = f" on {result.host}" if not target.is_local else ""
+        where = f"on {result.host}: " if not target.is_local else ""
         more = f" (and {len(failures) - 1} more hosts)" if len(failures) > 1 else ""
-        outcome.fail(f"command failed{where}: {problem}{more}")
+        outcome.fail(f"{where}{problem}{more}")
 
 
 def command_problem(result: CommandResult, expect: model.Expect) -> str | None:

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from runbook import model
 from runbook.errors import LaunchctlError
-from runbook.templating import render, shell_quote
+from runbook.templating import render, render_shell
 from steps import criteria
 from steps.cancel import CancelToken
 from steps.local_shell import LocalShell
@@ -32,7 +32,7 @@ def hosts_of(target: model.Target) -> tuple[str, ...]:
 
 
 def render_command(template: str, values: Mapping[str, str], host: str) -> str:
-    return render(template, {**values, "host": host}, quote=shell_quote)
+    return render_shell(template, {**values, "host": host})
 
 
 def render_text(template: str, values: Mapping[str, str], host: str | None = None) -> str:

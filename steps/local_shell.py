@@ -69,6 +69,7 @@ class LocalShell:
             stdout=capture.text,
             timed_out=timed_out,
             interrupted=interrupted,
+            timeout=timeout,
         )
 
     def _wait(

@@ -27,13 +27,15 @@ class CommandResult:
     interrupted: bool = False
     error: str | None = None
     dry_run: bool = False
+    timeout: float | None = None
 
     @property
     def reason(self) -> str | None:
         if self.error:
             return self.error
         if self.timed_out:
-            return f"timed out after {self.duration:.1f}s and was killed"
+            limit = self.timeout if self.timeout is not None else self.duration
+            return f"timed out after {limit:g}s and was killed with its process group"
         if self.interrupted:
             return "interrupted"
         return None

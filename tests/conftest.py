@@ -1,0 +1,105 @@
+"""Shared fixtures: writing runbooks, invoking the CLI in-process and as a real subprocess,
+and reading journals back. Tests run in their own temporary directory so journals and
+command side effects never touch the checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from launchctl.cli import run_cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def journal_dir(self) -> Path | None:
+        for line in self.stderr.splitlines():
+            if line.startswith("journal: "):
+                return Path(line.removeprefix("journal: ").strip())
+        return None
+
+    @property
+    def events(self) -> list[dict]:
+        return read_events(self.journal_dir)
+
+
+def read_events(journal_dir: Path) -> list[dict]:
+    lines = (journal_dir / "journal.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def events_of(events: list[dict], kind: str) -> list[dict]:
+    return [e for e in events if e["event"] == kind]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch directory that is also the current directory (commands run here)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def write_runbook(workdir: Path):
+    def write(text: str, name: str = "launch.yaml") -> Path:
+        path = workdir / name
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli():
+    """Run launchctl in-process, as a user would from a pipe (no terminal)."""
+
+    def invoke(*args: str, input: str | None = None, env: dict | None = None) -> CliResult:
+        runner = CliRunner()
+        with runner.isolation(input=input, env=env) as (out, err, _):
+            code = run_cli([str(a) for a in args])
+            return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
+
+    return invoke
+
+
+def launchctl_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "launchctl.cli", *map(str, args)]
+
+
+def run_subprocess(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> CliResult:
+    proc = subprocess.run(
+        launchctl_argv(*args),
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
