@@ -46,14 +46,6 @@ Metrics
     (not random), so rate() windows give steady numbers. Real HTTP requests to
     this service are not counted: a health probe's 503 never moves the error rate.
 
-Optional stand-in for Prometheus
-    --prometheus-port 9090 also serves GET/POST /api/v1/query on that port,
-    answering the PromQL the example runbook uses (sum/avg/min/max/count [by],
-    rate/increase over a range, histogram_quantile, + - * /, label matchers
-    = != =~ !~) from this process's own one-second history (15 minutes kept).
-    Any other query gets a Prometheus-style "bad_data" error. With a real
-    Prometheus instead, scrape this service (see examples/prometheus.yml).
-
 Logging is quiet: a start line, mode/state changes and errors on stderr; no
 per-request lines unless --verbose. SIGTERM and SIGINT stop it cleanly (exit 0).
 """
@@ -552,352 +544,41 @@ class App:
         return out
 
     def stats(self, window: float) -> dict:
-        engine = PromQL(self)
-        w = f"{int(window)}s"
+        """Error ratio, P95 and request rate over the last ``window`` seconds of history.
 
-        def one(q: str) -> float | None:
-            res = engine.query(q)
-            if isinstance(res, list) and res and not math.isnan(res[0][1]):
-                return res[0][1]
-            return None
-
+        Computed the way Prometheus' rate() and histogram_quantile() would, from
+        the 1 s snapshots, so the scripts can check the seed's targets directly.
+        """
+        history = list(self.metrics.history)
+        if len(history) < 2:
+            return {"window_seconds": int(window), "requests_per_second": None,
+                    "error_ratio": None, "p95_seconds": None, "mode": self.mode}
+        end_t, end_v = history[-1]
+        start_t, start_v = next(((t, v) for t, v in history if t >= end_t - window), history[0])
+        delta = [b - a for a, b in zip(start_v, end_v, strict=True)]
+        seconds = max(end_t - start_t, 1e-9)
+        total = errors = 0.0
+        buckets = [0.0] * len(LE_LABELS)
+        for (name, labels), d in zip(self.metrics.series, delta, strict=True):
+            if name == "http_requests_total":
+                total += d
+                if labels["code"].startswith("5"):
+                    errors += d
+            elif name == "http_request_duration_seconds_bucket":
+                buckets[LE_LABELS.index(labels["le"])] += d
+        bounds = [*BUCKETS, math.inf]
+        p95 = bucket_quantile(0.95, list(zip(bounds, buckets, strict=True)))
         return {
             "window_seconds": int(window),
-            "requests_per_second": one(f"sum(rate(http_requests_total[{w}]))"),
-            "error_ratio": one(
-                f'sum(rate(http_requests_total{{code=~"5.."}}[{w}])) '
-                f"/ sum(rate(http_requests_total[{w}]))"
-            ),
-            "p95_seconds": one(
-                f"histogram_quantile(0.95, sum(rate("
-                f"http_request_duration_seconds_bucket[{w}])) by (le))"
-            ),
+            "requests_per_second": total / seconds,
+            "error_ratio": errors / total if total else None,
+            "p95_seconds": None if math.isnan(p95) else p95,
             "mode": self.mode,
         }
 
 
-# ----------------------------------------------------------------- mini PromQL engine
-
-
-class PromQLError(ValueError):
-    pass
-
-
-_TOKEN_RE = re.compile(
-    r"""
-    \s*(?:
-       (?P<dur>(?:\d+(?:ms|[smhdwy]))+)(?![A-Za-z0-9_:])
-      |(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[Ii]nf|NaN)(?![A-Za-z0-9_:])
-      |(?P<ident>[A-Za-z_:][A-Za-z0-9_:]*)
-      |(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-      |(?P<op>=~|!~|!=|==|<=|>=|[-+*/(){}\[\],=<>])
-    )""",
-    re.X,
-)
-_DUR_RE = re.compile(r"(\d+)(ms|[smhdwy])")
-_DUR_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-_AGGS = ("sum", "avg", "min", "max", "count")
-_RANGE_FUNCS = ("rate", "increase")
-
-Labels = tuple[tuple[str, str], ...]  # sorted label pairs
-Vector = list[tuple[Labels, float]]
-
-
-def _tokenize(q: str) -> list[tuple[str, str]]:
-    tokens, pos = [], 0
-    q = q.rstrip()
-    while pos < len(q):
-        m = _TOKEN_RE.match(q, pos)
-        if not m or m.end() == pos:
-            raise PromQLError(f"unexpected character at position {pos}: {q[pos : pos + 10]!r}")
-        kind = m.lastgroup
-        tokens.append((kind, m.group(kind)))
-        pos = m.end()
-    return tokens
-
-
-class PromQL:
-    """A tiny PromQL evaluator over the service's own metrics history."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.tokens: list[tuple[str, str]] = []
-        self.i = 0
-
-    # -- parsing
-    def _peek(self, k: int = 0) -> tuple[str, str] | None:
-        j = self.i + k
-        return self.tokens[j] if j < len(self.tokens) else None
-
-    def _next(self) -> tuple[str, str]:
-        t = self._peek()
-        if t is None:
-            raise PromQLError("unexpected end of query")
-        self.i += 1
-        return t
-
-    def _expect(self, value: str) -> None:
-        t = self._next()
-        if t[1] != value:
-            raise PromQLError(f"expected {value!r}, found {t[1]!r}")
-
-    def _is(self, value: str) -> bool:
-        t = self._peek()
-        return t is not None and t[0] in ("op", "ident") and t[1] == value
-
-    def parse(self, q: str):
-        self.tokens, self.i = _tokenize(q), 0
-        if not self.tokens:
-            raise PromQLError("empty query")
-        node = self._add()
-        if self._peek() is not None:
-            raise PromQLError(f"unexpected {self._peek()[1]!r}")
-        return node
-
-    def _add(self):
-        node = self._mul()
-        while self._is("+") or self._is("-"):
-            op = self._next()[1]
-            node = ("bin", op, node, self._mul())
-        return node
-
-    def _mul(self):
-        node = self._unary()
-        while self._is("*") or self._is("/"):
-            op = self._next()[1]
-            node = ("bin", op, node, self._unary())
-        return node
-
-    def _unary(self):
-        if self._is("-"):
-            self._next()
-            return ("bin", "*", ("num", -1.0), self._unary())
-        return self._primary()
-
-    def _grouping(self) -> list[str]:
-        self._expect("(")
-        labels = []
-        while not self._is(")"):
-            kind, val = self._next()
-            if kind != "ident":
-                raise PromQLError(f"expected a label name, found {val!r}")
-            labels.append(val)
-            if self._is(","):
-                self._next()
-        self._expect(")")
-        return labels
-
-    def _primary(self):
-        kind, val = self._next()
-        if kind == "num":
-            return ("num", float(val))
-        if val == "(":
-            node = self._add()
-            self._expect(")")
-            return node
-        if kind != "ident":
-            raise PromQLError(f"unexpected {val!r}")
-        if val in _AGGS and (self._is("(") or self._is("by") or self._is("without")):
-            by = None
-            if self._is("without"):
-                raise PromQLError("'without' is not supported by this demo engine")
-            if self._is("by"):
-                self._next()
-                by = self._grouping()
-            self._expect("(")
-            inner = self._add()
-            self._expect(")")
-            if self._is("by"):
-                self._next()
-                by = self._grouping()
-            elif self._is("without"):
-                raise PromQLError("'without' is not supported by this demo engine")
-            return ("agg", val, by, inner)
-        if val in _RANGE_FUNCS and self._is("("):
-            self._next()
-            sel = self._selector(*self._next())
-            self._expect("[")
-            kind2, dur = self._next()
-            if kind2 != "dur":
-                raise PromQLError(f"expected a duration, found {dur!r}")
-            self._expect("]")
-            self._expect(")")
-            seconds = sum(int(n) * _DUR_SECONDS[u] for n, u in _DUR_RE.findall(dur))
-            return ("range", val, sel, seconds)
-        if val == "histogram_quantile" and self._is("("):
-            self._next()
-            q = self._add()
-            self._expect(",")
-            inner = self._add()
-            self._expect(")")
-            return ("hq", q, inner)
-        if self._is("("):
-            raise PromQLError(f"function {val}() is not supported by this demo engine")
-        node = self._selector(kind, val)
-        if self._is("["):
-            raise PromQLError("a range vector is only supported inside rate() or increase()")
-        return node
-
-    def _selector(self, kind: str, name: str):
-        if kind != "ident":
-            raise PromQLError(f"expected a metric name, found {name!r}")
-        matchers = []
-        if self._is("{"):
-            self._next()
-            while not self._is("}"):
-                k_kind, key = self._next()
-                if k_kind != "ident":
-                    raise PromQLError(f"expected a label name, found {key!r}")
-                op = self._next()[1]
-                if op not in ("=", "!=", "=~", "!~"):
-                    raise PromQLError(f"bad label matcher operator {op!r}")
-                v_kind, raw = self._next()
-                if v_kind != "str":
-                    raise PromQLError(f"expected a quoted label value, found {raw!r}")
-                value = raw[1:-1].encode("utf-8").decode("unicode_escape")
-                if op in ("=~", "!~"):
-                    try:
-                        value = re.compile(value)
-                    except re.error as e:
-                        raise PromQLError(f"bad regular expression {raw}: {e}") from None
-                matchers.append((key, op, value))
-                if self._is(","):
-                    self._next()
-            self._next()
-        return ("sel", name, matchers)
-
-    # -- evaluation
-    @staticmethod
-    def _matches(name: str, labels: dict[str, str], sel) -> bool:
-        _, want, matchers = sel
-        if name != want:
-            return False
-        for key, op, value in matchers:
-            have = labels.get(key, "")
-            if op == "=" and have != value:
-                return False
-            if op == "!=" and have == value:
-                return False
-            if op == "=~" and not value.fullmatch(have):
-                return False
-            if op == "!~" and value.fullmatch(have):
-                return False
-        return True
-
-    def query(self, q: str):
-        return self._eval(self.parse(q))
-
-    def _eval(self, node):
-        kind = node[0]
-        if kind == "num":
-            return node[1]
-        if kind == "sel":
-            out: Vector = []
-            hist = self.app.metrics.history
-            if hist:
-                _, vals = hist[-1]
-                for (name, labels), v in zip(self.app.metrics.series, vals, strict=False):
-                    if self._matches(name, labels, node):
-                        out.append((tuple(sorted({**labels, "__name__": name}.items())), float(v)))
-            for name, labels, v in self.app.gauge_series():
-                if self._matches(name, labels, node):
-                    out.append((tuple(sorted({**labels, "__name__": name}.items())), v))
-            return out
-        if kind == "range":
-            _, func, sel, seconds = node
-            now = time.time()
-            samples = [s for s in list(self.app.metrics.history) if s[0] > now - seconds]
-            if len(samples) < 2:
-                return []
-            (t0, first), (t1, last) = samples[0], samples[-1]
-            out = []
-            for idx, (name, labels) in enumerate(self.app.metrics.series):
-                if self._matches(name, labels, sel):
-                    delta = last[idx] - first[idx]
-                    v = delta / (t1 - t0) if func == "rate" else delta
-                    out.append((tuple(sorted(labels.items())), float(v)))
-            return out
-        if kind == "agg":
-            _, op, by, inner = node
-            vec = self._eval(inner)
-            if not isinstance(vec, list):
-                raise PromQLError(f"{op}() needs an instant vector")
-            groups: dict[Labels, list[float]] = {}
-            for labels, v in vec:
-                key = tuple((k, val) for k, val in labels if by is not None and k in by)
-                groups.setdefault(key, []).append(v)
-            out = []
-            for key, vs in groups.items():
-                if op == "sum":
-                    r = math.fsum(vs)
-                elif op == "avg":
-                    r = math.fsum(vs) / len(vs)
-                elif op == "min":
-                    r = min(vs)
-                elif op == "max":
-                    r = max(vs)
-                else:
-                    r = float(len(vs))
-                out.append((key, r))
-            return out
-        if kind == "hq":
-            q = self._eval(node[1])
-            vec = self._eval(node[2])
-            if not isinstance(q, float) or not isinstance(vec, list):
-                raise PromQLError("histogram_quantile(scalar, vector) expected")
-            groups: dict[Labels, list[tuple[float, float]]] = {}
-            for labels, v in vec:
-                d = dict(labels)
-                if "le" not in d:
-                    continue
-                le = d.pop("le")
-                d.pop("__name__", None)
-                bound = math.inf if le == "+Inf" else float(le)
-                groups.setdefault(tuple(sorted(d.items())), []).append((bound, v))
-            return [(key, bucket_quantile(q, b)) for key, b in groups.items()]
-        if kind == "bin":
-            _, op, ln, rn = node
-            left, right = self._eval(ln), self._eval(rn)
-            if isinstance(left, float) and isinstance(right, float):
-                return arith(op, left, right)
-            if isinstance(left, float):
-                return [(lab, arith(op, left, v)) for lab, v in right]
-            if isinstance(right, float):
-                return [(lab, arith(op, v, right)) for lab, v in left]
-            strip = lambda lab: tuple(p for p in lab if p[0] != "__name__")  # noqa: E731
-            rmap = {strip(lab): v for lab, v in right}
-            return [
-                (strip(lab), arith(op, v, rmap[strip(lab)]))
-                for lab, v in left
-                if strip(lab) in rmap
-            ]
-        raise PromQLError(f"cannot evaluate {kind}")
-
-
-def arith(op: str, a: float, b: float) -> float:
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if b == 0:
-        return math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a)
-    return a / b
-
-
 def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
     """Prometheus' histogram_quantile() for one set of cumulative buckets."""
-    if q < 0:
-        return -math.inf
-    if q > 1:
-        return math.inf
-    buckets = sorted(buckets)
-    if len(buckets) < 2 or not math.isinf(buckets[-1][0]):
-        return math.nan
-    for i in range(1, len(buckets)):  # force monotonic counts
-        if buckets[i][1] < buckets[i - 1][1]:
-            buckets[i] = (buckets[i][0], buckets[i - 1][1])
     total = buckets[-1][1]
     if total == 0:
         return math.nan
@@ -905,17 +586,12 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
     b = next(i for i, (_, c) in enumerate(buckets) if c >= rank)
     if b == len(buckets) - 1:
         return buckets[-2][0]
-    if b == 0 and buckets[0][0] <= 0:
-        return buckets[0][0]
     start, end, count = 0.0, buckets[b][0], buckets[b][1]
     if b > 0:
         start = buckets[b - 1][0]
         count -= buckets[b - 1][1]
         rank -= buckets[b - 1][1]
     return start + (end - start) * (rank / count)
-
-
-# -------------------------------------------------------------------------- HTTP
 
 
 class BaseHandler(BaseHTTPRequestHandler):
@@ -1086,70 +762,6 @@ class ApiHandler(BaseHandler):
             return self.send(status, result)
 
 
-class PrometheusHandler(BaseHandler):
-    """Just enough of the Prometheus HTTP API for launchctl's checks and guards."""
-
-    def route(self) -> None:
-        url = urlsplit(self.path)
-        path = url.path.rstrip("/")
-        if path in ("/-/healthy", "/-/ready"):
-            return self.send(200, "Prometheus stand-in (demo_service) is ready.\n", "text/plain")
-        if path == "/api/v1/status/buildinfo":
-            return self.send(
-                200,
-                {"status": "success", "data": {"version": "demo_service", "branch": "stand-in"}},
-            )
-        if path != "/api/v1/query":
-            return self.send(
-                404,
-                {
-                    "status": "error",
-                    "errorType": "not_found",
-                    "error": f"{path} is not served by the demo stand-in",
-                },
-            )
-        params = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        if self.command == "POST":
-            ctype = self.headers.get("Content-Type", "")
-            body = self.read_body()
-            if "application/x-www-form-urlencoded" in ctype or "=" in body:
-                params.update({k: v[-1] for k, v in parse_qs(body).items()})
-        query = params.get("query", "")
-        now = time.time()
-        try:
-            result = PromQL(self.app).query(query)
-        except PromQLError as e:
-            return self.send(
-                400,
-                {
-                    "status": "error",
-                    "errorType": "bad_data",
-                    "error": f"{e} (demo_service stand-in; query: {query!r})",
-                },
-            )
-        if isinstance(result, float):
-            return self.send(
-                200,
-                {
-                    "status": "success",
-                    "data": {"resultType": "scalar", "result": [now, fmt_value(result)]},
-                },
-            )
-        return self.send(
-            200,
-            {
-                "status": "success",
-                "data": {
-                    "resultType": "vector",
-                    "result": [
-                        {"metric": dict(labels), "value": [now, fmt_value(v)]}
-                        for labels, v in result
-                    ],
-                },
-            },
-        )
-
-
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -1197,12 +809,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1.5,
         help="how long a deploy or rollback keeps /health/ready at 503 (default 1.5)",
     )
-    p.add_argument(
-        "--prometheus-port",
-        type=int,
-        default=None,
-        help="also answer the Prometheus query API on this port (e.g. 9090)",
-    )
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
     args = p.parse_args(argv)
     if not VERSION_RE.match(args.initial_version):
@@ -1225,9 +831,6 @@ def main(argv: list[str] | None = None) -> int:
     port = args.port
     try:
         servers.append(Server((args.host, port), ApiHandler, app))
-        if args.prometheus_port is not None:
-            port = args.prometheus_port
-            servers.append(Server((args.host, port), PrometheusHandler, app))
     except OSError as e:
         log(f"cannot listen on {args.host}:{port}: {e}")
         for s in servers:
@@ -1254,9 +857,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{SERVICE} {st['version']} listening on http://{api[0]}:{api[1]} "
         f"(state dir {os.path.abspath(args.state_dir)}, mode {app.mode}, status {st['status']})"
     )
-    if len(servers) > 1:
-        pa = servers[1].server_address
-        log(f"Prometheus query API stand-in on http://{pa[0]}:{pa[1]}")
 
     while not stop.wait(0.5):
         pass

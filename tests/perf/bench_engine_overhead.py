@@ -1,0 +1,482 @@
+"""Engine overhead benchmark: what launchctl adds on top of the commands a runbook runs.
+
+Run on demand (not collected by pytest):
+
+    python tests/perf/bench_engine_overhead.py [--steps 1000] [--repeat 3] [--dir BASE] [--keep] [--no-profile]
+
+It generates a runbook of N `run: "true"` steps (all `at: T+0`, ids s0000..)
+in a temporary directory and measures, each --repeat times (median reported):
+
+  (a) `launchctl run RUNBOOK --no-wait --yes --journal DIR`   (console output to /dev/null)
+  (b) the floor: N x subprocess.run(["/bin/sh", "-c", "true"]) from Python
+      per-step overhead = (a - b) / N                         goal <= 5 ms
+  (c) `launchctl run RUNBOOK --dry-run --journal DIR2`         goal < 1 s
+      `launchctl plan RUNBOOK`                                 (info)
+
+To say where the overhead goes it then measures, without a profiler, the parts
+in isolation (start-up + load via `launchctl validate`, the local executor
+`steps.local_shell.LocalShell.run`, the journal's write+fsync per event, a
+worker thread per step) and the same run with os.fsync made a no-op, and it
+profiles one --no-wait run twice with cProfile:
+
+  * exactly `python -m cProfile -o OUT -m launchctl.cli run ...`: this sees the
+    main thread only, where the engine mostly sits in Event.wait while a
+    worker thread runs the step;
+  * every thread (each thread gets its own cProfile.Profile, merged at exit),
+    which is where the commands, their output readers and most journal
+    writes actually happen. Cumulative times of different threads overlap
+    (the main thread waits while the worker works), so read them per line.
+
+The journal fsyncs every event (SPEC section 4); the fsync share is reported
+three ways: calls and time in the all-threads profile, a write+fsync
+micro-benchmark, and the wall-time difference of a run with fsync disabled.
+
+Exit status: 0 when every goal is met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+GOAL_PER_STEP_MS = 5.0
+GOAL_DRY_RUN_S = 1.0
+REPO = Path(__file__).resolve().parents[2]
+
+# Run inside a child interpreter: profile every thread, merge, dump to argv[1].
+CHILD_ALL_THREADS = r"""
+import cProfile, pstats, sys, threading
+out = sys.argv[1]
+sys.argv = ["launchctl"] + sys.argv[2:]
+collected = []
+
+class _Frozen:
+    def __init__(self, stats):
+        self.stats = stats
+    def create_stats(self):
+        pass
+
+_orig_run = threading.Thread.run
+def _profiled_run(self):
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        _orig_run(self)
+    finally:
+        prof.disable()
+        prof.create_stats()          # in this thread: never disables another thread's profiler
+        collected.append(_Frozen(prof.stats))
+threading.Thread.run = _profiled_run
+
+main_prof = cProfile.Profile()
+code = 0
+main_prof.enable()
+try:
+    from launchctl.cli import main
+    main()
+except SystemExit as exc:
+    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+finally:
+    main_prof.disable()
+main_prof.create_stats()
+stats = pstats.Stats(_Frozen(main_prof.stats))
+for frozen in list(collected):
+    stats.add(frozen)
+stats.dump_stats(out)
+sys.stderr.write(f"profiled threads: {len(collected)} + main\n")
+sys.exit(code)
+"""
+
+# Run inside a child interpreter: the same launch with os.fsync a no-op (the counterfactual).
+CHILD_NO_FSYNC = r"""
+import os, sys
+os.fsync = lambda fd: None
+sys.argv = ["launchctl"] + sys.argv[1:]
+from launchctl.cli import main
+main()
+"""
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def launchctl_script() -> str:
+    """The console script next to this interpreter (a pyenv shim on PATH adds ~80 ms per call)."""
+    candidate = Path(sysconfig.get_path("scripts")) / "launchctl"
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    found = shutil.which("launchctl")
+    if found is None:
+        sys.exit("launchctl is not installed (pip install -e .)")
+    return found
+
+
+def write_runbook(path: Path, steps: int) -> None:
+    lines = ["version: 1", "name: engine overhead benchmark", "steps:"]
+    for i in range(steps):
+        lines += [f"  - id: s{i:04d}", "    at: T+0", '    run: "true"']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def timed(argv: list[str], cwd: Path, expect_rc: int = 0) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != expect_rc:
+        sys.exit(f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{proc.stderr.decode(errors='replace')[-3000:]}")
+    return elapsed
+
+
+def check_journal(directory: Path, steps: int) -> int:
+    """Number of events; fails loudly if the launch did not run every step ok."""
+    events = [json.loads(line) for line in (directory / "journal.jsonl").read_text().splitlines() if line.strip()]
+    ok = sum(1 for e in events if e.get("event") == "step_finished" and e.get("status") == "ok")
+    last = events[-1] if events else {}
+    if ok != steps or last.get("event") != "launch_finished" or last.get("status") != "completed":
+        sys.exit(f"{directory}: expected {steps} ok steps and a completed launch, got {ok} ok, last event {last}")
+    return len(events)
+
+
+def floor_spawn(steps: int) -> float:
+    started = time.perf_counter()
+    for _ in range(steps):
+        subprocess.run(["/bin/sh", "-c", "true"])
+    return time.perf_counter() - started
+
+
+def local_shell_spawn(steps: int) -> float:
+    """The executor alone: Popen in a new session with a pipe, reader thread, polled wait."""
+    from steps.local_shell import LocalShell
+
+    shell = LocalShell()
+    started = time.perf_counter()
+    for _ in range(steps):
+        result = shell.run("true", env={"LAUNCHCTL_STEP": "x"}, timeout=600)
+        if result.exit_code != 0:
+            sys.exit(f"LocalShell.run('true') gave {result}")
+    return time.perf_counter() - started
+
+
+def journal_appends(directory: Path, sample_events: list[dict], durable: bool) -> float:
+    """The real JournalWriter appending the real run's events (write + fsync each when durable)."""
+    from launchctl.journal import JournalWriter
+
+    directory.mkdir(parents=True)
+    writer = JournalWriter(directory, durable=durable)
+    writer.open()
+    started = time.perf_counter()
+    for event in sample_events:
+        writer.append(event)
+    elapsed = time.perf_counter() - started
+    writer.close()
+    return elapsed
+
+
+def thread_per_step(steps: int) -> float:
+    """engine.Engine._block: one worker thread + Event per step, started and joined."""
+    import threading
+
+    started = time.perf_counter()
+    for _ in range(steps):
+        done = threading.Event()
+        worker = threading.Thread(target=done.set, daemon=True)
+        worker.start()
+        done.wait(0.2)
+        worker.join()
+    return time.perf_counter() - started
+
+
+def median_of(repeat: int, fn) -> tuple[float, list[float]]:
+    values = [fn(i) for i in range(repeat)]
+    return statistics.median(values), values
+
+
+def fmt_s(values: list[float]) -> str:
+    return " ".join(f"{v:.3f}" for v in values)
+
+
+def short_location(key: tuple[str, int, str]) -> str:
+    filename, line, func = key
+    if filename == "~":
+        return func
+    path = Path(filename)
+    try:
+        where = str(path.resolve().relative_to(REPO))
+    except ValueError:
+        parts = path.parts
+        if "site-packages" in parts:
+            where = "/".join(parts[parts.index("site-packages") + 1 :])
+        elif "python3.11" in parts:
+            where = "stdlib/" + "/".join(parts[parts.index("python3.11") + 1 :])
+        else:
+            where = filename
+    return f"{where}:{line}({func})"
+
+
+def print_top(stats, sort: str, count: int, title: str) -> None:
+    import pstats
+
+    rows = []
+    for key, (cc, nc, tt, ct, _callers) in stats.stats.items():
+        rows.append((key, cc, nc, tt, ct))
+    index = {"cumulative": 4, "tottime": 3}[sort]
+    rows.sort(key=lambda r: r[index], reverse=True)
+    print(title)
+    print(f"{'ncalls':>10} {'tottime s':>10} {'cumtime s':>10} {'ms/call':>8}  function")
+    for key, cc, nc, tt, ct in rows[:count]:
+        calls = f"{nc}/{cc}" if nc != cc else str(nc)
+        per = (ct if sort == "cumulative" else tt) / nc * 1000 if nc else 0.0
+        print(f"{calls:>10} {tt:10.3f} {ct:10.3f} {per:8.3f}  {short_location(key)}")
+    del pstats
+
+
+def find(stats, predicate) -> tuple[int, float, float]:
+    """(calls, tottime, cumtime) summed over the functions matching predicate(key)."""
+    calls, tt, ct = 0, 0.0, 0.0
+    for key, (_cc, nc, t, c, _callers) in stats.stats.items():
+        if predicate(key):
+            calls, tt, ct = calls + nc, tt + t, ct + c
+    return calls, tt, ct
+
+
+def callers_of(stats, predicate) -> list[tuple[str, int, float]]:
+    """Who calls the matching functions: (caller, calls, time spent in the callee from there)."""
+    merged: dict[tuple, list] = {}
+    for key, (_cc, _nc, _tt, _ct, callers) in stats.stats.items():
+        if not predicate(key):
+            continue
+        for caller, value in callers.items():
+            nc, tt = value[1], value[2]
+            slot = merged.setdefault(caller, [0, 0.0])
+            slot[0] += nc
+            slot[1] += tt
+    return sorted(((short_location(k), v[0], v[1]) for k, v in merged.items()), key=lambda r: r[2], reverse=True)
+
+
+def is_builtin(name: str):
+    return lambda key: key[0] == "~" and key[2] == name
+
+
+def is_func(file_suffix: str, func: str):
+    return lambda key: key[0].endswith(file_suffix) and key[2] == func
+
+
+def profile_breakdown(stats, wall: float, steps: int) -> None:
+    """Named hot spots from the all-threads profile, with their share of the run."""
+    probes = [
+        ("os.fsync (journal durability)", is_builtin("<built-in method posix.fsync>"), "tottime"),
+        ("os.write (journal lines)", is_builtin("<built-in method posix.write>"), "tottime"),
+        ("journal.JournalWriter.append", is_func("launchctl/journal.py", "append"), "cumtime"),
+        ("recorder.Recorder.emit (mask+journal+console)", is_func("launchctl/recorder.py", "emit"), "cumtime"),
+        ("json encode (JSONEncoder.encode)", is_func("json/encoder.py", "encode"), "cumtime"),
+        ("masking (SecretMasker.data)", is_func("launchctl/masking.py", "data"), "cumtime"),
+        ("console.PlainConsole.__call__", is_func("launchctl/console.py", "__call__"), "cumtime"),
+        ("subprocess.Popen.__init__ (fork+exec)", is_func("subprocess.py", "__init__"), "cumtime"),
+        ("subprocess._fork_exec (the syscall)", is_builtin("<built-in method _posixsubprocess.fork_exec>"), "tottime"),
+        ("subprocess.Popen.wait (LocalShell._wait)", is_func("subprocess.py", "wait"), "cumtime"),
+        ("time.sleep (Popen.wait poll loop)", is_builtin("<built-in method time.sleep>"), "tottime"),
+        ("threading.Thread.start", is_func("threading.py", "start"), "cumtime"),
+        ("threading.Thread.join", is_func("threading.py", "join"), "cumtime"),
+        ("local_shell.LocalShell.run", is_func("steps/local_shell.py", "run"), "cumtime"),
+        ("engine.Engine._action_context (env+ctx)", is_func("launchctl/engine.py", "_action_context"), "cumtime"),
+        ("engine.Engine._pending_interrupt (Path.exists)", is_func("launchctl/engine.py", "_pending_interrupt"), "cumtime"),
+        ("runbook.loader.load_runbook", is_func("runbook/loader.py", "load_runbook"), "cumtime"),
+    ]
+    print(f"named hot spots (all threads; profiled wall {wall:.2f} s; times under the profiler are inflated):")
+    print(f"{'calls':>8} {'time s':>8} {'ms/step':>8}  {'kind':<8} what")
+    for label, predicate, kind in probes:
+        calls, tt, ct = find(stats, predicate)
+        if not calls:
+            print(f"{0:>8} {'-':>8} {'-':>8}  {kind:<8} {label} (not seen)")
+            continue
+        value = tt if kind == "tottime" else ct
+        print(f"{calls:>8} {value:8.3f} {value / steps * 1000:8.3f}  {kind:<8} {label}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", type=Path, help="base directory for the temp dir (default: system temp)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (runbook, journals, profiles)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile runs")
+    args = parser.parse_args()
+    steps, repeat = args.steps, args.repeat
+
+    script = launchctl_script()
+    work = Path(tempfile.mkdtemp(prefix="launchctl-bench-", dir=args.dir))
+    runbook = work / "runbook.yaml"
+    write_runbook(runbook, steps)
+    ok_all = True
+    started_all = time.perf_counter()
+    try:
+        fs = subprocess.run(["stat", "-f", "-c", "%T", str(work)], capture_output=True, text=True).stdout.strip()
+        print(f"launchctl : {script}")
+        print(f"work dir  : {work} (filesystem: {fs or '?'}); {steps} steps; median of {repeat}; cores: {os.cpu_count()}")
+        print()
+
+        # (a) the real, back-to-back launch
+        def run_nowait(i: int) -> float:
+            journal = work / f"run-{i}"
+            elapsed = timed([script, "run", str(runbook), "--no-wait", "--yes", "--journal", str(journal)], work)
+            check_journal(journal, steps)
+            return elapsed
+
+        run_med, run_all = median_of(repeat, run_nowait)
+        events = [json.loads(x) for x in (work / "run-0" / "journal.jsonl").read_text().splitlines() if x.strip()]
+
+        # (b) the floor
+        floor_med, floor_all = median_of(repeat, lambda i: floor_spawn(steps))
+
+        # (c) dry run and plan
+        def dry(i: int) -> float:
+            journal = work / f"dry-{i}"
+            elapsed = timed([script, "run", str(runbook), "--dry-run", "--journal", str(journal)], work)
+            check_journal(journal, steps)
+            return elapsed
+
+        dry_med, dry_all = median_of(repeat, dry)
+        plan_med, plan_all = median_of(repeat, lambda i: timed([script, "plan", str(runbook)], work))
+
+        per_step_ms = (run_med - floor_med) / steps * 1000
+        ok_step = per_step_ms <= GOAL_PER_STEP_MS
+        ok_dry = dry_med < GOAL_DRY_RUN_S
+        ok_all &= ok_step and ok_dry
+
+        print("== goals ==")
+        header = f"{'measurement':<58} {'median':>9}  {'runs':<23} goal"
+        print(header)
+        print("-" * (len(header) + 16))
+        print(f"{'(a) run --no-wait --yes (' + str(steps) + ' x true)':<58} {run_med:8.3f}s  {fmt_s(run_all):<23}")
+        print(f"{'(b) floor: ' + str(steps) + ' x subprocess.run([sh,-c,true])':<58} {floor_med:8.3f}s  {fmt_s(floor_all):<23}")
+        print(
+            f"{'    per-step overhead (a - b) / ' + str(steps):<58} {per_step_ms:7.3f}ms  {'':<23} "
+            f"<= {GOAL_PER_STEP_MS:g} ms  {verdict(ok_step)}"
+            + ("" if ok_step else f"  (over by {per_step_ms - GOAL_PER_STEP_MS:.2f} ms, x{per_step_ms / GOAL_PER_STEP_MS:.2f})")
+        )
+        print(
+            f"{'(c) run --dry-run':<58} {dry_med:8.3f}s  {fmt_s(dry_all):<23} < {GOAL_DRY_RUN_S:g} s  {verdict(ok_dry)}"
+            + ("" if ok_dry else f"  (over by {dry_med - GOAL_DRY_RUN_S:.3f} s, x{dry_med / GOAL_DRY_RUN_S:.2f})")
+        )
+        print(f"{'    plan':<58} {plan_med:8.3f}s  {fmt_s(plan_all):<23} (info; no goal set)")
+        print(f"journal of one --no-wait run: {len(events)} events ({len(events) / steps:.1f} per step)")
+        print()
+
+        # -- where it goes, without a profiler ----------------------------------------------
+        validate_med, validate_all = median_of(
+            repeat, lambda i: timed([script, "validate", str(runbook)], work)
+        )
+        shell_med, _ = median_of(repeat, lambda i: local_shell_spawn(steps))
+        fsync_med, _ = median_of(repeat, lambda i: journal_appends(work / f"append-durable-{i}", events, True))
+        nofsync_med, _ = median_of(repeat, lambda i: journal_appends(work / f"append-plain-{i}", events, False))
+        thread_med, _ = median_of(repeat, lambda i: thread_per_step(steps))
+
+        def run_no_fsync(i: int) -> float:
+            journal = work / f"nofsync-{i}"
+            elapsed = timed(
+                [sys.executable, "-c", CHILD_NO_FSYNC, "run", str(runbook), "--no-wait", "--yes", "--journal", str(journal)],
+                work,
+            )
+            check_journal(journal, steps)
+            return elapsed
+
+        run_nofsync_med, _ = median_of(repeat, run_no_fsync)
+        over = run_med - floor_med
+
+        def share(seconds: float) -> str:
+            return f"{seconds:8.3f}s {seconds / steps * 1000:8.3f} {100 * seconds / over:6.1f}%" if over > 0 else f"{seconds:8.3f}s"
+
+        print("== where the overhead goes (no profiler; medians; each part measured on its own) ==")
+        print(f"total overhead (a - b) = {over:.3f} s = {per_step_ms:.3f} ms/step")
+        print(f"{'part':<66} {'seconds':>9} {'ms/step':>8} {'% of a-b':>7}")
+        print(f"{'start-up + import + load/validate runbook (`launchctl validate`)':<66} {share(validate_med)}")
+        print(
+            f"{'executor: steps/local_shell.py:LocalShell.run x N, minus floor':<66} {share(shell_med - floor_med)}"
+        )
+        print(
+            f"{'journal: JournalWriter.append x ' + str(len(events)) + ' (write+fsync)':<66} {share(fsync_med)}"
+        )
+        print(f"{'   of which fsync (same appends with durable=False: ' + f'{nofsync_med:.3f}s)':<66} {share(fsync_med - nofsync_med)}")
+        print(f"{'engine: worker thread + Event per step (Engine._block) x N':<66} {share(thread_med)}")
+        accounted = validate_med + (shell_med - floor_med) + fsync_med + thread_med
+        print(f"{'remainder (engine walk, emit/mask/json, console, contention)':<66} {share(over - accounted)}")
+        print(
+            f"counterfactual: the same --no-wait run with os.fsync a no-op: {run_nofsync_med:.3f} s "
+            f"(vs {run_med:.3f} s): fsync costs {run_med - run_nofsync_med:.3f} s = "
+            f"{(run_med - run_nofsync_med) / steps * 1000:.3f} ms/step"
+            + (f" = {100 * (run_med - run_nofsync_med) / over:.0f}% of the overhead" if over > 0 else "")
+        )
+        print(
+            f"overhead excluding fixed start-up: ({run_med:.3f} - {floor_med:.3f} - {validate_med:.3f}) / {steps} = "
+            f"{(over - validate_med) / steps * 1000:.3f} ms/step"
+        )
+        print()
+
+        # -- profiles -----------------------------------------------------------------------
+        if not args.no_profile:
+            import pstats
+
+            main_out = work / "main-thread.prof"
+            t = timed(
+                [sys.executable, "-m", "cProfile", "-o", str(main_out), "-m", "launchctl.cli",
+                 "run", str(runbook), "--no-wait", "--yes", "--journal", str(work / "prof-main")],
+                work,
+            )
+            check_journal(work / "prof-main", steps)
+            stats = pstats.Stats(str(main_out))
+            print(f"== cProfile, main thread only: python -m cProfile -m launchctl.cli run ... ({t:.2f} s) ==")
+            print_top(stats, "cumulative", 15, "top 15 by cumulative time:")
+            calls, tt, _ = find(stats, is_builtin("<built-in method posix.fsync>"))
+            print(f"os.fsync on the main thread: {calls} calls, {tt:.3f} s ({tt / max(calls, 1) * 1000:.3f} ms each)"
+                  " -- the worker threads' fsyncs are not seen here, see below")
+            print()
+
+            all_out = work / "all-threads.prof"
+            t = timed(
+                [sys.executable, "-c", CHILD_ALL_THREADS, str(all_out),
+                 "run", str(runbook), "--no-wait", "--yes", "--journal", str(work / "prof-all")],
+                work,
+            )
+            check_journal(work / "prof-all", steps)
+            stats = pstats.Stats(str(all_out))
+            print(f"== cProfile, every thread merged ({t:.2f} s) ==")
+            print_top(stats, "cumulative", 15, "top 15 by cumulative time (threads overlap: main waits while workers run):")
+            print()
+            print_top(stats, "tottime", 15, "top 15 by own time (tottime):")
+            print()
+            profile_breakdown(stats, t, steps)
+            calls, tt, _ = find(stats, is_builtin("<built-in method posix.fsync>"))
+            print()
+            print(f"os.fsync, all threads: {calls} calls, {tt:.3f} s total, {tt / max(calls, 1) * 1000:.3f} ms per call, "
+                  f"{tt / steps * 1000:.3f} ms per step; called from:")
+            for caller, n, secs in callers_of(stats, is_builtin("<built-in method posix.fsync>"))[:5]:
+                print(f"{n:>8} {secs:8.3f}s  {caller}")
+            sleeps = callers_of(stats, is_builtin("<built-in method time.sleep>"))
+            if sleeps:
+                print("time.sleep called from:")
+                for caller, n, secs in sleeps[:5]:
+                    print(f"{n:>8} {secs:8.3f}s  {caller}")
+            print()
+
+        print(f"total benchmark time: {time.perf_counter() - started_all:.1f} s")
+        print("RESULT:", "all goals met" if ok_all else "some goals MISSED")
+        return 0 if ok_all else 1
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
