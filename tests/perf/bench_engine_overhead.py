@@ -133,17 +133,25 @@ def timed(argv: list[str], cwd: Path, expect_rc: int = 0) -> float:
     proc = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - started
     if proc.returncode != expect_rc:
-        sys.exit(f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{proc.stderr.decode(errors='replace')[-3000:]}")
+        sys.exit(
+            f"{' '.join(map(str, argv))} exited {proc.returncode}:\n{proc.stderr.decode(errors='replace')[-3000:]}"
+        )
     return elapsed
 
 
 def check_journal(directory: Path, steps: int) -> int:
     """Number of events; fails loudly if the launch did not run every step ok."""
-    events = [json.loads(line) for line in (directory / "journal.jsonl").read_text().splitlines() if line.strip()]
+    events = [
+        json.loads(line)
+        for line in (directory / "journal.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     ok = sum(1 for e in events if e.get("event") == "step_finished" and e.get("status") == "ok")
     last = events[-1] if events else {}
     if ok != steps or last.get("event") != "launch_finished" or last.get("status") != "completed":
-        sys.exit(f"{directory}: expected {steps} ok steps and a completed launch, got {ok} ok, last event {last}")
+        sys.exit(
+            f"{directory}: expected {steps} ok steps and a completed launch, got {ok} ok, last event {last}"
+        )
     return len(events)
 
 
@@ -224,8 +232,6 @@ def short_location(key: tuple[str, int, str]) -> str:
 
 
 def print_top(stats, sort: str, count: int, title: str) -> None:
-    import pstats
-
     rows = []
     for key, (cc, nc, tt, ct, _callers) in stats.stats.items():
         rows.append((key, cc, nc, tt, ct))
@@ -237,7 +243,6 @@ def print_top(stats, sort: str, count: int, title: str) -> None:
         calls = f"{nc}/{cc}" if nc != cc else str(nc)
         per = (ct if sort == "cumulative" else tt) / nc * 1000 if nc else 0.0
         print(f"{calls:>10} {tt:10.3f} {ct:10.3f} {per:8.3f}  {short_location(key)}")
-    del pstats
 
 
 def find(stats, predicate) -> tuple[int, float, float]:
@@ -260,7 +265,11 @@ def callers_of(stats, predicate) -> list[tuple[str, int, float]]:
             slot = merged.setdefault(caller, [0, 0.0])
             slot[0] += nc
             slot[1] += tt
-    return sorted(((short_location(k), v[0], v[1]) for k, v in merged.items()), key=lambda r: r[2], reverse=True)
+    return sorted(
+        ((short_location(k), v[0], v[1]) for k, v in merged.items()),
+        key=lambda r: r[2],
+        reverse=True,
+    )
 
 
 def is_builtin(name: str):
@@ -277,22 +286,48 @@ def profile_breakdown(stats, wall: float, steps: int) -> None:
         ("os.fsync (journal durability)", is_builtin("<built-in method posix.fsync>"), "tottime"),
         ("os.write (journal lines)", is_builtin("<built-in method posix.write>"), "tottime"),
         ("journal.JournalWriter.append", is_func("launchctl/journal.py", "append"), "cumtime"),
-        ("recorder.Recorder.emit (mask+journal+console)", is_func("launchctl/recorder.py", "emit"), "cumtime"),
+        (
+            "recorder.Recorder.emit (mask+journal+console)",
+            is_func("launchctl/recorder.py", "emit"),
+            "cumtime",
+        ),
         ("json encode (JSONEncoder.encode)", is_func("json/encoder.py", "encode"), "cumtime"),
         ("masking (SecretMasker.data)", is_func("launchctl/masking.py", "data"), "cumtime"),
         ("console.PlainConsole.__call__", is_func("launchctl/console.py", "__call__"), "cumtime"),
-        ("subprocess.Popen.__init__ (fork+exec)", is_func("subprocess.py", "__init__"), "cumtime"),
-        ("subprocess._fork_exec (the syscall)", is_builtin("<built-in method _posixsubprocess.fork_exec>"), "tottime"),
+        (
+            "subprocess.Popen._execute_child (fork+exec)",
+            is_func("subprocess.py", "_execute_child"),
+            "cumtime",
+        ),
+        (
+            "subprocess._fork_exec (the syscall)",
+            is_builtin("<built-in method _posixsubprocess.fork_exec>"),
+            "tottime",
+        ),
         ("subprocess.Popen.wait (LocalShell._wait)", is_func("subprocess.py", "wait"), "cumtime"),
-        ("time.sleep (Popen.wait poll loop)", is_builtin("<built-in method time.sleep>"), "tottime"),
+        (
+            "time.sleep (Popen.wait poll loop)",
+            is_builtin("<built-in method time.sleep>"),
+            "tottime",
+        ),
         ("threading.Thread.start", is_func("threading.py", "start"), "cumtime"),
         ("threading.Thread.join", is_func("threading.py", "join"), "cumtime"),
         ("local_shell.LocalShell.run", is_func("steps/local_shell.py", "run"), "cumtime"),
-        ("engine.Engine._action_context (env+ctx)", is_func("launchctl/engine.py", "_action_context"), "cumtime"),
-        ("engine.Engine._pending_interrupt (Path.exists)", is_func("launchctl/engine.py", "_pending_interrupt"), "cumtime"),
+        (
+            "engine.Engine._action_context (env+ctx)",
+            is_func("launchctl/engine.py", "_action_context"),
+            "cumtime",
+        ),
+        (
+            "engine.Engine._pending_interrupt (Path.exists)",
+            is_func("launchctl/engine.py", "_pending_interrupt"),
+            "cumtime",
+        ),
         ("runbook.loader.load_runbook", is_func("runbook/loader.py", "load_runbook"), "cumtime"),
     ]
-    print(f"named hot spots (all threads; profiled wall {wall:.2f} s; times under the profiler are inflated):")
+    print(
+        f"named hot spots (all threads; profiled wall {wall:.2f} s; times under the profiler are inflated):"
+    )
     print(f"{'calls':>8} {'time s':>8} {'ms/step':>8}  {'kind':<8} what")
     for label, predicate, kind in probes:
         calls, tt, ct = find(stats, predicate)
@@ -303,12 +338,57 @@ def profile_breakdown(stats, wall: float, steps: int) -> None:
         print(f"{calls:>8} {value:8.3f} {value / steps * 1000:8.3f}  {kind:<8} {label}")
 
 
+def profile_all_threads(work: Path, runbook: Path, steps: int, *options: str):
+    import pstats
+
+    name = "all-threads" + "".join(o.strip("-") for o in options)
+    out = work / f"{name}.prof"
+    journal = work / f"prof-{name}"
+    t = timed(
+        [
+            sys.executable,
+            "-c",
+            CHILD_ALL_THREADS,
+            str(out),
+            "run",
+            str(runbook),
+            *options,
+            "--journal",
+            str(journal),
+        ],
+        work,
+    )
+    check_journal(journal, steps)
+    return pstats.Stats(str(out)), t
+
+
+def report_fsync_and_sleep(stats, steps: int) -> None:
+    calls, tt, _ = find(stats, is_builtin("<built-in method posix.fsync>"))
+    print(
+        f"os.fsync, all threads: {calls} calls, {tt:.3f} s total, {tt / max(calls, 1) * 1000:.3f} ms per call, "
+        f"{tt / steps * 1000:.3f} ms per step; called from:"
+    )
+    for caller, n, secs in callers_of(stats, is_builtin("<built-in method posix.fsync>"))[:5]:
+        print(f"{n:>8} {secs:8.3f}s  {caller}")
+    sleeps = callers_of(stats, is_builtin("<built-in method time.sleep>"))
+    if sleeps:
+        print("time.sleep called from:")
+        for caller, n, secs in sleeps[:5]:
+            print(f"{n:>8} {secs:8.3f}s  {caller}")
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--dir", type=Path, help="base directory for the temp dir (default: system temp)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (runbook, journals, profiles)")
+    parser.add_argument(
+        "--dir", type=Path, help="base directory for the temp dir (default: system temp)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp dir (runbook, journals, profiles)"
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile runs")
     args = parser.parse_args()
     steps, repeat = args.steps, args.repeat
@@ -320,20 +400,30 @@ def main() -> int:
     ok_all = True
     started_all = time.perf_counter()
     try:
-        fs = subprocess.run(["stat", "-f", "-c", "%T", str(work)], capture_output=True, text=True).stdout.strip()
+        fs = subprocess.run(
+            ["stat", "-f", "-c", "%T", str(work)], capture_output=True, text=True
+        ).stdout.strip()
         print(f"launchctl : {script}")
-        print(f"work dir  : {work} (filesystem: {fs or '?'}); {steps} steps; median of {repeat}; cores: {os.cpu_count()}")
+        print(
+            f"work dir  : {work} (filesystem: {fs or '?'}); {steps} steps; median of {repeat}; cores: {os.cpu_count()}"
+        )
         print()
 
         # (a) the real, back-to-back launch
         def run_nowait(i: int) -> float:
             journal = work / f"run-{i}"
-            elapsed = timed([script, "run", str(runbook), "--no-wait", "--yes", "--journal", str(journal)], work)
+            elapsed = timed(
+                [script, "run", str(runbook), "--no-wait", "--yes", "--journal", str(journal)], work
+            )
             check_journal(journal, steps)
             return elapsed
 
         run_med, run_all = median_of(repeat, run_nowait)
-        events = [json.loads(x) for x in (work / "run-0" / "journal.jsonl").read_text().splitlines() if x.strip()]
+        events = [
+            json.loads(x)
+            for x in (work / "run-0" / "journal.jsonl").read_text().splitlines()
+            if x.strip()
+        ]
 
         # (b) the floor
         floor_med, floor_all = median_of(repeat, lambda i: floor_spawn(steps))
@@ -341,12 +431,16 @@ def main() -> int:
         # (c) dry run and plan
         def dry(i: int) -> float:
             journal = work / f"dry-{i}"
-            elapsed = timed([script, "run", str(runbook), "--dry-run", "--journal", str(journal)], work)
+            elapsed = timed(
+                [script, "run", str(runbook), "--dry-run", "--journal", str(journal)], work
+            )
             check_journal(journal, steps)
             return elapsed
 
         dry_med, dry_all = median_of(repeat, dry)
-        plan_med, plan_all = median_of(repeat, lambda i: timed([script, "plan", str(runbook)], work))
+        plan_med, plan_all = median_of(
+            repeat, lambda i: timed([script, "plan", str(runbook)], work)
+        )
 
         per_step_ms = (run_med - floor_med) / steps * 1000
         ok_step = per_step_ms <= GOAL_PER_STEP_MS
@@ -357,19 +451,33 @@ def main() -> int:
         header = f"{'measurement':<58} {'median':>9}  {'runs':<23} goal"
         print(header)
         print("-" * (len(header) + 16))
-        print(f"{'(a) run --no-wait --yes (' + str(steps) + ' x true)':<58} {run_med:8.3f}s  {fmt_s(run_all):<23}")
-        print(f"{'(b) floor: ' + str(steps) + ' x subprocess.run([sh,-c,true])':<58} {floor_med:8.3f}s  {fmt_s(floor_all):<23}")
+        print(
+            f"{'(a) run --no-wait --yes (' + str(steps) + ' x true)':<58} {run_med:8.3f}s  {fmt_s(run_all):<23}"
+        )
+        print(
+            f"{'(b) floor: ' + str(steps) + ' x subprocess.run([sh,-c,true])':<58} {floor_med:8.3f}s  {fmt_s(floor_all):<23}"
+        )
         print(
             f"{'    per-step overhead (a - b) / ' + str(steps):<58} {per_step_ms:7.3f}ms  {'':<23} "
             f"<= {GOAL_PER_STEP_MS:g} ms  {verdict(ok_step)}"
-            + ("" if ok_step else f"  (over by {per_step_ms - GOAL_PER_STEP_MS:.2f} ms, x{per_step_ms / GOAL_PER_STEP_MS:.2f})")
+            + (
+                ""
+                if ok_step
+                else f"  (over by {per_step_ms - GOAL_PER_STEP_MS:.2f} ms, x{per_step_ms / GOAL_PER_STEP_MS:.2f})"
+            )
         )
         print(
             f"{'(c) run --dry-run':<58} {dry_med:8.3f}s  {fmt_s(dry_all):<23} < {GOAL_DRY_RUN_S:g} s  {verdict(ok_dry)}"
-            + ("" if ok_dry else f"  (over by {dry_med - GOAL_DRY_RUN_S:.3f} s, x{dry_med / GOAL_DRY_RUN_S:.2f})")
+            + (
+                ""
+                if ok_dry
+                else f"  (over by {dry_med - GOAL_DRY_RUN_S:.3f} s, x{dry_med / GOAL_DRY_RUN_S:.2f})"
+            )
         )
         print(f"{'    plan':<58} {plan_med:8.3f}s  {fmt_s(plan_all):<23} (info; no goal set)")
-        print(f"journal of one --no-wait run: {len(events)} events ({len(events) / steps:.1f} per step)")
+        print(
+            f"journal of one --no-wait run: {len(events)} events ({len(events) / steps:.1f} per step)"
+        )
         print()
 
         # -- where it goes, without a profiler ----------------------------------------------
@@ -377,14 +485,28 @@ def main() -> int:
             repeat, lambda i: timed([script, "validate", str(runbook)], work)
         )
         shell_med, _ = median_of(repeat, lambda i: local_shell_spawn(steps))
-        fsync_med, _ = median_of(repeat, lambda i: journal_appends(work / f"append-durable-{i}", events, True))
-        nofsync_med, _ = median_of(repeat, lambda i: journal_appends(work / f"append-plain-{i}", events, False))
+        fsync_med, _ = median_of(
+            repeat, lambda i: journal_appends(work / f"append-durable-{i}", events, True)
+        )
+        nofsync_med, _ = median_of(
+            repeat, lambda i: journal_appends(work / f"append-plain-{i}", events, False)
+        )
         thread_med, _ = median_of(repeat, lambda i: thread_per_step(steps))
 
         def run_no_fsync(i: int) -> float:
             journal = work / f"nofsync-{i}"
             elapsed = timed(
-                [sys.executable, "-c", CHILD_NO_FSYNC, "run", str(runbook), "--no-wait", "--yes", "--journal", str(journal)],
+                [
+                    sys.executable,
+                    "-c",
+                    CHILD_NO_FSYNC,
+                    "run",
+                    str(runbook),
+                    "--no-wait",
+                    "--yes",
+                    "--journal",
+                    str(journal),
+                ],
                 work,
             )
             check_journal(journal, steps)
@@ -394,31 +516,95 @@ def main() -> int:
         over = run_med - floor_med
 
         def share(seconds: float) -> str:
-            return f"{seconds:8.3f}s {seconds / steps * 1000:8.3f} {100 * seconds / over:6.1f}%" if over > 0 else f"{seconds:8.3f}s"
+            return (
+                f"{seconds:8.3f}s {seconds / steps * 1000:8.3f} {100 * seconds / over:6.1f}%"
+                if over > 0
+                else f"{seconds:8.3f}s"
+            )
 
         print("== where the overhead goes (no profiler; medians; each part measured on its own) ==")
         print(f"total overhead (a - b) = {over:.3f} s = {per_step_ms:.3f} ms/step")
         print(f"{'part':<66} {'seconds':>9} {'ms/step':>8} {'% of a-b':>7}")
-        print(f"{'start-up + import + load/validate runbook (`launchctl validate`)':<66} {share(validate_med)}")
+        print(
+            f"{'start-up + import + load/validate runbook (`launchctl validate`)':<66} {share(validate_med)}"
+        )
         print(
             f"{'executor: steps/local_shell.py:LocalShell.run x N, minus floor':<66} {share(shell_med - floor_med)}"
         )
         print(
             f"{'journal: JournalWriter.append x ' + str(len(events)) + ' (write+fsync)':<66} {share(fsync_med)}"
         )
-        print(f"{'   of which fsync (same appends with durable=False: ' + f'{nofsync_med:.3f}s)':<66} {share(fsync_med - nofsync_med)}")
-        print(f"{'engine: worker thread + Event per step (Engine._block) x N':<66} {share(thread_med)}")
+        print(
+            f"{'   of which fsync (same appends with durable=False: ' + f'{nofsync_med:.3f}s)':<66} {share(fsync_med - nofsync_med)}"
+        )
+        print(
+            f"{'engine: worker thread + Event per step (Engine._block) x N':<66} {share(thread_med)}"
+        )
         accounted = validate_med + (shell_med - floor_med) + fsync_med + thread_med
-        print(f"{'remainder (engine walk, emit/mask/json, console, contention)':<66} {share(over - accounted)}")
+        print(
+            f"{'remainder (engine walk, emit/mask/json, console, contention)':<66} {share(over - accounted)}"
+        )
         print(
             f"counterfactual: the same --no-wait run with os.fsync a no-op: {run_nofsync_med:.3f} s "
             f"(vs {run_med:.3f} s): fsync costs {run_med - run_nofsync_med:.3f} s = "
             f"{(run_med - run_nofsync_med) / steps * 1000:.3f} ms/step"
-            + (f" = {100 * (run_med - run_nofsync_med) / over:.0f}% of the overhead" if over > 0 else "")
+            + (
+                f" = {100 * (run_med - run_nofsync_med) / over:.0f}% of the overhead"
+                if over > 0
+                else ""
+            )
         )
         print(
             f"overhead excluding fixed start-up: ({run_med:.3f} - {floor_med:.3f} - {validate_med:.3f}) / {steps} = "
             f"{(over - validate_med) / steps * 1000:.3f} ms/step"
+        )
+        print()
+
+        # -- where the dry run goes (it has a goal of its own) ------------------------------
+        dry_events = sum(
+            1 for x in (work / "dry-0" / "journal.jsonl").read_text().splitlines() if x.strip()
+        )
+
+        def dry_no_fsync(i: int) -> float:
+            journal = work / f"dry-nofsync-{i}"
+            elapsed = timed(
+                [
+                    sys.executable,
+                    "-c",
+                    CHILD_NO_FSYNC,
+                    "run",
+                    str(runbook),
+                    "--dry-run",
+                    "--journal",
+                    str(journal),
+                ],
+                work,
+            )
+            check_journal(journal, steps)
+            return elapsed
+
+        dry_nofsync_med, _ = median_of(repeat, dry_no_fsync)
+        dry_fsync = dry_med - dry_nofsync_med
+        walk = plan_med - validate_med
+        print(
+            f"== where the dry run goes ({dry_med:.3f} s for {steps} steps, {dry_events} journal events; goal < {GOAL_DRY_RUN_S:g} s) =="
+        )
+        print(f"{'part':<66} {'seconds':>9} {'% of run':>8}")
+        print(
+            f"{'start-up + import + load/validate runbook (`launchctl validate`)':<66} {validate_med:8.3f}s {100 * validate_med / dry_med:7.1f}%"
+        )
+        print(
+            f"{'engine walk with the describing executor, no journal (plan - validate)':<66} {walk:8.3f}s {100 * walk / dry_med:7.1f}%"
+        )
+        print(
+            f"{'journal fsync (dry run minus the same dry run with os.fsync a no-op)':<66} {dry_fsync:8.3f}s {100 * dry_fsync / dry_med:7.1f}%"
+        )
+        rest = dry_med - validate_med - walk - dry_fsync
+        print(
+            f"{'remainder (journal write/json, console lines, lock, mkdir)':<66} {rest:8.3f}s {100 * rest / dry_med:7.1f}%"
+        )
+        print(
+            f"dry run without fsync: {dry_nofsync_med:.3f} s -> {verdict(dry_nofsync_med < GOAL_DRY_RUN_S)} against the {GOAL_DRY_RUN_S:g} s goal"
         )
         print()
 
@@ -428,44 +614,59 @@ def main() -> int:
 
             main_out = work / "main-thread.prof"
             t = timed(
-                [sys.executable, "-m", "cProfile", "-o", str(main_out), "-m", "launchctl.cli",
-                 "run", str(runbook), "--no-wait", "--yes", "--journal", str(work / "prof-main")],
+                [
+                    sys.executable,
+                    "-m",
+                    "cProfile",
+                    "-o",
+                    str(main_out),
+                    "-m",
+                    "launchctl.cli",
+                    "run",
+                    str(runbook),
+                    "--no-wait",
+                    "--yes",
+                    "--journal",
+                    str(work / "prof-main"),
+                ],
                 work,
             )
             check_journal(work / "prof-main", steps)
             stats = pstats.Stats(str(main_out))
-            print(f"== cProfile, main thread only: python -m cProfile -m launchctl.cli run ... ({t:.2f} s) ==")
+            print(
+                f"== cProfile, main thread only: python -m cProfile -m launchctl.cli run --no-wait ... ({t:.2f} s) =="
+            )
             print_top(stats, "cumulative", 15, "top 15 by cumulative time:")
             calls, tt, _ = find(stats, is_builtin("<built-in method posix.fsync>"))
-            print(f"os.fsync on the main thread: {calls} calls, {tt:.3f} s ({tt / max(calls, 1) * 1000:.3f} ms each)"
-                  " -- the worker threads' fsyncs are not seen here, see below")
+            print(
+                f"os.fsync on the main thread: {calls} calls, {tt:.3f} s ({tt / max(calls, 1) * 1000:.3f} ms each)"
+                " -- the worker threads' fsyncs are not seen here, see below"
+            )
             print()
 
-            all_out = work / "all-threads.prof"
-            t = timed(
-                [sys.executable, "-c", CHILD_ALL_THREADS, str(all_out),
-                 "run", str(runbook), "--no-wait", "--yes", "--journal", str(work / "prof-all")],
-                work,
+            stats, t = profile_all_threads(work, runbook, steps, "--no-wait", "--yes")
+            print(f"== cProfile, every thread merged: run --no-wait ({t:.2f} s) ==")
+            print_top(
+                stats,
+                "cumulative",
+                15,
+                "top 15 by cumulative time (threads overlap: main waits while workers run):",
             )
-            check_journal(work / "prof-all", steps)
-            stats = pstats.Stats(str(all_out))
-            print(f"== cProfile, every thread merged ({t:.2f} s) ==")
-            print_top(stats, "cumulative", 15, "top 15 by cumulative time (threads overlap: main waits while workers run):")
             print()
             print_top(stats, "tottime", 15, "top 15 by own time (tottime):")
             print()
             profile_breakdown(stats, t, steps)
-            calls, tt, _ = find(stats, is_builtin("<built-in method posix.fsync>"))
             print()
-            print(f"os.fsync, all threads: {calls} calls, {tt:.3f} s total, {tt / max(calls, 1) * 1000:.3f} ms per call, "
-                  f"{tt / steps * 1000:.3f} ms per step; called from:")
-            for caller, n, secs in callers_of(stats, is_builtin("<built-in method posix.fsync>"))[:5]:
-                print(f"{n:>8} {secs:8.3f}s  {caller}")
-            sleeps = callers_of(stats, is_builtin("<built-in method time.sleep>"))
-            if sleeps:
-                print("time.sleep called from:")
-                for caller, n, secs in sleeps[:5]:
-                    print(f"{n:>8} {secs:8.3f}s  {caller}")
+            report_fsync_and_sleep(stats, steps)
+            print()
+
+            stats, t = profile_all_threads(work, runbook, steps, "--dry-run")
+            print(f"== cProfile, every thread merged: run --dry-run ({t:.2f} s) ==")
+            print_top(stats, "tottime", 15, "top 15 by own time (tottime):")
+            print()
+            profile_breakdown(stats, t, steps)
+            print()
+            report_fsync_and_sleep(stats, steps)
             print()
 
         print(f"total benchmark time: {time.perf_counter() - started_all:.1f} s")

@@ -32,7 +32,16 @@ from pathlib import Path
 GOAL_RATIO = 3.0
 FORBIDDEN = ("fabric", "httpx", "rich")
 # Reported for information only: heavy dependencies (or their dependencies) worth watching.
-WATCHED = ("paramiko", "invoke", "cryptography", "httpcore", "anyio", "tenacity", "structlog", "yaml")
+WATCHED = (
+    "paramiko",
+    "invoke",
+    "cryptography",
+    "httpcore",
+    "anyio",
+    "tenacity",
+    "structlog",
+    "yaml",
+)
 
 
 def verdict(ok: bool) -> str:
@@ -55,11 +64,15 @@ def time_once(argv: list[str]) -> float:
     proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr.decode(errors='replace')}")
+        sys.exit(
+            f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr.decode(errors='replace')}"
+        )
     return elapsed
 
 
-def time_pair(a: list[str], b: list[str], runs: int, warmup: int) -> tuple[list[float], list[float]]:
+def time_pair(
+    a: list[str], b: list[str], runs: int, warmup: int
+) -> tuple[list[float], list[float]]:
     """Interleaved timings so drift in machine load hits both commands alike."""
     for _ in range(warmup):
         time_once(a)
@@ -115,7 +128,9 @@ def top_package(module: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
@@ -126,10 +141,14 @@ def main() -> int:
 
     print(f"interpreter : {python}")
     print(f"launchctl   : {script}")
-    print(f"runs        : {args.runs} each, interleaved, after {args.warmup} warm-up runs each; cores: {os.cpu_count()}")
+    print(
+        f"runs        : {args.runs} each, interleaved, after {args.warmup} warm-up runs each; cores: {os.cpu_count()}"
+    )
     print()
 
-    help_times, pass_times = time_pair([script, "--help"], [python, "-c", "pass"], args.runs, args.warmup)
+    help_times, pass_times = time_pair(
+        [script, "--help"], [python, "-c", "pass"], args.runs, args.warmup
+    )
     help_med, pass_med = statistics.median(help_times), statistics.median(pass_times)
     ratio = help_med / pass_med
     ok_ratio = ratio <= GOAL_RATIO
@@ -139,7 +158,9 @@ def main() -> int:
     header = f"{'command':<34} {'median':>8} {'min':>8} {'max':>8}   {'ratio':>6}   goal"
     print(header)
     print("-" * len(header))
-    print(f"{'python -c pass':<34} {ms(pass_med)} {ms(min(pass_times))} {ms(max(pass_times))}   {1.0:6.2f}x")
+    print(
+        f"{'python -c pass':<34} {ms(pass_med)} {ms(min(pass_times))} {ms(max(pass_times))}   {1.0:6.2f}x"
+    )
     print(
         f"{'launchctl --help':<34} {ms(help_med)} {ms(min(help_times))} {ms(max(help_times))}   "
         f"{ratio:6.2f}x   <= {GOAL_RATIO:.0f}x  {verdict(ok_ratio)}"
@@ -147,22 +168,33 @@ def main() -> int:
     print(f"{'  (launchctl cost over python)':<34} {ms(help_med - pass_med)}")
 
     path_python, path_script = shutil.which("python"), shutil.which("launchctl")
-    if path_python and path_script and (
-        os.path.realpath(path_python) != os.path.realpath(python) or os.path.realpath(path_script) != os.path.realpath(script)
+    if (
+        path_python
+        and path_script
+        and (
+            os.path.realpath(path_python) != os.path.realpath(python)
+            or os.path.realpath(path_script) != os.path.realpath(script)
+        )
     ):
         runs = max(5, args.runs // 3)
-        shim_help, shim_pass = time_pair([path_script, "--help"], [path_python, "-c", "pass"], runs, 1)
+        shim_help, shim_pass = time_pair(
+            [path_script, "--help"], [path_python, "-c", "pass"], runs, 1
+        )
         shim_ratio = statistics.median(shim_help) / statistics.median(shim_pass)
         print(f"-- via PATH ({path_script}, {path_python}), {runs} runs, info only --")
         print(f"{'python -c pass (PATH)':<34} {ms(statistics.median(shim_pass))}")
-        print(f"{'launchctl --help (PATH)':<34} {ms(statistics.median(shim_help))}            {shim_ratio:6.2f}x")
+        print(
+            f"{'launchctl --help (PATH)':<34} {ms(statistics.median(shim_help))}            {shim_ratio:6.2f}x"
+        )
     print()
 
     # -- what `import launchctl.cli` costs, module by module -----------------------------------
     rows, _ = importtime("import launchctl.cli")
     rows = after_site(rows)
     total_us = sum(r[0] for r in rows)
-    print(f"== python -X importtime -c 'import launchctl.cli': {total_us / 1000:.1f} ms of imports after start-up ==")
+    print(
+        f"== python -X importtime -c 'import launchctl.cli': {total_us / 1000:.1f} ms of imports after start-up =="
+    )
     print("top 10 by cumulative time (nested imports are included in their parent):")
     print(f"{'cumulative ms':>13} {'self ms':>8}  module")
     for self_us, cum_us, depth, name in sorted(rows, key=lambda r: r[1], reverse=True)[:10]:
@@ -188,7 +220,10 @@ def main() -> int:
         hit = sorted(m for m in imported if m == package or m.startswith(package + "."))
         ok = not hit
         ok_all &= ok
-        print(f"{package:<14} {'YES' if hit else 'no':<9} not imported  {verdict(ok)}" + (f"  ({len(hit)} modules, e.g. {hit[0]})" if hit else ""))
+        print(
+            f"{package:<14} {'YES' if hit else 'no':<9} not imported  {verdict(ok)}"
+            + (f"  ({len(hit)} modules, e.g. {hit[0]})" if hit else "")
+        )
     for package in WATCHED:
         hit = [m for m in imported if m == package or m.startswith(package + ".")]
         print(f"{package:<14} {'yes' if hit else 'no':<9} (info)")

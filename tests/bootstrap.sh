@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything launchctl's demo and tests need on a fresh Debian machine with Python 3.11:
+# the Debian packages (OpenSSH server for the SSH tests, Prometheus for metrics) and a virtualenv
+# at .venv with launchctl and its test dependencies. Safe to run again: it skips what is there.
+# Source it ("source tests/bootstrap.sh"); it leaves .venv/bin first on PATH.
+set -euo pipefail
+
+LAUNCHCTL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${LAUNCHCTL_VENV:-$LAUNCHCTL_ROOT/.venv}"
+
+_need_apt=()
+command -v prometheus >/dev/null 2>&1 || _need_apt+=(prometheus)
+[ -x /usr/sbin/sshd ] || _need_apt+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || _need_apt+=(openssh-client)
+if [ "${#_need_apt[@]}" -gt 0 ]; then
+  _sudo=""
+  [ "$(id -u)" -eq 0 ] || _sudo="sudo"
+  echo "bootstrap: installing Debian packages: ${_need_apt[*]}" >&2
+  $_sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $_sudo apt-get install -y -qq --no-install-recommends "${_need_apt[@]}" >&2
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating virtualenv $VENV" >&2
+  python3 -m venv "$VENV"
+fi
+_stamp="$VENV/.launchctl-installed"
+if [ ! -f "$_stamp" ] || [ "$LAUNCHCTL_ROOT/pyproject.toml" -nt "$_stamp" ]; then
+  echo "bootstrap: installing launchctl and test dependencies into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q --upgrade pip >&2
+  "$VENV/bin/python" -m pip install -q -e "$LAUNCHCTL_ROOT[test]" >&2
+  touch "$_stamp"
+fi
+export PATH="$VENV/bin:$PATH"
