@@ -39,18 +39,30 @@ def cli() -> None:
 @cli.command()
 @click.argument("runbook", type=click.Path(dir_okay=False))
 @click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
-@click.option("--targets", "targets", type=click.Path(dir_okay=False), help="YAML file whose targets replace the runbook's.")
+@click.option(
+    "--targets",
+    "targets",
+    type=click.Path(dir_okay=False),
+    help="YAML file whose targets replace the runbook's.",
+)
 def validate(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
     """Check a runbook file; prints a summary or every problem as FILE:LINE:COL."""
     book = _load(runbook, var, targets)
-    click.echo(f"ok: {len(book.steps)} steps, {len(book.guards)} guards, {len(book.rollback)} rollback steps")
+    click.echo(
+        f"ok: {len(book.steps)} steps, {len(book.guards)} guards, {len(book.rollback)} rollback steps"
+    )
 
 
 @cli.command()
 @click.argument("runbook", type=click.Path(dir_okay=False))
 @click.option("--t0", help=RUN_OPTIONS_HELP)
 @click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
-@click.option("--targets", "targets", type=click.Path(dir_okay=False), help="YAML file whose targets replace the runbook's.")
+@click.option(
+    "--targets",
+    "targets",
+    type=click.Path(dir_okay=False),
+    help="YAML file whose targets replace the runbook's.",
+)
 def plan(runbook: str, t0: str | None, var: tuple[str, ...], targets: str | None) -> None:
     """Print the timeline: offset, wall-clock time, step, target and what runs."""
     from launchctl.launch import plan_launch
@@ -74,14 +86,37 @@ def _parse_speed(ctx: click.Context, param: click.Parameter, value: float) -> fl
 @cli.command()
 @click.argument("runbook", type=click.Path(dir_okay=False))
 @click.option("--t0", help=RUN_OPTIONS_HELP)
-@click.option("--dry-run", is_flag=True, help="Touch nothing; walk the timeline on a simulated clock.")
-@click.option("--no-wait", is_flag=True, help="Run steps back to back instead of at their T-offsets.")
-@click.option("--speed", type=float, default=1.0, callback=_parse_speed, help="Run the schedule N times faster.")
-@click.option("--targets", "targets", type=click.Path(dir_okay=False), help="YAML file whose targets replace the runbook's.")
+@click.option(
+    "--dry-run", is_flag=True, help="Touch nothing; walk the timeline on a simulated clock."
+)
+@click.option(
+    "--no-wait", is_flag=True, help="Run steps back to back instead of at their T-offsets."
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=1.0,
+    callback=_parse_speed,
+    help="Run the schedule N times faster.",
+)
+@click.option(
+    "--targets",
+    "targets",
+    type=click.Path(dir_okay=False),
+    help="YAML file whose targets replace the runbook's.",
+)
 @click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
 @click.option("--yes", is_flag=True, help="Answer yes to confirmations; 'ask' failures roll back.")
-@click.option("--journal", type=click.Path(file_okay=False, path_type=Path), help="Journal directory (default .launchctl/<id>).")
-@click.option("--override-gate", metavar="REASON", help="Start despite a NO-GO gate; recorded in journal and report.")
+@click.option(
+    "--journal",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Journal directory (default .launchctl/<id>).",
+)
+@click.option(
+    "--override-gate",
+    metavar="REASON",
+    help="Start despite a NO-GO gate; recorded in journal and report.",
+)
 def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate) -> None:
     """Run the launch."""
     from launchctl.launch import RunOptions, start_launch
@@ -128,7 +163,9 @@ def status(journal_dir: Path, fmt: str) -> None:
 @cli.command()
 @click.argument("journal_dir", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
+)
 def report(journal_dir: Path, fmt: str, output: Path | None) -> None:
     """The launch record."""
     from launchctl.journal import read_journal

@@ -11,29 +11,34 @@ a running step within a fraction of a second.
 from __future__ import annotations
 
 import getpass
+import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from launchctl.guard_watch import Anchor, GuardWatch
 from launchctl.journal import iso
 from launchctl.operator import Operator
 from launchctl.recorder import Recorder
 from launchctl.state import LaunchState
+from rollback.guards import Verdict
 from rollback.policy import Decision, decide_on_failure
 from rollback.sequence import RollbackResult, RollbackStepResult, plan_rollback, run_rollback_step
 from runbook import model
 from runbook.durations import format_offset
+from runbook.model import GuardAction
 from runbook.errors import EXIT_OK, EXIT_PAUSED, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
 from runbook.templating import expand_secrets, render
 from steps.action import ActionContext, run_action
 from steps.cancel import CancelToken
 from steps.clock import Clock
+from steps.criteria import query_prometheus
 from steps.executor import Executor, render_text
 from steps.notify import Notifier
 
@@ -54,6 +59,10 @@ class StartRollback(Exception):
         super().__init__(reason)
         self.reason = reason
         self.trigger = trigger
+
+
+class EndMonitoring(Exception):
+    """The operator ended monitoring before the last guard window closed."""
 
 
 @dataclass
@@ -77,6 +86,8 @@ class _Interrupt:
     def as_exception(self, step: str | None) -> Exception:
         if self.action == "rollback":
             return StartRollback(self.reason, self.trigger)
+        if self.action == "end":
+            return EndMonitoring(self.reason)
         return PauseLaunch(self.reason, step)
 
 
@@ -103,6 +114,10 @@ class Engine:
         self.notifier = notifier
         self.state = state
         self._signals: list[int] = []
+        self._alerts: queue.Queue[tuple[model.Guard, Verdict]] = queue.Queue()
+        self._wake = threading.Event()
+        self.anchor = Anchor(self._recorded_anchor(state))
+        self.guard_watch: GuardWatch | None = None
         self._started_ids: set[str] = set(state.started_step_ids) if state else set()
         self._rollback_done = False
         self.values: dict[str, str] = {
@@ -118,8 +133,10 @@ class Engine:
         """Drive the launch to an end; returns the exit code (SPEC section 3)."""
         with self._signal_handlers():
             try:
+                self._start_guards()
                 return self._drive()
             except PauseLaunch as pause:
+                self._stop_guards()
                 self.recorder.emit(
                     "launch_paused",
                     reason=pause.reason,
@@ -139,9 +156,95 @@ class Engine:
             )
         try:
             self._run_steps()
+            self.anchor.set(self.clock.now())
+            self._monitor()
         except StartRollback as start:
             return self._rollback(start.reason, start.trigger)
+        self._stop_guards()
         return self._finish("completed", EXIT_OK)
+
+    # -- guards -----------------------------------------------------------------------------
+
+    def _recorded_anchor(self, state: LaunchState | None) -> datetime | None:
+        if not self.settings.no_wait:
+            return self.settings.t0
+        for event in reversed(state.guard_events if state else []):
+            if event["event"] == "guards_anchored":
+                return datetime.fromisoformat(event["anchor"].replace("Z", "+00:00"))
+        return None
+
+    def _start_guards(self) -> None:
+        if not self.runbook.guards:
+            return
+        if self.executor.dry_run:
+            for guard in self.runbook.guards:
+                window = (
+                    "T+0 until the last step"
+                    if guard.during is None
+                    else (f"{format_offset(guard.during[0])}..{format_offset(guard.during[1])}")
+                )
+                self.recorder.emit(
+                    "guard_planned",
+                    guard=guard.id,
+                    query=render_text(guard.query, self.values),
+                    threshold=str(guard.breach),
+                    window=window,
+                    then=guard.then.value,
+                    dry_run=True,
+                )
+            return
+        url = (
+            render_text(self.runbook.prometheus_url, self.values)
+            if self.runbook.prometheus_url
+            else ""
+        )
+        queries = {guard.id: render_text(guard.query, self.values) for guard in self.runbook.guards}
+
+        def sample(guard: model.Guard) -> tuple[float | None, str]:
+            return query_prometheus(url, queries[guard.id], guard.timeout.total_seconds())
+
+        self.guard_watch = GuardWatch(
+            self.runbook.guards,
+            self.clock,
+            self.recorder,
+            sample,
+            self._on_verdict,
+            self.anchor,
+            self.runbook.steps[-1].at,
+        )
+        self.guard_watch.start()
+
+    def _on_verdict(self, guard: model.Guard, verdict: Verdict) -> None:
+        self._alerts.put((guard, verdict))
+        self._wake.set()
+
+    def _stop_guards(self) -> None:
+        if self.guard_watch is not None:
+            self.guard_watch.stop()
+
+    def _anchor_guards_at(self, step: model.Step) -> None:
+        if step.at >= timedelta(0) and self.anchor.set(self.clock.now()):
+            self.recorder.emit("guards_anchored", anchor=iso(self.anchor.value), step=step.id)
+
+    def _monitor(self) -> None:
+        """After the last step: stay until every guard window has closed, unless the operator ends it."""
+        if self.executor.dry_run:
+            end = self._dry_run_monitoring_end()
+        else:
+            end = self.guard_watch.last_window_end() if self.guard_watch else None
+        if end is None or end <= self.clock.now():
+            return
+        self.recorder.emit("monitoring_started", until=iso(end))
+        try:
+            self._block(lambda cancel: self.clock.sleep_until(end, cancel), phase="monitoring")
+        except EndMonitoring as ended:
+            self.recorder.emit("monitoring_finished", reason=str(ended))
+            return
+        self.recorder.emit("monitoring_finished", reason="every guard window has closed")
+
+    def _dry_run_monitoring_end(self) -> datetime | None:
+        ends = [g.during[1] for g in self.runbook.guards if g.during is not None]
+        return self.anchor.value + max(ends) if ends and self.anchor.value else None
 
     def _run_steps(self) -> None:
         for step in self.runbook.steps:
@@ -224,6 +327,7 @@ class Engine:
             actual = self.clock.now()
             late = (actual - planned).total_seconds()
             self._started_ids.add(step.id)
+            self._anchor_guards_at(step)
             self.recorder.emit(
                 "step_started",
                 step=step.id,
@@ -270,6 +374,7 @@ class Engine:
     # -- rollback -------------------------------------------------------------------------------
 
     def _rollback(self, reason: str, trigger: str) -> int:
+        self._stop_guards()
         previous = self.state.rollback if self.state and self.state.rollback else None
         planned = plan_rollback(self.runbook.rollback, self._started_ids)
         started = time.monotonic()
@@ -289,7 +394,9 @@ class Engine:
                 result.steps.append(RollbackStepResult(item.step.id, prior.status, prior.reason))
                 continue
             if prior is not None and prior.in_flight and not self._rerun_rollback_step(item.step):
-                result.steps.append(RollbackStepResult(item.step.id, "skipped", "skipped on resume by operator"))
+                result.steps.append(
+                    RollbackStepResult(item.step.id, "skipped", "skipped on resume by operator")
+                )
                 continue
             if not item.applies:
                 self.recorder.emit(
@@ -327,7 +434,10 @@ class Engine:
             return True
         if answer == "skip":
             self.recorder.emit(
-                "rollback_step_finished", step=step.id, status="skipped", reason="skipped on resume by operator"
+                "rollback_step_finished",
+                step=step.id,
+                status="skipped",
+                reason="skipped on resume by operator",
             )
             return False
         raise PauseLaunch(
@@ -359,7 +469,9 @@ class Engine:
         return result
 
     def _finish(self, status: str, exit_code: int) -> int:
-        self._notify(f"LAUNCH {status.upper().replace('_', ' ')}: {self.runbook.name}", "launch_finished")
+        self._notify(
+            f"LAUNCH {status.upper().replace('_', ' ')}: {self.runbook.name}", "launch_finished"
+        )
         self.recorder.emit("launch_finished", status=status, exit_code=exit_code)
         return exit_code
 
@@ -446,11 +558,14 @@ class Engine:
                 box["error"] = exc
             finally:
                 done.set()
+                self._wake.set()
 
         worker = threading.Thread(target=target, name=f"step-{step or 'wait'}", daemon=True)
         worker.start()
         interrupt: _Interrupt | None = None
-        while not done.wait(POLL_SECONDS):
+        while not done.is_set():
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
             found = self._pending_interrupt(phase)
             if found is not None and interrupt is None:
                 interrupt = found
@@ -475,15 +590,45 @@ class Engine:
             answer = self._decide(
                 "interrupt", "Ctrl-C", None, lambda: self.operator.interrupted(phase)
             )
-            if answer == "rollback" and phase == "launch":
+            if answer == "rollback" and phase != "rollback":
                 return _Interrupt("rollback", "operator requested rollback (Ctrl-C)", "operator")
             if answer == "pause":
                 return _Interrupt("pause", "paused by operator (Ctrl-C)", "operator")
-        if phase == "launch" and self.settings.journal_dir is not None:
+            if answer == "end" and phase == "monitoring":
+                return _Interrupt("end", "monitoring ended by operator", "operator")
+        if phase == "rollback":
+            return None
+        alert = self._pending_guard_alert()
+        if alert is not None:
+            return alert
+        if self.settings.journal_dir is not None:
             request = self.settings.journal_dir / ROLLBACK_REQUEST_FILE
             if request.exists():
                 return self._take_rollback_request(request)
         return None
+
+    def _pending_guard_alert(self) -> _Interrupt | None:
+        while True:
+            try:
+                guard, verdict = self._alerts.get_nowait()
+            except queue.Empty:
+                return None
+            trigger = f"guard:{guard.id}"
+            if verdict.action is GuardAction.WARN:
+                self._notify(f"WARNING: {verdict.reason}", "guard_warning")
+                continue
+            if verdict.action is GuardAction.ROLLBACK:
+                return _Interrupt("rollback", verdict.reason, trigger)
+            answer = self._decide(
+                "guard",
+                verdict.reason,
+                None,
+                lambda v=verdict, g=guard: self.operator.guard_alert(g.id, v.reason),
+            )
+            if answer == "rollback":
+                return _Interrupt("rollback", verdict.reason, trigger)
+            if answer == "pause":
+                return _Interrupt("pause", f"paused on {verdict.reason}", trigger)
 
     def _take_rollback_request(self, request: Path) -> _Interrupt:
         try:

@@ -118,7 +118,13 @@ def start_launch(
             runbook_sha256=runbook.content_sha256,
             steps=list(runbook.step_ids),
             plan=[
-                {"step": s.id, "title": s.title, "offset": format_offset(s.at), "planned": iso(t0 + s.at), "target": s.on}
+                {
+                    "step": s.id,
+                    "title": s.title,
+                    "offset": format_offset(s.at),
+                    "planned": iso(t0 + s.at),
+                    "target": s.on,
+                }
                 for s in runbook.steps
             ],
             rollback_steps=[s.id for s in runbook.rollback],
@@ -129,14 +135,18 @@ def start_launch(
             speed=options.speed,
             yes=options.yes,
             var_overrides=options.var_overrides or None,
-            targets_file=str(Path(options.targets_file).absolute()) if options.targets_file else None,
+            targets_file=str(Path(options.targets_file).absolute())
+            if options.targets_file
+            else None,
             cwd=settings.cwd,
             user=settings.user,
             pid=os.getpid(),
             version=__version__,
             gate_override=options.override_gate,
         )
-        return _drive(runbook, settings, recorder, clock, environ, operator or choose_operator(options.yes))
+        return _drive(
+            runbook, settings, recorder, clock, environ, operator or choose_operator(options.yes)
+        )
     finally:
         writer.close()
         lock.release()
@@ -162,10 +172,14 @@ def resume_launch(
         read = read_journal(journal_dir)
         state = replay(read.events, read.torn_lines)
         if state.finished is not None:
-            echo(f"launch {state.launch_id} already finished: {state.finished.get('status')}; nothing to resume")
+            echo(
+                f"launch {state.launch_id} already finished: {state.finished.get('status')}; nothing to resume"
+            )
             return int(state.finished.get("exit_code", 0))
         launch = state.launch
-        runbook = load_runbook(launch["runbook"], launch.get("var_overrides") or {}, launch.get("targets_file"))
+        runbook = load_runbook(
+            launch["runbook"], launch.get("var_overrides") or {}, launch.get("targets_file")
+        )
         _check_same_steps(runbook, launch, force, echo)
         if not launch.get("dry_run"):
             require_secrets(runbook, environ)
@@ -173,7 +187,11 @@ def resume_launch(
         writer = JournalWriter(journal_dir)
         writer.open()
         recorder = Recorder(
-            writer, _masker(runbook, environ), clock, sinks if sinks is not None else [PlainConsole()], state.last_seq
+            writer,
+            _masker(runbook, environ),
+            clock,
+            sinks if sinks is not None else [PlainConsole()],
+            state.last_seq,
         )
         settings = LaunchSettings(
             launch_id=state.launch_id,
@@ -194,14 +212,18 @@ def resume_launch(
                 in_flight=state.in_flight_step.id if state.in_flight_step else None,
                 runbook_sha256=runbook.content_sha256,
             )
-            return _drive(runbook, settings, recorder, clock, environ, operator or choose_operator(yes), state)
+            return _drive(
+                runbook, settings, recorder, clock, environ, operator or choose_operator(yes), state
+            )
         finally:
             writer.close()
     finally:
         lock.release()
 
 
-def plan_launch(runbook: model.Runbook, t0_option: str | None, environ: Mapping[str, str]) -> list[dict[str, Any]]:
+def plan_launch(
+    runbook: model.Runbook, t0_option: str | None, environ: Mapping[str, str]
+) -> list[dict[str, Any]]:
     """Walk the launch with a simulated clock and a describing executor; the events are the plan."""
     now = utcnow()
     t0 = resolve_t0(t0_option, runbook, now)
@@ -209,13 +231,26 @@ def plan_launch(runbook: model.Runbook, t0_option: str | None, environ: Mapping[
     events: list[dict[str, Any]] = []
     recorder = Recorder(None, _masker(runbook, environ), clock, [events.append])
     settings = LaunchSettings(launch_id="plan", t0=t0, dry_run=True)
-    engine = Engine(runbook, settings, recorder, HeadlessOperator(True), clock, DryRunExecutor(runbook, _values(runbook, settings)), environ)
+    engine = Engine(
+        runbook,
+        settings,
+        recorder,
+        HeadlessOperator(True),
+        clock,
+        DryRunExecutor(runbook, _values(runbook, settings)),
+        environ,
+    )
     engine.run()
     return events
 
 
 def _values(runbook: model.Runbook, settings: LaunchSettings) -> dict[str, str]:
-    return {**runbook.vars, "t0": iso(settings.t0), "launch.id": settings.launch_id, "launch.name": runbook.name}
+    return {
+        **runbook.vars,
+        "t0": iso(settings.t0),
+        "launch.id": settings.launch_id,
+        "launch.name": runbook.name,
+    }
 
 
 def _drive(
@@ -233,7 +268,9 @@ def _drive(
     else:
         executor = RealExecutor(runbook, values, cwd=settings.cwd)
     notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
-    engine = Engine(runbook, settings, recorder, operator, clock, executor, environ, notifier, state)
+    engine = Engine(
+        runbook, settings, recorder, operator, clock, executor, environ, notifier, state
+    )
     try:
         return engine.run()
     finally:
@@ -254,7 +291,9 @@ def _delivery_recorder(recorder: Recorder) -> Callable[[Delivery], None]:
 
 def _open_journal(directory: Path, fresh: bool) -> tuple[JournalLock, JournalWriter]:
     if fresh and (directory / "journal.jsonl").exists():
-        raise InputError(f"{directory} already holds a journal; resume it with `launchctl resume {directory}`")
+        raise InputError(
+            f"{directory} already holds a journal; resume it with `launchctl resume {directory}`"
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -276,14 +315,20 @@ def _masker(runbook: model.Runbook, environ: Mapping[str, str]) -> SecretMasker:
 
 def _resumed_clock(state: LaunchState) -> Clock:
     launch = state.launch
-    anchor = datetime.fromisoformat(state.last_clock.replace("Z", "+00:00")) if state.last_clock else None
+    anchor = (
+        datetime.fromisoformat(state.last_clock.replace("Z", "+00:00"))
+        if state.last_clock
+        else None
+    )
     if launch.get("dry_run"):
         return SimulatedClock(anchor)
     speed = float(launch.get("speed") or 1)
     return ScaledClock(speed, anchor if speed != 1 else None)
 
 
-def _check_same_steps(runbook: model.Runbook, launch: dict[str, Any], force: bool, echo: Callable[[str], None]) -> None:
+def _check_same_steps(
+    runbook: model.Runbook, launch: dict[str, Any], force: bool, echo: Callable[[str], None]
+) -> None:
     recorded = list(launch.get("steps", []))
     current = list(runbook.step_ids)
     if recorded != current:
@@ -301,4 +346,6 @@ def _check_same_steps(runbook: model.Runbook, launch: dict[str, Any], force: boo
             raise RunbookChanged(message + "; refusing to resume (use --force to resume anyway)")
         echo(f"warning: {message}; resuming because of --force")
     elif runbook.content_sha256 != launch.get("runbook_sha256"):
-        echo("note: the runbook's content changed since the launch started (same steps); using the current file")
+        echo(
+            "note: the runbook's content changed since the launch started (same steps); using the current file"
+        )

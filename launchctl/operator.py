@@ -32,6 +32,10 @@ class Operator(Protocol):
         """On resume: rerun | skip | rollback | pause."""
         ...
 
+    def guard_alert(self, guard_id: str, reason: str) -> str:
+        """A guard with ``then: ask`` (or blind too long): rollback | continue | pause."""
+        ...
+
 
 class HeadlessOperator:
     interactive = False
@@ -50,6 +54,9 @@ class HeadlessOperator:
 
     def rerun_in_flight(self, step_id: str) -> str:
         return "rerun" if self.yes else "pause"
+
+    def guard_alert(self, guard_id: str, reason: str) -> str:
+        return "rollback"
 
 
 def _choose(prompt: str, choices: list[str], default: str) -> str:
@@ -77,6 +84,10 @@ class TerminalOperator:
         click.secho("\n^C launch interrupted", fg="yellow", bold=True, err=True)
         if phase == "rollback":
             return _choose("The rollback is running. What now?", ["continue", "pause"], "continue")
+        if phase == "monitoring":
+            return _choose(
+                "Monitoring guards. What now?", ["rollback", "pause", "continue", "end"], "continue"
+            )
         return _choose("What now?", ["rollback", "pause", "continue"], "continue")
 
     def rerun_in_flight(self, step_id: str) -> str:
@@ -87,3 +98,7 @@ class TerminalOperator:
             err=True,
         )
         return _choose("Re-run it?", ["rerun", "skip", "rollback", "pause"], "rerun")
+
+    def guard_alert(self, guard_id: str, reason: str) -> str:
+        click.secho(f"\n! {reason}", fg="red", bold=True, err=True)
+        return _choose("Roll back?", ["rollback", "continue", "pause"], "rollback")

@@ -45,7 +45,9 @@ def plan_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             current["does"].append(f"wait {event['seconds']:g}s")
         elif kind == "check_result":
             host = f" [{event['host']}]" if event.get("host") else ""
-            current["does"].append(f"check {event['kind']}{host}: {event['subject']} ({event.get('reason')})")
+            current["does"].append(
+                f"check {event['kind']}{host}: {event['subject']} ({event.get('reason')})"
+            )
     return rows
 
 
@@ -62,8 +64,14 @@ def render_plan(runbook: model.Runbook, rows: list[dict[str, Any]], t0: str) -> 
     if runbook.guards:
         lines += ["", "GUARDS"]
         for guard in runbook.guards:
-            window = "whole launch" if guard.during is None else f"{_fmt(guard.during[0])}..{_fmt(guard.during[1])}"
-            lines.append(f"  {guard.id}: breach when {guard.query} {guard.breach}, {window}, then {guard.then}")
+            window = (
+                "whole launch"
+                if guard.during is None
+                else f"{_fmt(guard.during[0])}..{_fmt(guard.during[1])}"
+            )
+            lines.append(
+                f"  {guard.id}: breach when {guard.query} {guard.breach}, {window}, then {guard.then}"
+            )
     if runbook.rollback:
         lines += ["", "ROLLBACK SEQUENCE"]
         for step in runbook.rollback:
@@ -74,7 +82,9 @@ def render_plan(runbook: model.Runbook, rows: list[dict[str, Any]], t0: str) -> 
                 parts.append(f"notify: {step.notify}")
             if step.run:
                 parts.append(f"run on {step.on}: {step.run}")
-            parts.extend(f"check {c.kind}: {c.subject()} ({describe_criterion(c)})" for c in step.check)
+            parts.extend(
+                f"check {c.kind}: {c.subject()} ({describe_criterion(c)})" for c in step.check
+            )
             lines.append(f"  {step.id}: " + "; ".join(parts))
     return "\n".join(lines)
 

@@ -81,7 +81,14 @@ def to_json_data(state: LaunchState) -> dict[str, Any]:
             "finished": state.rollback.finished,
             "status": state.rollback.status,
             "steps": [
-                {"step": r.id, "status": r.status, "reason": r.reason, "attempts": r.attempts, "commands": r.commands, "checks": r.checks}
+                {
+                    "step": r.id,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "attempts": r.attempts,
+                    "commands": r.commands,
+                    "checks": r.checks,
+                }
                 for r in state.rollback.steps.values()
             ],
         }
@@ -128,7 +135,8 @@ def render_markdown(state: LaunchState) -> str:
     lines = [
         f"# Launch record: {data['name']}",
         "",
-        f"- **Outcome:** {OUTCOMES.get(outcome, outcome)}" + (f" (exit {data['exit_code']})" if data["exit_code"] is not None else ""),
+        f"- **Outcome:** {OUTCOMES.get(outcome, outcome)}"
+        + (f" (exit {data['exit_code']})" if data["exit_code"] is not None else ""),
         f"- **Launch:** `{data['launch_id']}` ({', '.join(extras)}), driven by {data['user']}",
         f"- **T0:** {data['t0']}",
         f"- **Runbook:** `{data['runbook']}` (sha256 `{(data['runbook_sha256'] or '')[:12]}`)",
@@ -138,7 +146,13 @@ def render_markdown(state: LaunchState) -> str:
         lines.append(f"- **Go/no-go gate overridden:** {data['gate_override']}")
     if data["paused"]:
         lines.append(f"- **Paused:** {data['paused'].get('reason')}")
-    lines += ["", "## Timeline", "", "| Offset | Step | Planned | Actual | Slip | Duration | Status |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Timeline",
+        "",
+        "| Offset | Step | Planned | Actual | Slip | Duration | Status |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in data["steps"]:
         slip = f"+{row['late_s']:.0f}s" if row["late_s"] else ""
         duration = f"{row['duration_s']:.1f}s" if row["duration_s"] is not None else ""
@@ -149,7 +163,9 @@ def render_markdown(state: LaunchState) -> str:
             f"| {row['offset'] or ''} | {_md_escape(row['step'])} | {_hms(row['planned'])} | {_hms(row['started'])} "
             f"| {slip} | {duration} | {status} |"
         )
-    failures = [row for row in data["steps"] if row["reason"] and row["status"] in ("failed", "interrupted")]
+    failures = [
+        row for row in data["steps"] if row["reason"] and row["status"] in ("failed", "interrupted")
+    ]
     if failures:
         lines += ["", "## Failures"]
         for row in failures:
@@ -157,7 +173,13 @@ def render_markdown(state: LaunchState) -> str:
             lines += _command_tails(row["commands"])
     checks = [(row["step"], check) for row in data["steps"] for check in row["checks"]]
     if checks:
-        lines += ["", "## Checks", "", "| Step | Kind | Subject | Result | Value | Detail |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Checks",
+            "",
+            "| Step | Kind | Subject | Result | Value | Detail |",
+            "|---|---|---|---|---|---|",
+        ]
         for step, check in checks:
             host = f" [{check['host']}]" if check.get("host") else ""
             value = "" if check.get("value") is None else check["value"]
@@ -173,13 +195,16 @@ def render_markdown(state: LaunchState) -> str:
             "",
             f"- **Reason:** {rb['reason']}",
             f"- **Trigger:** {rb['trigger']}",
-            f"- **Result:** {rb['status'] or 'in progress'}" + (f" in {duration:.1f}s" if duration is not None else ""),
+            f"- **Result:** {rb['status'] or 'in progress'}"
+            + (f" in {duration:.1f}s" if duration is not None else ""),
             "",
             "| Step | Status | Attempts | Detail |",
             "|---|---|---|---|",
         ]
         for step in rb["steps"]:
-            lines.append(f"| {step['step']} | {step['status']} | {step['attempts']} | {_md_escape(step['reason'] or '')} |")
+            lines.append(
+                f"| {step['step']} | {step['status']} | {step['attempts']} | {_md_escape(step['reason'] or '')} |"
+            )
         for step in rb["steps"]:
             if step["status"] == "failed":
                 lines += ["", f"### rollback {step['step']}: {step['reason']}"]
@@ -187,7 +212,9 @@ def render_markdown(state: LaunchState) -> str:
     if data["decisions"]:
         lines += ["", "## Operator decisions", ""]
         for decision in data["decisions"]:
-            lines.append(f"- {_hms(decision.get('ts'))} {decision.get('user')}: {decision.get('question')} → **{decision.get('answer')}**")
+            lines.append(
+                f"- {_hms(decision.get('ts'))} {decision.get('user')}: {decision.get('question')} → **{decision.get('answer')}**"
+            )
     if data["notifications"]:
         lines += ["", "## Notifications", ""]
         lines += [f"- {_hms(n.get('ts'))} {n.get('message')}" for n in data["notifications"]]
@@ -200,7 +227,10 @@ def _command_tails(commands: list[dict[str, Any]]) -> list[str]:
         if command.get("status") == "ok":
             continue
         host = f" on {command['host']}" if command.get("host") not in (None, "localhost") else ""
-        lines += ["", f"`{command['command']}`{host} → exit {command.get('exit_code')} ({command.get('reason')})"]
+        lines += [
+            "",
+            f"`{command['command']}`{host} → exit {command.get('exit_code')} ({command.get('reason')})",
+        ]
         if command.get("tail"):
             lines += ["", "```", *command["tail"][-20:], "```"]
     return lines

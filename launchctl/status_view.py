@@ -45,7 +45,10 @@ def status_data(directory: Path) -> dict[str, Any]:
         "in_flight": in_flight.id if in_flight else None,
         "paused_reason": state.paused.get("reason") if state.paused else None,
         "last_event": state.last_ts,
-        "steps": [{k: row[k] for k in ("step", "offset", "planned", "started", "status", "reason")} for row in step_rows(state)],
+        "steps": [
+            {k: row[k] for k in ("step", "offset", "planned", "started", "status", "reason")}
+            for row in step_rows(state)
+        ],
         "rollback": None
         if state.rollback is None
         else {
@@ -71,7 +74,9 @@ def render_status(data: dict[str, Any]) -> str:
         lines.append(f"paused: {data['paused_reason']}  → launchctl resume {data['journal']}")
     lines.append("")
     for step in data["steps"]:
-        marker = {"ok": "✓", "failed": "✗", "started": "▶", "interrupted": "!", "skipped": "·"}.get(step["status"], " ")
+        marker = {"ok": "✓", "failed": "✗", "started": "▶", "interrupted": "!", "skipped": "·"}.get(
+            step["status"], " "
+        )
         reason = f" — {step['reason']}" if step["reason"] else ""
         lines.append(
             f" {marker} {step['offset'] or '':<8} {step['step']:<24} planned {_hms(step['planned'])}"

@@ -71,7 +71,9 @@ def parse_offset(text: str) -> timedelta:
     sign, rest = match.groups()
     try:
         magnitude = parse_duration(rest)
-    except ValueError:
+    except ValueError as exc:
+        if "longer than" in str(exc):
+            raise ValueError(f"offset {text!r} is more than {_fmt_max()} from T0") from None
         raise ValueError(f"invalid offset {text!r} ({OFFSET_HINT})") from None
     return -magnitude if sign == "-" else magnitude
 

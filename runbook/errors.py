@@ -13,6 +13,7 @@ It lives in ``runbook`` because every other package may import from here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -57,8 +58,23 @@ class Diagnostic:
     column: int
     message: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", printable(self.message))
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from an input file made safe for one terminal line: control characters escaped.
+
+    A key spelled with a newline must not split a diagnostic in two, and an
+    escape sequence in a value must not repaint the operator's terminal.
+    """
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class ValidationFailed(InputError):

@@ -30,7 +30,7 @@ from runbook.schema import (
     Type,
     mark_of,
 )
-from runbook.yaml_tree import YMap, YNode, YScalar
+from runbook.yaml_tree import YMap, YNode, YScalar, YSeq
 
 ID_PATTERN = r"^[a-z0-9_-]+$"
 ID_HINT = " (ids use lowercase letters, digits, '-' and '_')"
@@ -38,6 +38,11 @@ NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 MAX_STEPS = 10_000
+
+
+def _given(value: Any, default: Any) -> Any:
+    """The value when the key was written (even 0 or 0s), else the default."""
+    return default if value is None else value
 
 
 def _marks(node: YMap) -> dict[str, Any]:
@@ -56,9 +61,6 @@ def _target_ref() -> Str:
 
 def _poll(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> model.Poll | Any:
     within, every = values["within"], values["every"]
-    if every is not None and every <= timedelta(0):
-        ctx.error(mark_of(node, "every"), f"{path}.every", "must be longer than 0s")
-        return INVALID
     if every is not None and within is None:
         ctx.error(mark_of(node, "every"), f"{path}.every", "only makes sense with 'within'")
         return INVALID
@@ -67,9 +69,9 @@ def _poll(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> model.
 
 _POLL_FIELDS = {
     "within": Field(
-        Duration(), doc="keep trying until the criterion passes or this much time has passed"
+        Duration(positive=True), doc="keep trying until the criterion passes or this much time has passed"
     ),
-    "every": Field(Duration(), doc="pause between tries (default 5s)"),
+    "every": Field(Duration(positive=True), doc="pause between tries (default 5s)"),
 }
 
 
@@ -127,7 +129,7 @@ def _build_http(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> 
         url=values["http"],
         status=values["status"],
         body_contains=values["body_contains"],
-        timeout=values["timeout"] or timedelta(seconds=10),
+        timeout=_given(values["timeout"], timedelta(seconds=10)),
         on=values["on"],
         poll=poll,
         marks=_marks(node),
@@ -141,7 +143,7 @@ def _build_prometheus(values: dict[str, Any], node: YMap, path: str, ctx: Contex
     return model.PrometheusCriterion(
         query=values["prometheus"],
         expect=values["expect"],
-        timeout=values["timeout"] or timedelta(seconds=10),
+        timeout=_given(values["timeout"], timedelta(seconds=10)),
         poll=poll,
         marks=_marks(node),
     )
@@ -153,9 +155,9 @@ def _build_command(values: dict[str, Any], node: YMap, path: str, ctx: Context) 
         return INVALID
     return model.CommandCriterion(
         command=values["command"],
-        on=values["on"] or model.LOCAL,
+        on=_given(values["on"], model.LOCAL),
         exit=values["exit"] if values["exit"] is not None else 0,
-        timeout=values["timeout"] or timedelta(seconds=60),
+        timeout=_given(values["timeout"], timedelta(seconds=60)),
         poll=poll,
         marks=_marks(node),
     )
@@ -172,7 +174,7 @@ CRITERION = OneOfKeys(
                 ),
                 "status": Field(Int(100, 599), doc="exact HTTP status expected (default: any 2xx)"),
                 "body_contains": Field(Str(), doc="text the response body must contain"),
-                "timeout": Field(Duration(), doc="per-request timeout (default 10s)"),
+                "timeout": Field(Duration(positive=True), doc="per-request timeout (default 10s)"),
                 "on": Field(_target_ref(), doc="run once per host of this target, with {{ host }}"),
                 **_POLL_FIELDS,
             },
@@ -187,7 +189,7 @@ CRITERION = OneOfKeys(
                 "expect": Field(
                     Threshold(), required=True, doc="comparator and number, e.g. '< 0.001'"
                 ),
-                "timeout": Field(Duration(), doc="query timeout (default 10s)"),
+                "timeout": Field(Duration(positive=True), doc="query timeout (default 10s)"),
                 **_POLL_FIELDS,
             },
             _build_prometheus,
@@ -202,7 +204,7 @@ CRITERION = OneOfKeys(
                 ),
                 "on": Field(_target_ref(), doc="target to run it on (default local)"),
                 "exit": Field(Int(0, 255), doc="expected exit code (default 0)"),
-                "timeout": Field(Duration(), doc="killed past this (default 60s)"),
+                "timeout": Field(Duration(positive=True), doc="killed past this (default 60s)"),
                 **_POLL_FIELDS,
             },
             _build_command,
@@ -249,7 +251,7 @@ _ACTION_FIELDS: dict[str, Field] = {
         Str(shell=True), doc="shell command; filled values are shell-quoted unless {{ x | raw }}"
     ),
     "on": Field(_target_ref(), doc="target to run on (default local)"),
-    "timeout": Field(Duration(), doc="the command is killed past this (default 10m)"),
+    "timeout": Field(Duration(positive=True), doc="the command is killed past this (default 10m)"),
     "env": Field(
         MapOf(
             Str(secret_refs=True, coerce_scalars=True),
@@ -271,11 +273,11 @@ def _action_kwargs(values: dict[str, Any], node: YMap) -> dict[str, Any]:
         "id": values["id"],
         "name": values["name"],
         "run": values["run"],
-        "on": values["on"] or model.LOCAL,
-        "timeout": values["timeout"] or timedelta(minutes=10),
-        "env": values["env"] or {},
-        "expect": values["expect"] or model.Expect(),
-        "check": values["check"] or (),
+        "on": _given(values["on"], model.LOCAL),
+        "timeout": _given(values["timeout"], timedelta(minutes=10)),
+        "env": _given(values["env"], {}),
+        "expect": _given(values["expect"], model.Expect()),
+        "check": _given(values["check"], ()),
         "notify": values["notify"],
         "marks": _marks(node),
     }
@@ -300,7 +302,7 @@ def _build_step(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> 
         at=values["at"],
         confirm=values["confirm"],
         wait=values["wait"],
-        on_failure=model.OnFailure(values["on_failure"] or "rollback"),
+        on_failure=model.OnFailure(_given(values["on_failure"], "rollback")),
     )
 
 
@@ -329,7 +331,7 @@ def _build_rollback_step(values: dict[str, Any], node: YMap, path: str, ctx: Con
     return model.RollbackStep(
         **_action_kwargs(values, node),
         if_started=values["if_started"],
-        retries=values["retries"] or 0,
+        retries=_given(values["retries"], 0),
         retry_delay=values["retry_delay"]
         if values["retry_delay"] is not None
         else timedelta(seconds=5),
@@ -356,21 +358,18 @@ def _build_guard(values: dict[str, Any], node: YMap, path: str, ctx: Context) ->
     if during is not None and during[1] <= during[0]:
         ctx.error(mark_of(node, "during"), f"{path}.during", "the window must end after it starts")
         return INVALID
-    every = values["every"] or timedelta(seconds=15)
-    if every <= timedelta(0):
-        ctx.error(mark_of(node, "every"), f"{path}.every", "must be longer than 0s")
-        return INVALID
+    every = _given(values["every"], timedelta(seconds=15))
     return model.Guard(
         id=values["id"],
         name=values["name"],
         query=values["prometheus"],
         breach=values["breach"],
         every=every,
-        hold=values["for"] or timedelta(0),
+        hold=_given(values["for"], timedelta(0)),
         during=during,
-        then=model.GuardAction(values["then"] or "rollback"),
-        inconclusive_limit=values["inconclusive_limit"] or 3,
-        timeout=values["timeout"] or timedelta(seconds=10),
+        then=model.GuardAction(_given(values["then"], "rollback")),
+        inconclusive_limit=_given(values["inconclusive_limit"], 3),
+        timeout=_given(values["timeout"], timedelta(seconds=10)),
         marks=_marks(node),
     )
 
@@ -388,7 +387,7 @@ GUARD = Record(
             required=True,
             doc="comparator and number that count as a breach, e.g. '> 0.05'",
         ),
-        "every": Field(Duration(), doc="sampling interval (default 15s)"),
+        "every": Field(Duration(positive=True), doc="sampling interval (default 15s)"),
         "for": Field(
             Duration(), doc="the breach must hold this long (default 0: first breaching sample)"
         ),
@@ -399,15 +398,15 @@ GUARD = Record(
         "inconclusive_limit": Field(
             Int(1, 1000), doc="inconclusive samples in a row that escalate to ask (default 3)"
         ),
-        "timeout": Field(Duration(), doc="query timeout (default 10s)"),
+        "timeout": Field(Duration(positive=True), doc="query timeout (default 10s)"),
     },
     _build_guard,
 )
 
 
 def _build_target(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-    hosts = values["hosts"] or ()
-    transport = values["transport"] or ("ssh" if hosts else model.LOCAL)
+    hosts = _given(values["hosts"], ())
+    transport = _given(values["transport"], ("ssh" if hosts else model.LOCAL))
     if transport == "ssh" and not hosts:
         ctx.error(node.mark, path, "an ssh target needs 'hosts'")
         return INVALID
@@ -423,8 +422,8 @@ def _build_target(values: dict[str, Any], node: YMap, path: str, ctx: Context) -
         hosts=tuple(hosts),
         user=values["user"],
         port=values["port"],
-        parallel=values["parallel"] or 10,
-        max_fail=values["max_fail"] or model.MaxFail(),
+        parallel=_given(values["parallel"], 10),
+        max_fail=_given(values["max_fail"], model.MaxFail()),
         marks=_marks(node),
     )
 
@@ -460,9 +459,9 @@ TARGETS = MapOf(
 def _build_ssh(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
     return model.SshSettings(
         config=values["config"],
-        known_hosts=values["known_hosts"] or "~/.ssh/known_hosts",
-        host_key_policy=model.HostKeyPolicy(values["host_key_policy"] or "strict"),
-        connect_timeout=values["connect_timeout"] or timedelta(seconds=10),
+        known_hosts=_given(values["known_hosts"], "~/.ssh/known_hosts"),
+        host_key_policy=model.HostKeyPolicy(_given(values["host_key_policy"], "strict")),
+        connect_timeout=_given(values["connect_timeout"], timedelta(seconds=10)),
     )
 
 
@@ -474,7 +473,7 @@ SSH = Record(
         "host_key_policy": Field(
             Choice(["strict", "accept-new"]), doc="strict (default) refuses unknown keys"
         ),
-        "connect_timeout": Field(Duration(), doc="default 10s"),
+        "connect_timeout": Field(Duration(positive=True), doc="default 10s"),
     },
     _build_ssh,
 )
@@ -509,17 +508,21 @@ PROMETHEUS = Record(
 )
 
 
-def _prepare_runbook(values: dict[str, Any], ctx: Context) -> Context:
-    """After ``vars`` and ``secrets``: the names every later string may use."""
-    file_vars = values["vars"] if values["vars"] not in (None, INVALID) else {}
-    secrets = values["secrets"] if values["secrets"] not in (None, INVALID) else ()
-    return Context(
-        ctx.file,
-        ctx.diagnostics,
-        ctx.names | frozenset(file_vars),
-        frozenset(secrets),
-        ctx.scope,
-    )
+def _prepare_runbook(values: dict[str, Any], node: YMap, ctx: Context) -> Context:
+    """After ``vars`` and ``secrets``: the names every later string may use.
+
+    Names come from the file even when a value is bad, so one bad var is one
+    error, not an "unknown name" at every use of every var.
+    """
+    var_names = set(values["vars"]) if isinstance(values["vars"], dict) else set()
+    vars_node = node.items.get("vars")
+    if isinstance(vars_node, YMap):
+        var_names |= set(vars_node.items)
+    secrets = set(values["secrets"]) if isinstance(values["secrets"], tuple) else set()
+    secrets_node = node.items.get("secrets")
+    if isinstance(secrets_node, YSeq):
+        secrets |= {item.value for item in secrets_node.items if isinstance(item, YScalar) and isinstance(item.value, str)}
+    return Context(ctx.file, ctx.diagnostics, ctx.names | frozenset(var_names), frozenset(secrets), ctx.scope)
 
 
 RUNBOOK_FIELDS: dict[str, Field] = {

@@ -233,15 +233,22 @@ class Choice(Type):
 
 
 class Duration(Type):
+    def __init__(self, positive: bool = False) -> None:
+        self.positive = positive
+
     def convert(self, node: YNode, path: str, ctx: Context) -> Any:
         scalar = self._scalar(node, path, ctx, f"a duration ({durations.DURATION_HINT})")
         if scalar is None:
             return INVALID
         try:
-            return durations.parse_duration(scalar.value)
+            value = durations.parse_duration(scalar.value)
         except (ValueError, TypeError) as exc:
             ctx.error(node.mark, path, str(exc))
             return INVALID
+        if self.positive and not value:
+            ctx.error(node.mark, path, "must be longer than 0s")
+            return INVALID
+        return value
 
     def json_schema(self) -> dict[str, Any]:
         return {
@@ -432,7 +439,7 @@ class Record(Type):
         scope: Iterable[str] = (),
         doc: str = "",
         first: Iterable[str] = (),
-        prepare: Callable[[dict[str, Any], Context], Context] | None = None,
+        prepare: Callable[[dict[str, Any], YMap, Context], Context] | None = None,
     ) -> None:
         self.title = title
         self.fields = dict(fields)
@@ -461,7 +468,7 @@ class Record(Type):
         for name in self.first:
             ok = self._convert_field(name, node, path, inner, values) and ok
         if self.prepare:
-            inner = self.prepare(values, inner)
+            inner = self.prepare(values, node, inner)
         for name in rest:
             ok = self._convert_field(name, node, path, inner, values) and ok
         if not ok:

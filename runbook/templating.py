@@ -3,10 +3,9 @@
 Placeholders are checked when the runbook is loaded (an unknown name is a
 validation error) and filled when a step runs, because some values (``host``,
 ``rollback.reason``) only exist then. In shell commands every filled value is
-shell-quoted when it holds anything but ``[A-Za-z0-9@%+=:,./_-]``, so a value
+never part of the command text at all (see ``runbook.shell_template``), so a value
 from ``--var`` or a host name can never inject a command; ``{{ name | raw }}``
-inserts it verbatim for authors who mean it. Inside quotes the value is escaped
-for that quoting instead (see ``render_shell``). ``{{ "{{" }}`` writes a literal
+inserts it verbatim for authors who mean it. ``{{ "{{" }}`` writes a literal
 ``{{`` (for ``docker inspect -f`` style templates).
 """
 
@@ -89,65 +88,6 @@ def template_names(text: str) -> set[str]:
 def shell_quote(value: str) -> str:
     """Quote for a POSIX shell, leaving plain words (hosts, versions, URLs) untouched."""
     return shlex.quote(value) if value else "''"
-
-
-def render_shell(text: str, values: Mapping[str, str]) -> str:
-    """Fill placeholders in a shell command, escaping each value for the quoting it sits in.
-
-    Unquoted: shell-quoted as a word. Inside "double quotes": ``\\ " $ `` are
-    backslash-escaped. Inside 'single quotes': ``'`` becomes ``'"'"'``. So
-    ``echo "deploying {{ release }}"`` prints the value as is, whatever it holds,
-    and no value can end the quoting it sits in.
-    """
-    placeholders = parse_template(text)
-    if not placeholders:
-        return text
-    pieces: list[str] = []
-    position = 0
-    state = _ShellQuoteState()
-    for placeholder in placeholders:
-        literal = text[position : placeholder.start]
-        state.feed(literal)
-        pieces.append(literal)
-        if placeholder.literal is not None:
-            pieces.append(placeholder.literal)
-            state.feed(placeholder.literal)
-        else:
-            value = values[placeholder.name]
-            pieces.append(value if placeholder.raw else state.escape(value))
-        position = placeholder.end
-    pieces.append(text[position:])
-    return "".join(pieces)
-
-
-class _ShellQuoteState:
-    """Tracks whether the author's shell text is outside quotes, in '...', or in "..."."""
-
-    def __init__(self) -> None:
-        self.quote: str | None = None
-        self.escaped = False
-
-    def feed(self, text: str) -> None:
-        for char in text:
-            if self.escaped:
-                self.escaped = False
-            elif self.quote == "'":
-                if char == "'":
-                    self.quote = None
-            elif char == "\\":
-                self.escaped = True
-            elif self.quote == '"':
-                if char == '"':
-                    self.quote = None
-            elif char in "'\"":
-                self.quote = char
-
-    def escape(self, value: str) -> str:
-        if self.quote == "'":
-            return value.replace("'", "'\"'\"'")
-        if self.quote == '"':
-            return re.sub(r'([\\"$`])', r"\\\1", value)
-        return shell_quote(value)
 
 
 def render(

@@ -9,6 +9,7 @@ tags and documents that expand past a node budget (alias bombs), which
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,20 +170,20 @@ def parse_yaml(data: bytes, file: str) -> tuple[YNode | None, list[Diagnostic]]:
         return None, [Diagnostic(file, line, column, f"not valid UTF-8 (byte 0x{byte:02x})")]
     if text.startswith("\ufeff"):
         text = text[1:]
-    loader = yaml.SafeLoader(text)
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        return None, [_control_character(bad.start(), text, file)]
     try:
-        root = loader.get_single_node()
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         return None, [Diagnostic(file, line, column, f"YAML syntax error: {problem}")]
     except yaml.YAMLError as exc:
-        return None, [Diagnostic(file, 1, 1, f"YAML syntax error: {exc}")]
+        return None, [Diagnostic(file, 1, 1, f"YAML syntax error: {str(exc).splitlines()[0]}")]
     except RecursionError:
         return None, [Diagnostic(file, 1, 1, "nesting too deep to read")]
-    finally:
-        loader.dispose()
     if root is None:
         return None, [Diagnostic(file, 1, 1, "file is empty")]
     walker = _Walker(file)
@@ -192,6 +193,38 @@ def parse_yaml(data: bytes, file: str) -> tuple[YNode | None, list[Diagnostic]]:
         walker.error(abort.mark, str(abort))
         return None, walker.diagnostics
     return tree, walker.diagnostics
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """One document's node graph, with libyaml's speed and PyYAML's words when it is broken."""
+    try:
+        return _compose_with(_Loader, text)
+    except yaml.YAMLError:
+        if _Loader is yaml.SafeLoader:
+            raise
+        return _compose_with(yaml.SafeLoader, text)
+
+
+def _compose_with(loader_class: type, text: str) -> yaml.Node | None:
+    loader = loader_class(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+# libyaml's parser when present (ten times faster on a large runbook; same marks), else PyYAML's.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _control_character(position: int, text: str, file: str) -> Diagnostic:
+    """A raw control character, which YAML does not allow; located so it can be found."""
+    before = text[:position]
+    line = before.count("\n") + 1
+    column = position - (before.rfind("\n") + 1) + 1
+    code = ord(text[position])
+    return Diagnostic(file, line, column, f"control character U+{code:04X} is not allowed (write it escaped, e.g. \"\\x{code:02x}\")")
 
 
 def _position(data: bytes, offset: int) -> tuple[int, int]:

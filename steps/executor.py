@@ -9,11 +9,13 @@ results marked ``dry_run`` without touching any target. ``plan``,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Protocol
 
 from runbook import model
 from runbook.errors import LaunchctlError
-from runbook.templating import render, render_shell
+from runbook.shell_template import ShellCommand, render_shell_command
+from runbook.templating import render
 from steps import criteria
 from steps.cancel import CancelToken
 from steps.local_shell import LocalShell
@@ -31,8 +33,8 @@ def hosts_of(target: model.Target) -> tuple[str, ...]:
     return ("localhost",) if target.is_local else target.hosts
 
 
-def render_command(template: str, values: Mapping[str, str], host: str) -> str:
-    return render_shell(template, {**values, "host": host})
+def render_command(template: str, values: Mapping[str, str], host: str) -> ShellCommand:
+    return render_shell_command(template, {**values, "host": host})
 
 
 def render_text(template: str, values: Mapping[str, str], host: str | None = None) -> str:
@@ -89,11 +91,10 @@ class RealExecutor:
         results = []
         for host in hosts_of(target):
             command = render_command(template, values, host)
-            results.append(
-                self._shell(target, host).run(
-                    command, env=env, timeout=timeout, cancel=cancel, on_output=on_output
-                )
+            result = self._shell(target, host).run(
+                command.script, env=env, timeout=timeout, cancel=cancel, on_output=on_output
             )
+            results.append(replace(result, command=command.display))
         return results
 
     def evaluate(self, criterion, target, values, cancel, attempt):
@@ -185,7 +186,7 @@ class DryRunExecutor:
 
     def run_command(self, template, target, values, *, env, timeout, cancel, on_output=None):
         return [
-            CommandResult(render_command(template, values, host), host, 0, 0.0, dry_run=True)
+            CommandResult(render_command(template, values, host).display, host, 0, 0.0, dry_run=True)
             for host in hosts_of(target)
         ]
 
@@ -210,7 +211,7 @@ class DryRunExecutor:
 
 def _subject(criterion: model.Criterion, values: Mapping[str, str], host: str | None) -> str:
     if isinstance(criterion, model.CommandCriterion):
-        return render_command(criterion.command, values, host or "localhost")
+        return render_command(criterion.command, values, host or "localhost").display
     return render_text(criterion.subject(), values, host)
 
 

@@ -108,9 +108,7 @@ steps:
   - {id: deploy, at: T-10m, run: ./deploy.sh}
 """
 
-ERROR_RATIO = (
-    'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))'
-)
+ERROR_RATIO = 'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))'
 
 
 def _messages(failure: pytest.ExceptionInfo[ValidationFailed]) -> list[str]:

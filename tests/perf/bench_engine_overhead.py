@@ -204,11 +204,6 @@ def thread_per_step(steps: int) -> float:
     return time.perf_counter() - started
 
 
-def median_of(repeat: int, fn) -> tuple[float, list[float]]:
-    values = [fn(i) for i in range(repeat)]
-    return statistics.median(values), values
-
-
 def fmt_s(values: list[float]) -> str:
     return " ".join(f"{v:.3f}" for v in values)
 
@@ -377,6 +372,11 @@ def report_fsync_and_sleep(stats, steps: int) -> None:
             print(f"{n:>8} {secs:8.3f}s  {caller}")
 
 
+def read_events(directory: Path) -> list[dict]:
+    text = (directory / "journal.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -397,68 +397,77 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="launchctl-bench-", dir=args.dir))
     runbook = work / "runbook.yaml"
     write_runbook(runbook, steps)
+    rb = str(runbook)
     ok_all = True
     started_all = time.perf_counter()
     try:
         fs = subprocess.run(
             ["stat", "-f", "-c", "%T", str(work)], capture_output=True, text=True
         ).stdout.strip()
+        load = os.getloadavg()[0]
         print(f"launchctl : {script}")
+        print(f"work dir  : {work} (filesystem: {fs or '?'})")
         print(
-            f"work dir  : {work} (filesystem: {fs or '?'}); {steps} steps; median of {repeat}; cores: {os.cpu_count()}"
+            f"setup     : {steps} steps; median of {repeat} (min also shown); cores: {os.cpu_count()}; "
+            f"load average {load:.2f}"
+            + ("  <- other work is running; figures will be noisy" if load > 0.7 else "")
+        )
+        print(
+            "           whole-process timings are taken round-robin, so load drift hits every variant alike"
         )
         print()
 
-        # (a) the real, back-to-back launch
-        def run_nowait(i: int) -> float:
-            journal = work / f"run-{i}"
-            elapsed = timed(
-                [script, "run", str(runbook), "--no-wait", "--yes", "--journal", str(journal)], work
-            )
+        def launch(argv: list[str], journal: Path) -> float:
+            elapsed = timed(argv + ["--journal", str(journal)], work)
             check_journal(journal, steps)
             return elapsed
 
-        run_med, run_all = median_of(repeat, run_nowait)
-        events = [
-            json.loads(x)
-            for x in (work / "run-0" / "journal.jsonl").read_text().splitlines()
-            if x.strip()
-        ]
+        no_fsync = [sys.executable, "-c", CHILD_NO_FSYNC]
+        variants = {
+            "run": lambda i: launch([script, "run", rb, "--no-wait", "--yes"], work / f"run-{i}"),
+            "floor": lambda i: floor_spawn(steps),
+            "dry": lambda i: launch([script, "run", rb, "--dry-run"], work / f"dry-{i}"),
+            "plan": lambda i: timed([script, "plan", rb], work),
+            "validate": lambda i: timed([script, "validate", rb], work),
+            "version": lambda i: timed([script, "--version"], work),
+            "run_nofsync": lambda i: launch(
+                no_fsync + ["run", rb, "--no-wait", "--yes"], work / f"run-nofsync-{i}"
+            ),
+            "dry_nofsync": lambda i: launch(
+                no_fsync + ["run", rb, "--dry-run"], work / f"dry-nofsync-{i}"
+            ),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        for i in range(repeat):
+            for name, fn in variants.items():
+                samples[name].append(fn(i))
+        med = {name: statistics.median(v) for name, v in samples.items()}
+        low = {name: min(v) for name, v in samples.items()}
 
-        # (b) the floor
-        floor_med, floor_all = median_of(repeat, lambda i: floor_spawn(steps))
+        events = read_events(work / "run-0")
+        dry_events = len(read_events(work / "dry-0"))
 
-        # (c) dry run and plan
-        def dry(i: int) -> float:
-            journal = work / f"dry-{i}"
-            elapsed = timed(
-                [script, "run", str(runbook), "--dry-run", "--journal", str(journal)], work
-            )
-            check_journal(journal, steps)
-            return elapsed
-
-        dry_med, dry_all = median_of(repeat, dry)
-        plan_med, plan_all = median_of(
-            repeat, lambda i: timed([script, "plan", str(runbook)], work)
-        )
-
+        run_med, floor_med, dry_med, plan_med = med["run"], med["floor"], med["dry"], med["plan"]
         per_step_ms = (run_med - floor_med) / steps * 1000
         ok_step = per_step_ms <= GOAL_PER_STEP_MS
         ok_dry = dry_med < GOAL_DRY_RUN_S
         ok_all &= ok_step and ok_dry
 
         print("== goals ==")
-        header = f"{'measurement':<58} {'median':>9}  {'runs':<23} goal"
+        header = f"{'measurement':<52} {'median':>9} {'min':>8}  {'runs':<23} goal"
         print(header)
-        print("-" * (len(header) + 16))
+        print("-" * (len(header) + 20))
+
+        def row(label: str, name: str, goal: str = "") -> None:
+            print(
+                f"{label:<52} {med[name]:8.3f}s {low[name]:7.3f}s  {fmt_s(samples[name]):<23} {goal}"
+            )
+
+        row(f"(a) run --no-wait --yes ({steps} x true)", "run")
+        row(f"(b) floor: {steps} x subprocess.run([sh,-c,true])", "floor")
         print(
-            f"{'(a) run --no-wait --yes (' + str(steps) + ' x true)':<58} {run_med:8.3f}s  {fmt_s(run_all):<23}"
-        )
-        print(
-            f"{'(b) floor: ' + str(steps) + ' x subprocess.run([sh,-c,true])':<58} {floor_med:8.3f}s  {fmt_s(floor_all):<23}"
-        )
-        print(
-            f"{'    per-step overhead (a - b) / ' + str(steps):<58} {per_step_ms:7.3f}ms  {'':<23} "
+            f"{'    per-step overhead (a - b) / ' + str(steps):<52} {per_step_ms:7.3f}ms "
+            f"{(low['run'] - low['floor']) / steps * 1000:6.3f}ms  {'':<23} "
             f"<= {GOAL_PER_STEP_MS:g} ms  {verdict(ok_step)}"
             + (
                 ""
@@ -466,145 +475,125 @@ def main() -> int:
                 else f"  (over by {per_step_ms - GOAL_PER_STEP_MS:.2f} ms, x{per_step_ms / GOAL_PER_STEP_MS:.2f})"
             )
         )
-        print(
-            f"{'(c) run --dry-run':<58} {dry_med:8.3f}s  {fmt_s(dry_all):<23} < {GOAL_DRY_RUN_S:g} s  {verdict(ok_dry)}"
+        row(
+            "(c) run --dry-run",
+            "dry",
+            f"< {GOAL_DRY_RUN_S:g} s  {verdict(ok_dry)}"
             + (
                 ""
                 if ok_dry
                 else f"  (over by {dry_med - GOAL_DRY_RUN_S:.3f} s, x{dry_med / GOAL_DRY_RUN_S:.2f})"
-            )
+            ),
         )
-        print(f"{'    plan':<58} {plan_med:8.3f}s  {fmt_s(plan_all):<23} (info; no goal set)")
+        row("    plan", "plan", "(info; no goal set)")
         print(
-            f"journal of one --no-wait run: {len(events)} events ({len(events) / steps:.1f} per step)"
+            f"journal events: {len(events)} per --no-wait run, {dry_events} per dry run "
+            f"({len(events) / steps:.1f} per step)"
         )
         print()
 
         # -- where it goes, without a profiler ----------------------------------------------
-        validate_med, validate_all = median_of(
-            repeat, lambda i: timed([script, "validate", str(runbook)], work)
-        )
-        shell_med, _ = median_of(repeat, lambda i: local_shell_spawn(steps))
-        fsync_med, _ = median_of(
-            repeat, lambda i: journal_appends(work / f"append-durable-{i}", events, True)
-        )
-        nofsync_med, _ = median_of(
-            repeat, lambda i: journal_appends(work / f"append-plain-{i}", events, False)
-        )
-        thread_med, _ = median_of(repeat, lambda i: thread_per_step(steps))
-
-        def run_no_fsync(i: int) -> float:
-            journal = work / f"nofsync-{i}"
-            elapsed = timed(
-                [
-                    sys.executable,
-                    "-c",
-                    CHILD_NO_FSYNC,
-                    "run",
-                    str(runbook),
-                    "--no-wait",
-                    "--yes",
-                    "--journal",
-                    str(journal),
-                ],
-                work,
+        parts = {"shell": [], "append_durable": [], "append_plain": [], "thread": []}
+        for i in range(repeat):
+            parts["shell"].append(local_shell_spawn(steps))
+            parts["append_durable"].append(
+                journal_appends(work / f"append-durable-{i}", events, True)
             )
-            check_journal(journal, steps)
-            return elapsed
-
-        run_nofsync_med, _ = median_of(repeat, run_no_fsync)
+            parts["append_plain"].append(journal_appends(work / f"append-plain-{i}", events, False))
+            parts["thread"].append(thread_per_step(steps))
+        part = {name: statistics.median(v) for name, v in parts.items()}
+        validate_med = med["validate"]
         over = run_med - floor_med
 
         def share(seconds: float) -> str:
             return (
-                f"{seconds:8.3f}s {seconds / steps * 1000:8.3f} {100 * seconds / over:6.1f}%"
+                f"{seconds:8.3f}s {seconds / steps * 1000:8.3f} {100 * seconds / over:7.1f}%"
                 if over > 0
                 else f"{seconds:8.3f}s"
             )
 
-        print("== where the overhead goes (no profiler; medians; each part measured on its own) ==")
+        print(
+            "== where the --no-wait overhead goes (no profiler; medians; parts measured on their own) =="
+        )
         print(f"total overhead (a - b) = {over:.3f} s = {per_step_ms:.3f} ms/step")
-        print(f"{'part':<66} {'seconds':>9} {'ms/step':>8} {'% of a-b':>7}")
-        print(
-            f"{'start-up + import + load/validate runbook (`launchctl validate`)':<66} {share(validate_med)}"
+        print(f"{'part':<70} {'seconds':>9} {'ms/step':>8} {'% of a-b':>8}")
+        lines = [
+            (
+                "fixed: start-up + imports + load/validate runbook (`launchctl validate`)",
+                validate_med,
+            ),
+            (
+                "executor: steps/local_shell.py LocalShell.run x N, minus the floor",
+                part["shell"] - floor_med,
+            ),
+            (
+                f"journal: JournalWriter.append x {len(events)} events (write + fsync)",
+                part["append_durable"],
+            ),
+            (
+                f"   of which fsync (same appends with durable=False take {part['append_plain']:.3f}s)",
+                part["append_durable"] - part["append_plain"],
+            ),
+            ("engine: a worker thread + Event per step (Engine._block) x N", part["thread"]),
+        ]
+        for label, seconds in lines:
+            print(f"{label:<70} {share(seconds)}")
+            if label.startswith("fixed"):
+                print(
+                    f"{'   of which interpreter + CLI start-up (`launchctl --version`)':<70} {share(med['version'])}"
+                )
+                print(
+                    f"{'   of which reading + validating the runbook (validate - --version)':<70} {share(validate_med - med['version'])}"
+                )
+        accounted = (
+            validate_med + (part["shell"] - floor_med) + part["append_durable"] + part["thread"]
         )
         print(
-            f"{'executor: steps/local_shell.py:LocalShell.run x N, minus floor':<66} {share(shell_med - floor_med)}"
+            f"{'remainder: engine walk, emit/mask/json, console, GIL hand-offs':<70} {share(over - accounted)}"
+        )
+        fsync_cf = run_med - med["run_nofsync"]
+        print(
+            f"counterfactual (whole-process difference, noisy under load): the same run with os.fsync a no-op: median {med['run_nofsync']:.3f} s "
+            f"(min {low['run_nofsync']:.3f}) vs {run_med:.3f} s (min {low['run']:.3f}) -> fsync costs "
+            f"{fsync_cf:.3f} s = {fsync_cf / steps * 1000:.3f} ms/step"
+            + (f" = {100 * fsync_cf / over:.0f}% of the overhead" if over > 0 else "")
         )
         print(
-            f"{'journal: JournalWriter.append x ' + str(len(events)) + ' (write+fsync)':<66} {share(fsync_med)}"
-        )
-        print(
-            f"{'   of which fsync (same appends with durable=False: ' + f'{nofsync_med:.3f}s)':<66} {share(fsync_med - nofsync_med)}"
-        )
-        print(
-            f"{'engine: worker thread + Event per step (Engine._block) x N':<66} {share(thread_med)}"
-        )
-        accounted = validate_med + (shell_med - floor_med) + fsync_med + thread_med
-        print(
-            f"{'remainder (engine walk, emit/mask/json, console, contention)':<66} {share(over - accounted)}"
-        )
-        print(
-            f"counterfactual: the same --no-wait run with os.fsync a no-op: {run_nofsync_med:.3f} s "
-            f"(vs {run_med:.3f} s): fsync costs {run_med - run_nofsync_med:.3f} s = "
-            f"{(run_med - run_nofsync_med) / steps * 1000:.3f} ms/step"
-            + (
-                f" = {100 * (run_med - run_nofsync_med) / over:.0f}% of the overhead"
-                if over > 0
-                else ""
-            )
-        )
-        print(
-            f"overhead excluding fixed start-up: ({run_med:.3f} - {floor_med:.3f} - {validate_med:.3f}) / {steps} = "
+            f"overhead excluding the fixed start-up: ({run_med:.3f} - {floor_med:.3f} - {validate_med:.3f}) / {steps} = "
             f"{(over - validate_med) / steps * 1000:.3f} ms/step"
         )
         print()
 
         # -- where the dry run goes (it has a goal of its own) ------------------------------
-        dry_events = sum(
-            1 for x in (work / "dry-0" / "journal.jsonl").read_text().splitlines() if x.strip()
-        )
-
-        def dry_no_fsync(i: int) -> float:
-            journal = work / f"dry-nofsync-{i}"
-            elapsed = timed(
-                [
-                    sys.executable,
-                    "-c",
-                    CHILD_NO_FSYNC,
-                    "run",
-                    str(runbook),
-                    "--dry-run",
-                    "--journal",
-                    str(journal),
-                ],
-                work,
-            )
-            check_journal(journal, steps)
-            return elapsed
-
-        dry_nofsync_med, _ = median_of(repeat, dry_no_fsync)
-        dry_fsync = dry_med - dry_nofsync_med
+        dry_fsync = dry_med - med["dry_nofsync"]
         walk = plan_med - validate_med
-        print(
-            f"== where the dry run goes ({dry_med:.3f} s for {steps} steps, {dry_events} journal events; goal < {GOAL_DRY_RUN_S:g} s) =="
-        )
-        print(f"{'part':<66} {'seconds':>9} {'% of run':>8}")
-        print(
-            f"{'start-up + import + load/validate runbook (`launchctl validate`)':<66} {validate_med:8.3f}s {100 * validate_med / dry_med:7.1f}%"
-        )
-        print(
-            f"{'engine walk with the describing executor, no journal (plan - validate)':<66} {walk:8.3f}s {100 * walk / dry_med:7.1f}%"
-        )
-        print(
-            f"{'journal fsync (dry run minus the same dry run with os.fsync a no-op)':<66} {dry_fsync:8.3f}s {100 * dry_fsync / dry_med:7.1f}%"
-        )
         rest = dry_med - validate_med - walk - dry_fsync
         print(
-            f"{'remainder (journal write/json, console lines, lock, mkdir)':<66} {rest:8.3f}s {100 * rest / dry_med:7.1f}%"
+            f"== where the dry run goes ({dry_med:.3f} s, {dry_events} journal events; goal < {GOAL_DRY_RUN_S:g} s) =="
         )
+        print(f"{'part':<70} {'seconds':>9} {'% of run':>8}")
+        for label, seconds in [
+            (
+                "fixed: start-up + imports + load/validate runbook (`launchctl validate`)",
+                validate_med,
+            ),
+            ("   of which interpreter + CLI start-up (`launchctl --version`)", med["version"]),
+            (
+                "   of which reading + validating the runbook (validate - --version)",
+                validate_med - med["version"],
+            ),
+            ("engine walk with the describing executor, no journal (plan - validate)", walk),
+            (
+                "   of which 2 worker threads per step (Engine._block: sleep_until, run_action)",
+                2 * part["thread"],
+            ),
+            ("journal fsync (dry run minus the same dry run with os.fsync a no-op)", dry_fsync),
+            ("remainder: journal lock/open, write + json, console lines", rest),
+        ]:
+            print(f"{label:<70} {seconds:8.3f}s {100 * seconds / dry_med:7.1f}%")
         print(
-            f"dry run without fsync: {dry_nofsync_med:.3f} s -> {verdict(dry_nofsync_med < GOAL_DRY_RUN_S)} against the {GOAL_DRY_RUN_S:g} s goal"
+            f"the dry run with fsync a no-op: {med['dry_nofsync']:.3f} s -> "
+            f"{verdict(med['dry_nofsync'] < GOAL_DRY_RUN_S)} against the {GOAL_DRY_RUN_S:g} s goal"
         )
         print()
 
@@ -623,7 +612,7 @@ def main() -> int:
                     "-m",
                     "launchctl.cli",
                     "run",
-                    str(runbook),
+                    rb,
                     "--no-wait",
                     "--yes",
                     "--journal",
@@ -640,7 +629,7 @@ def main() -> int:
             calls, tt, _ = find(stats, is_builtin("<built-in method posix.fsync>"))
             print(
                 f"os.fsync on the main thread: {calls} calls, {tt:.3f} s ({tt / max(calls, 1) * 1000:.3f} ms each)"
-                " -- the worker threads' fsyncs are not seen here, see below"
+                " -- fsyncs on worker threads are not seen here; see the all-threads profile"
             )
             print()
 
