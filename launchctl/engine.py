@@ -548,6 +548,8 @@ class Engine:
     ) -> T:
         """Run ``work`` on a worker thread; meanwhile handle interrupts, cancelling the work when they demand it."""
         cancel = CancelToken()
+        if self.clock.simulated:
+            return self._run_inline(work, cancel, step, phase)
         box: dict[str, Any] = {}
         done = threading.Event()
 
@@ -580,6 +582,16 @@ class Engine:
                 self.recorder.emit("step_interrupted", step=step, reason=interrupt.reason)
             raise interrupt.as_exception(step)
         return box["value"]
+
+    def _run_inline(self, work: Callable[[CancelToken], T], cancel: CancelToken, step: str | None, phase: str) -> T:
+        """On a simulated clock nothing blocks, so no worker thread: run, then look for interrupts."""
+        value = work(cancel)
+        interrupt = self._pending_interrupt(phase)
+        if interrupt is not None:
+            if step is not None and phase == "launch":
+                self.recorder.emit("step_interrupted", step=step, reason=interrupt.reason)
+            raise interrupt.as_exception(step)
+        return value
 
     def _pending_interrupt(self, phase: str) -> _Interrupt | None:
         while self._signals:

@@ -97,7 +97,8 @@ def start_launch(
         clock = SimulatedClock(min(now, t0 + runbook.steps[0].at))
     else:
         clock = ScaledClock(options.speed)
-    lock, writer = _open_journal(journal_dir, fresh=True)
+    # A dry run acts on nothing, so there is no action for an fsync to protect.
+    lock, writer = _open_journal(journal_dir, fresh=True, durable=not options.dry_run)
     masker = _masker(runbook, environ)
     recorder = Recorder(writer, masker, clock, sinks if sinks is not None else [PlainConsole()])
     settings = LaunchSettings(
@@ -184,7 +185,7 @@ def resume_launch(
         if not launch.get("dry_run"):
             require_secrets(runbook, environ)
         clock = _resumed_clock(state)
-        writer = JournalWriter(journal_dir)
+        writer = JournalWriter(journal_dir, durable=not launch.get("dry_run"))
         writer.open()
         recorder = Recorder(
             writer,
@@ -289,7 +290,7 @@ def _delivery_recorder(recorder: Recorder) -> Callable[[Delivery], None]:
     return record
 
 
-def _open_journal(directory: Path, fresh: bool) -> tuple[JournalLock, JournalWriter]:
+def _open_journal(directory: Path, fresh: bool, durable: bool = True) -> tuple[JournalLock, JournalWriter]:
     if fresh and (directory / "journal.jsonl").exists():
         raise InputError(
             f"{directory} already holds a journal; resume it with `launchctl resume {directory}`"
@@ -300,7 +301,7 @@ def _open_journal(directory: Path, fresh: bool) -> tuple[JournalLock, JournalWri
         raise InputError(f"cannot create journal directory {directory}: {exc.strerror}") from None
     lock = JournalLock(directory)
     lock.acquire()
-    writer = JournalWriter(directory)
+    writer = JournalWriter(directory, durable=durable)
     try:
         writer.open()
     except Exception:
