@@ -551,8 +551,13 @@ class App:
         """
         history = list(self.metrics.history)
         if len(history) < 2:
-            return {"window_seconds": int(window), "requests_per_second": None,
-                    "error_ratio": None, "p95_seconds": None, "mode": self.mode}
+            return {
+                "window_seconds": int(window),
+                "requests_per_second": None,
+                "error_ratio": None,
+                "p95_seconds": None,
+                "mode": self.mode,
+            }
         end_t, end_v = history[-1]
         start_t, start_v = next(((t, v) for t, v in history if t >= end_t - window), history[0])
         delta = [b - a for a, b in zip(start_v, end_v, strict=True)]

@@ -183,6 +183,25 @@ def report(journal_dir: Path, fmt: str, output: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("runbook", type=click.Path(dir_okay=False))
+@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
+@click.option(
+    "--targets",
+    "targets",
+    type=click.Path(dir_okay=False),
+    help="YAML file whose targets replace the runbook's.",
+)
+def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
+    """Prove the launch can run, touching nothing: secrets, queries, HTTP hosts, SSH hosts."""
+    from launchctl.preflight import render_table, run_preflight
+
+    book = _load(runbook, var, targets)
+    probes = run_preflight(book, os.environ)
+    click.echo(render_table(probes))
+    sys.exit(0 if all(p.ok for p in probes) else 1)
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of the runbook format (for yaml-language-server and editors)."""
     from runbook.format import json_schema

@@ -32,14 +32,14 @@ from rollback.policy import Decision, decide_on_failure
 from rollback.sequence import RollbackResult, RollbackStepResult, plan_rollback, run_rollback_step
 from runbook import model
 from runbook.durations import format_offset
-from runbook.model import GuardAction
 from runbook.errors import EXIT_OK, EXIT_PAUSED, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
+from runbook.model import GuardAction
 from runbook.templating import expand_secrets, render
 from steps.action import ActionContext, run_action
 from steps.cancel import CancelToken
 from steps.clock import Clock
 from steps.criteria import query_prometheus
-from steps.executor import Executor, render_text
+from steps.executor import Executor, prometheus_url, render_text
 from steps.notify import Notifier
 
 T = TypeVar("T")
@@ -193,11 +193,7 @@ class Engine:
                     dry_run=True,
                 )
             return
-        url = (
-            render_text(self.runbook.prometheus_url, self.values)
-            if self.runbook.prometheus_url
-            else ""
-        )
+        url = prometheus_url(self.runbook, self.values, self.environ) or ""
         queries = {guard.id: render_text(guard.query, self.values) for guard in self.runbook.guards}
 
         def sample(guard: model.Guard) -> tuple[float | None, str]:
@@ -583,7 +579,9 @@ class Engine:
             raise interrupt.as_exception(step)
         return box["value"]
 
-    def _run_inline(self, work: Callable[[CancelToken], T], cancel: CancelToken, step: str | None, phase: str) -> T:
+    def _run_inline(
+        self, work: Callable[[CancelToken], T], cancel: CancelToken, step: str | None, phase: str
+    ) -> T:
         """On a simulated clock nothing blocks, so no worker thread: run, then look for interrupts."""
         value = work(cancel)
         interrupt = self._pending_interrupt(phase)

@@ -267,7 +267,7 @@ def _drive(
     if settings.dry_run:
         executor = DryRunExecutor(runbook, values)
     else:
-        executor = RealExecutor(runbook, values, cwd=settings.cwd)
+        executor = RealExecutor(runbook, values, cwd=settings.cwd, environ=environ)
     notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
     engine = Engine(
         runbook, settings, recorder, operator, clock, executor, environ, notifier, state
@@ -290,7 +290,9 @@ def _delivery_recorder(recorder: Recorder) -> Callable[[Delivery], None]:
     return record
 
 
-def _open_journal(directory: Path, fresh: bool, durable: bool = True) -> tuple[JournalLock, JournalWriter]:
+def _open_journal(
+    directory: Path, fresh: bool, durable: bool = True
+) -> tuple[JournalLock, JournalWriter]:
     if fresh and (directory / "journal.jsonl").exists():
         raise InputError(
             f"{directory} already holds a journal; resume it with `launchctl resume {directory}`"

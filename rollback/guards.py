@@ -37,9 +37,13 @@ class Verdict:
     value: float | None
 
 
-def window_bounds(guard: Guard, anchor: datetime, default_end: timedelta) -> tuple[datetime, datetime]:
+def window_bounds(
+    guard: Guard, anchor: datetime, default_end: timedelta
+) -> tuple[datetime, datetime]:
     """The guard's window in launch time; without ``during`` it runs from T+0 to the last step."""
-    start, end = guard.during if guard.during is not None else (timedelta(0), max(default_end, timedelta(0)))
+    start, end = (
+        guard.during if guard.during is not None else (timedelta(0), max(default_end, timedelta(0)))
+    )
     return anchor + start, anchor + end
 
 
@@ -59,7 +63,9 @@ class GuardState:
             return SampleStatus.INCONCLUSIVE
         return SampleStatus.BREACHING if holds else SampleStatus.OK
 
-    def observe(self, at: datetime, value: float | None, problem: str = "") -> tuple[SampleStatus, Verdict | None]:
+    def observe(
+        self, at: datetime, value: float | None, problem: str = ""
+    ) -> tuple[SampleStatus, Verdict | None]:
         """Take one sample; returns its status and a verdict when the guard demands action.
 
         After a verdict the state starts over, so a breach that continues must

@@ -69,7 +69,8 @@ def _poll(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> model.
 
 _POLL_FIELDS = {
     "within": Field(
-        Duration(positive=True), doc="keep trying until the criterion passes or this much time has passed"
+        Duration(positive=True),
+        doc="keep trying until the criterion passes or this much time has passed",
     ),
     "every": Field(Duration(positive=True), doc="pause between tries (default 5s)"),
 }
@@ -521,8 +522,14 @@ def _prepare_runbook(values: dict[str, Any], node: YMap, ctx: Context) -> Contex
     secrets = set(values["secrets"]) if isinstance(values["secrets"], tuple) else set()
     secrets_node = node.items.get("secrets")
     if isinstance(secrets_node, YSeq):
-        secrets |= {item.value for item in secrets_node.items if isinstance(item, YScalar) and isinstance(item.value, str)}
-    return Context(ctx.file, ctx.diagnostics, ctx.names | frozenset(var_names), frozenset(secrets), ctx.scope)
+        secrets |= {
+            item.value
+            for item in secrets_node.items
+            if isinstance(item, YScalar) and isinstance(item.value, str)
+        }
+    return Context(
+        ctx.file, ctx.diagnostics, ctx.names | frozenset(var_names), frozenset(secrets), ctx.scope
+    )
 
 
 RUNBOOK_FIELDS: dict[str, Field] = {

@@ -224,7 +224,12 @@ def _control_character(position: int, text: str, file: str) -> Diagnostic:
     line = before.count("\n") + 1
     column = position - (before.rfind("\n") + 1) + 1
     code = ord(text[position])
-    return Diagnostic(file, line, column, f"control character U+{code:04X} is not allowed (write it escaped, e.g. \"\\x{code:02x}\")")
+    return Diagnostic(
+        file,
+        line,
+        column,
+        f'control character U+{code:04X} is not allowed (write it escaped, e.g. "\\x{code:02x}")',
+    )
 
 
 def _position(data: bytes, offset: int) -> tuple[int, int]:

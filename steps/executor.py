@@ -15,7 +15,7 @@ from typing import Protocol
 from runbook import model
 from runbook.errors import LaunchctlError
 from runbook.shell_template import ShellCommand, render_shell_command
-from runbook.templating import render
+from runbook.templating import expand_secrets, render
 from steps import criteria
 from steps.cancel import CancelToken
 from steps.local_shell import LocalShell
@@ -39,6 +39,15 @@ def render_command(template: str, values: Mapping[str, str], host: str) -> Shell
 
 def render_text(template: str, values: Mapping[str, str], host: str | None = None) -> str:
     return render(template, {**values, "host": host or "localhost"})
+
+
+def prometheus_url(
+    runbook: model.Runbook, values: Mapping[str, str], environ: Mapping[str, str]
+) -> str | None:
+    """The Prometheus base URL with placeholders filled and ``${SECRET}`` taken from the environment."""
+    if not runbook.prometheus_url:
+        return None
+    return expand_secrets(render_text(runbook.prometheus_url, values), environ)
 
 
 class Executor(Protocol):
@@ -72,13 +81,15 @@ class RealExecutor:
     dry_run = False
 
     def __init__(
-        self, runbook: model.Runbook, values: Mapping[str, str], cwd: str | None = None
+        self,
+        runbook: model.Runbook,
+        values: Mapping[str, str],
+        cwd: str | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self._runbook = runbook
         self._local = LocalShell(cwd=cwd)
-        self._prometheus_url = (
-            render_text(runbook.prometheus_url, values) if runbook.prometheus_url else None
-        )
+        self._prometheus_url = prometheus_url(runbook, values, environ or {})
 
     def _shell(self, target: model.Target, host: str) -> Shell:
         if target.is_local:
@@ -186,7 +197,9 @@ class DryRunExecutor:
 
     def run_command(self, template, target, values, *, env, timeout, cancel, on_output=None):
         return [
-            CommandResult(render_command(template, values, host).display, host, 0, 0.0, dry_run=True)
+            CommandResult(
+                render_command(template, values, host).display, host, 0, 0.0, dry_run=True
+            )
             for host in hosts_of(target)
         ]
 

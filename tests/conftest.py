@@ -82,7 +82,9 @@ def launchctl_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "launchctl.cli", *map(str, args)]
 
 
-def run_subprocess(*args: str, cwd: Path, env: dict | None = None, timeout: float = 60) -> CliResult:
+def run_subprocess(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 60
+) -> CliResult:
     proc = subprocess.run(
         launchctl_argv(*args),
         cwd=cwd,
@@ -103,3 +105,30 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def exporter():
+    from realservers import Exporter
+
+    server = Exporter()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def prometheus(exporter, tmp_path_factory):
+    """A real Prometheus scraping the tests' exporter every second."""
+    from realservers import Prometheus
+
+    server = Prometheus(tmp_path_factory.mktemp("prometheus"), exporter.port)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def metric_name(request) -> str:
+    """A metric name no other test uses, so tests sharing one Prometheus never see each other's values."""
+    import re
+
+    return "t_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:60]

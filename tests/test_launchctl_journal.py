@@ -34,8 +34,16 @@ def _start(workdir: Path, *args: str) -> subprocess.Popen:
 
 
 def _journal_dir(workdir: Path) -> Path:
-    return wait_for(lambda: next((p for p in (workdir / ".launchctl").glob("*") if (p / "journal.jsonl").exists()), None)
-                    if (workdir / ".launchctl").exists() else None)
+    return wait_for(
+        lambda: (
+            next(
+                (p for p in (workdir / ".launchctl").glob("*") if (p / "journal.jsonl").exists()),
+                None,
+            )
+            if (workdir / ".launchctl").exists()
+            else None
+        )
+    )
 
 
 def _started(journal: Path, step: str) -> bool:
@@ -83,7 +91,9 @@ def test_kill_9_mid_step_then_resume_never_reruns_finished_steps(write_runbook, 
 def test_resume_refuses_a_runbook_whose_steps_changed_unless_forced(write_runbook, workdir):
     runbook = write_runbook(CRASHABLE)
     journal = _kill9_during_slow(workdir, runbook)
-    runbook.write_text(CRASHABLE.replace("  - {id: last", "  - {id: extra, at: T+0, run: 'true'}\n  - {id: last"))
+    runbook.write_text(
+        CRASHABLE.replace("  - {id: last", "  - {id: extra, at: T+0, run: 'true'}\n  - {id: last")
+    )
     refused = run_subprocess("resume", journal, "--yes", cwd=workdir)
     assert refused.exit_code == 2
     assert "added extra" in refused.stderr and "--force" in refused.stderr
@@ -147,7 +157,11 @@ def test_a_torn_last_line_is_ignored_by_status_and_cut_by_resume(write_runbook, 
 
 
 def test_resume_of_a_finished_launch_changes_nothing(write_runbook, cli):
-    result = cli("run", write_runbook("version: 1\nname: Done\nsteps: [{id: a, at: T+0, run: 'true'}]\n"), "--no-wait")
+    result = cli(
+        "run",
+        write_runbook("version: 1\nname: Done\nsteps: [{id: a, at: T+0, run: 'true'}]\n"),
+        "--no-wait",
+    )
     before = (result.journal_dir / "journal.jsonl").read_text()
     again = cli("resume", result.journal_dir)
     assert again.exit_code == 0 and "already finished" in again.stderr
@@ -162,7 +176,9 @@ def test_resume_of_something_that_is_not_a_journal_is_bad_input(cli, workdir):
     assert result.exit_code == 2 and "journal.jsonl" in result.stderr
 
 
-def test_resume_continues_an_interrupted_rollback_without_rerunning_finished_rollback_steps(write_runbook, workdir):
+def test_resume_continues_an_interrupted_rollback_without_rerunning_finished_rollback_steps(
+    write_runbook, workdir
+):
     runbook = write_runbook(
         """
         version: 1
@@ -177,7 +193,9 @@ def test_resume_continues_an_interrupted_rollback_without_rerunning_finished_rol
     )
     proc = _start(workdir, "run", runbook, "--no-wait")
     journal = _journal_dir(workdir)
-    wait_for(lambda: (workdir / "rolled.log").exists() and "r2" in (workdir / "rolled.log").read_text())
+    wait_for(
+        lambda: (workdir / "rolled.log").exists() and "r2" in (workdir / "rolled.log").read_text()
+    )
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     resumed = run_subprocess("resume", journal, "--yes", cwd=workdir, timeout=90)

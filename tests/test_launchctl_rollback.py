@@ -210,7 +210,9 @@ def test_missing_secret_stops_the_launch_before_anything_runs(write_runbook, cli
     assert not (workdir / "ran").exists()
 
 
-def test_secret_values_reach_commands_but_are_masked_everywhere_written(write_runbook, cli, workdir):
+def test_secret_values_reach_commands_but_are_masked_everywhere_written(
+    write_runbook, cli, workdir
+):
     runbook = write_runbook(
         """
         version: 1

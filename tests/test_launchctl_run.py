@@ -34,8 +34,16 @@ def test_seed_timeline_runs_in_order_under_no_wait(write_runbook, cli, workdir):
     order = (workdir / "order.log").read_text().split("\n")
     assert order[:5] == ["predeploy", "maintenance", "deploy-start", "migrate", "deploy v1.4.0"]
     assert [e["step"] for e in events_of(result.events, "step_started")] == [
-        "predeploy", "maintenance", "deploy-start", "migrate", "deploy", "health",
-        "golive", "initial-validation", "full-validation", "handoff",
+        "predeploy",
+        "maintenance",
+        "deploy-start",
+        "migrate",
+        "deploy",
+        "health",
+        "golive",
+        "initial-validation",
+        "full-validation",
+        "handoff",
     ]
     finished = events_of(result.events, "launch_finished")
     assert finished == [result.events[-1]]
@@ -48,7 +56,13 @@ def test_every_journal_event_has_a_timestamp_and_a_name(write_runbook, cli):
         assert datetime.fromisoformat(event["ts"].replace("Z", "+00:00")).tzinfo is not None
         assert event["event"]
     kinds = {e["event"] for e in result.events}
-    assert {"launch_started", "step_started", "step_finished", "check_result", "launch_finished"} <= kinds
+    assert {
+        "launch_started",
+        "step_started",
+        "step_finished",
+        "check_result",
+        "launch_finished",
+    } <= kinds
     seqs = [e["seq"] for e in result.events]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
@@ -259,7 +273,9 @@ def test_plan_lists_offset_time_step_target_and_command(write_runbook, cli):
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     migrate = next(line for line in lines if "migrate" in line and "T-15m" in line)
-    local_time = datetime.fromisoformat("2026-12-01T13:45:00+00:00").astimezone().strftime("%H:%M:%S")
+    local_time = (
+        datetime.fromisoformat("2026-12-01T13:45:00+00:00").astimezone().strftime("%H:%M:%S")
+    )
     assert local_time in migrate and "local" in migrate and "run: alembic upgrade v9" in migrate
     assert any("confirm: Go?" in line for line in lines)
     assert any("restore: if 'migrate' started" in line for line in lines)

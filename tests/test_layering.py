@@ -39,15 +39,21 @@ def _modules() -> list[tuple[str, Path]]:
     return [(package, path) for package in ORDER for path in sorted((REPO / package).rglob("*.py"))]
 
 
-@pytest.mark.parametrize("package,path", _modules(), ids=lambda v: str(v.relative_to(REPO)) if isinstance(v, Path) else v)
+@pytest.mark.parametrize(
+    "package,path", _modules(), ids=lambda v: str(v.relative_to(REPO)) if isinstance(v, Path) else v
+)
 def test_imports_go_one_way_and_libraries_stay_home(package, path):
     rank = ORDER.index(package)
     for module, line in _imports(path):
         if module in ORDER:
-            assert ORDER.index(module) <= rank, f"{path.relative_to(REPO)}:{line} imports {module} (against the direction)"
+            assert ORDER.index(module) <= rank, (
+                f"{path.relative_to(REPO)}:{line} imports {module} (against the direction)"
+            )
         homes = LIBRARY_HOMES.get(module)
         if homes is not None:
-            assert package in homes, f"{path.relative_to(REPO)}:{line} imports {module}, which lives in {sorted(homes)}"
+            assert package in homes, (
+                f"{path.relative_to(REPO)}:{line} imports {module}, which lives in {sorted(homes)}"
+            )
 
 
 def test_help_does_not_import_heavy_libraries():
@@ -55,5 +61,7 @@ def test_help_does_not_import_heavy_libraries():
         "import sys; from launchctl.cli import run_cli; run_cli(['--help']);"
         "print('loaded=' + ','.join(m for m in ('fabric', 'paramiko', 'httpx', 'rich', 'tenacity') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip().splitlines()[-1] == "loaded="
