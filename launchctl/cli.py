@@ -23,6 +23,13 @@ def _echo_err(text: str) -> None:
     click.echo(text, err=True)
 
 
+def _sinks():
+    """How the launch shows itself: plain timestamped lines (the live view replaces them on a terminal)."""
+    from launchctl.console import PlainConsole
+
+    return [PlainConsole()]
+
+
 def _load(runbook_path: str, var: tuple[str, ...] = (), targets: str | None = None):
     from runbook.loader import load_runbook, parse_var_overrides
 
@@ -83,46 +90,29 @@ def _parse_speed(ctx: click.Context, param: click.Parameter, value: float) -> fl
     return value
 
 
-@cli.command()
-@click.argument("runbook", type=click.Path(dir_okay=False))
-@click.option("--t0", help=RUN_OPTIONS_HELP)
-@click.option(
-    "--dry-run", is_flag=True, help="Touch nothing; walk the timeline on a simulated clock."
-)
-@click.option(
-    "--no-wait", is_flag=True, help="Run steps back to back instead of at their T-offsets."
-)
-@click.option(
-    "--speed",
-    type=float,
-    default=1.0,
-    callback=_parse_speed,
-    help="Run the schedule N times faster.",
-)
-@click.option(
-    "--targets",
-    "targets",
-    type=click.Path(dir_okay=False),
-    help="YAML file whose targets replace the runbook's.",
-)
-@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
-@click.option("--yes", is_flag=True, help="Answer yes to confirmations; 'ask' failures roll back.")
-@click.option(
-    "--journal",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Journal directory (default .launchctl/<id>).",
-)
-@click.option(
-    "--override-gate",
-    metavar="REASON",
-    help="Start despite a NO-GO gate; recorded in journal and report.",
-)
-def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate) -> None:
-    """Run the launch."""
-    from launchctl.launch import RunOptions, start_launch
+def run_options(command):
+    """The options ``run`` and ``drill`` share."""
+    options = [
+        click.argument("runbook", type=click.Path(dir_okay=False)),
+        click.option("--t0", help=RUN_OPTIONS_HELP),
+        click.option("--dry-run", is_flag=True, help="Touch nothing; walk the timeline on a simulated clock."),
+        click.option("--no-wait", is_flag=True, help="Run steps back to back instead of at their T-offsets."),
+        click.option("--speed", type=float, default=1.0, callback=_parse_speed, help="Run the schedule N times faster."),
+        click.option("--targets", "targets", type=click.Path(dir_okay=False), help="YAML file whose targets replace the runbook's."),
+        click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable."),
+        click.option("--yes", is_flag=True, help="Answer yes to confirmations; 'ask' failures roll back."),
+        click.option("--journal", type=click.Path(file_okay=False, path_type=Path), help="Journal directory (default .launchctl/<id>)."),
+        click.option("--override-gate", metavar="REASON", help="Start despite a NO-GO gate; recorded in journal and report."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_setup(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate, drill=None):
+    from launchctl.launch import RunOptions
     from runbook.loader import parse_var_overrides
 
-    overrides = parse_var_overrides(var)
     book = _load(runbook, var, targets)
     options = RunOptions(
         t0=t0,
@@ -131,11 +121,53 @@ def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, overri
         speed=speed,
         yes=yes,
         journal=journal,
-        var_overrides=overrides,
+        var_overrides=parse_var_overrides(var),
         targets_file=targets,
         override_gate=override_gate,
+        drill=drill,
     )
-    sys.exit(start_launch(book, options, os.environ, _echo_err))
+    return book, options
+
+
+@cli.command()
+@run_options
+def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate) -> None:
+    """Run the launch."""
+    from launchctl.launch import start_launch
+
+    book, options = _run_setup(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate)
+    sys.exit(start_launch(book, options, os.environ, _echo_err, sinks=_sinks()))
+
+
+@cli.command()
+@run_options
+@click.option("--fail-at", metavar="STEP", help="Inject a failure at this step (the step is not run).")
+@click.option("--breach", metavar="GUARD", help="Force this guard into breach when its window opens.")
+@click.option("--live", is_flag=True, help="Run the launch for real up to the fault, and the rollback for real.")
+def drill(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate, fail_at, breach, live) -> None:
+    """Rollback drill: inject a failure, run the rollback, time it. Exit 0 when the rollback completed."""
+    from launchctl.drill import DrillSpec, render_summary, summarize
+    from launchctl.journal import read_journal
+    from launchctl.launch import start_launch
+
+    spec = DrillSpec(fail_at=fail_at, breach=breach, live=live)
+    book, options = _run_setup(
+        runbook, t0, dry_run or not live, no_wait, speed, targets, var, yes, journal, override_gate, spec
+    )
+    spec.check(book)
+    journal_dirs: list[Path] = []
+
+    def echo(text: str) -> None:
+        if text.startswith("journal: "):
+            journal_dirs.append(Path(text.removeprefix("journal: ")))
+        _echo_err(text)
+
+    code = start_launch(book, options, os.environ, echo, sinks=_sinks())
+    summary = summarize(read_journal(journal_dirs[0]).events)
+    click.echo(render_summary(summary, options.dry_run))
+    if summary["rollback_status"] == "complete":
+        sys.exit(0)
+    sys.exit(3 if summary["rollback_status"] == "incomplete" else code)
 
 
 @cli.command()
@@ -199,6 +231,33 @@ def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
     probes = run_preflight(book, os.environ)
     click.echo(render_table(probes))
     sys.exit(0 if all(p.ok for p in probes) else 1)
+
+
+@cli.command()
+@click.argument("checklist", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def gate(checklist: str, fmt: str) -> None:
+    """Go/no-go decision from a readiness checklist: exit 0 GO, 1 GO WITH CAUTION, 4 NO-GO."""
+    from launchctl.gate_view import gate_exit_code, render_gate_json, render_gate_text
+    from runbook.checklist import evaluate_gate, load_checklist
+
+    result = evaluate_gate(load_checklist(checklist))
+    click.echo(render_gate_json(result) if fmt == "json" else render_gate_text(result))
+    sys.exit(gate_exit_code(result))
+
+
+@cli.command()
+@click.argument("journal_dir", type=click.Path(path_type=Path))
+@click.option("--reason", required=True, help="Why; recorded and filled into {{ rollback.reason }}.")
+def rollback(journal_dir: Path, reason: str) -> None:
+    """Roll a launch back now: asks the live driver, or runs the rollback sequence when none is live."""
+    from launchctl.launch import rollback_here
+    from launchctl.rollback_command import request_rollback, rollback_exit_code
+
+    def run_here(directory: Path, why: str) -> int:
+        return rollback_exit_code(rollback_here(directory, why, environ=os.environ, echo=_echo_err, sinks=_sinks()))
+
+    sys.exit(request_rollback(journal_dir, reason, os.environ, _echo_err, run_here))
 
 
 @cli.command()

@@ -1,33 +1,31 @@
-"""The engine: the walk over the timeline, the same for a launch, a dry run and a plan.
+"""The engine: the walk over the timeline, the same for a launch, a dry run, a drill and a plan.
 
 What differs between those is injected: the clock (real, scaled, simulated),
 the executor (real or describing), the operator (a person or the headless
-rules) and the recorder's sinks. Blocking work (waiting for a T-offset,
-running a step) happens on a worker thread while the main thread stays free
-to handle Ctrl-C, signals and rollback requests, so an interruption reaches
-a running step within a fraction of a second.
+rules) and the recorder's sinks. Blocking work runs through ``Blocker`` so
+Ctrl-C, signals, guard alerts and rollback requests reach it promptly; guards
+are supervised by ``GuardSupervisor``.
 """
 
 from __future__ import annotations
 
 import getpass
-import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from launchctl.guard_watch import Anchor, GuardWatch
+from launchctl.control import Blocker, EndMonitoring, Interrupt, PauseLaunch, StartRollback
+from launchctl.drill import DrillSpec, forced_breach, start_breach_timer
+from launchctl.guard_supervisor import GuardSupervisor
 from launchctl.journal import iso
 from launchctl.operator import Operator
 from launchctl.recorder import Recorder
 from launchctl.state import LaunchState
-from rollback.guards import Verdict
 from rollback.policy import Decision, decide_on_failure
 from rollback.sequence import RollbackResult, RollbackStepResult, plan_rollback, run_rollback_step
 from runbook import model
@@ -38,31 +36,12 @@ from runbook.templating import expand_secrets, render
 from steps.action import ActionContext, run_action
 from steps.cancel import CancelToken
 from steps.clock import Clock
-from steps.criteria import query_prometheus
-from steps.executor import Executor, prometheus_url, render_text
+from steps.executor import Executor, render_text
 from steps.notify import Notifier
 
-T = TypeVar("T")
-POLL_SECONDS = 0.2
 ROLLBACK_REQUEST_FILE = "rollback.request"
 
-
-class PauseLaunch(Exception):
-    def __init__(self, reason: str, step: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.step = step
-
-
-class StartRollback(Exception):
-    def __init__(self, reason: str, trigger: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.trigger = trigger
-
-
-class EndMonitoring(Exception):
-    """The operator ended monitoring before the last guard window closed."""
+__all__ = ["DrillSpec", "Engine", "LaunchSettings", "PauseLaunch", "StartRollback", "ROLLBACK_REQUEST_FILE"]
 
 
 @dataclass
@@ -75,20 +54,7 @@ class LaunchSettings:
     yes: bool = False
     cwd: str | None = None
     user: str = field(default_factory=getpass.getuser)
-
-
-@dataclass
-class _Interrupt:
-    action: str  # rollback | pause
-    reason: str
-    trigger: str
-
-    def as_exception(self, step: str | None) -> Exception:
-        if self.action == "rollback":
-            return StartRollback(self.reason, self.trigger)
-        if self.action == "end":
-            return EndMonitoring(self.reason)
-        return PauseLaunch(self.reason, step)
+    drill: DrillSpec | None = None
 
 
 class Engine:
@@ -113,36 +79,54 @@ class Engine:
         self.environ = environ
         self.notifier = notifier
         self.state = state
-        self._signals: list[int] = []
-        self._alerts: queue.Queue[tuple[model.Guard, Verdict]] = queue.Queue()
-        self._wake = threading.Event()
-        self.anchor = Anchor(self._recorded_anchor(state))
-        self.guard_watch: GuardWatch | None = None
         self._started_ids: set[str] = set(state.started_step_ids) if state else set()
-        self._rollback_done = False
+        self._went_live = False
         self.values: dict[str, str] = {
             **runbook.vars,
             "t0": iso(settings.t0),
             "launch.id": settings.launch_id,
             "launch.name": runbook.name,
         }
+        self.blocker = Blocker(self._pending_interrupt, self._interrupted, clock.simulated)
+        self.guards = GuardSupervisor(
+            runbook,
+            clock,
+            recorder,
+            self.values,
+            environ,
+            self.blocker.wake,
+            GuardSupervisor.recorded_anchor(settings.t0, settings.no_wait, state),
+            executor.dry_run,
+        )
+        self.drill = settings.drill
+        self._drill_stop = threading.Event()
 
     # -- the walk -----------------------------------------------------------------------------
 
     def run(self) -> int:
         """Drive the launch to an end; returns the exit code (SPEC section 3)."""
-        with self._signal_handlers():
+        with self.blocker.signal_handlers():
             try:
-                self._start_guards()
+                self.guards.start()
+                self._start_drill_timer()
                 return self._drive()
             except PauseLaunch as pause:
-                self._stop_guards()
+                self._stop_watching()
                 self.recorder.emit(
                     "launch_paused",
                     reason=pause.reason,
                     step=pause.step,
                     journal=str(self.settings.journal_dir or ""),
                 )
+                return EXIT_PAUSED
+
+    def roll_back(self, reason: str, trigger: str) -> int:
+        """Run the rollback sequence now (``launchctl rollback`` with no live driver)."""
+        with self.blocker.signal_handlers():
+            try:
+                return self._rollback(reason, trigger)
+            except PauseLaunch as pause:
+                self.recorder.emit("launch_paused", reason=pause.reason, step=pause.step)
                 return EXIT_PAUSED
 
     def _drive(self) -> int:
@@ -154,93 +138,78 @@ class Engine:
             return self._rollback(
                 self.state.rollback.reason or "resumed rollback", self.state.rollback.trigger or "?"
             )
+        if self.state is None:
+            self._notify(f"LAUNCH STARTED: {self.runbook.name} (T0 {self.values['t0']})", "launch_started")
         try:
             self._run_steps()
-            self.anchor.set(self.clock.now())
+            self.guards.anchor.set(self.clock.now())
             self._monitor()
         except StartRollback as start:
             return self._rollback(start.reason, start.trigger)
-        self._stop_guards()
+        self._stop_watching()
         return self._finish("completed", EXIT_OK)
 
-    # -- guards -----------------------------------------------------------------------------
+    # -- guards, monitoring and drills -------------------------------------------------------
 
-    def _recorded_anchor(self, state: LaunchState | None) -> datetime | None:
-        if not self.settings.no_wait:
-            return self.settings.t0
-        for event in reversed(state.guard_events if state else []):
-            if event["event"] == "guards_anchored":
-                return datetime.fromisoformat(event["anchor"].replace("Z", "+00:00"))
-        return None
-
-    def _start_guards(self) -> None:
-        if not self.runbook.guards:
-            return
-        if self.executor.dry_run:
-            for guard in self.runbook.guards:
-                window = (
-                    "T+0 until the last step"
-                    if guard.during is None
-                    else (f"{format_offset(guard.during[0])}..{format_offset(guard.during[1])}")
-                )
-                self.recorder.emit(
-                    "guard_planned",
-                    guard=guard.id,
-                    query=render_text(guard.query, self.values),
-                    threshold=str(guard.breach),
-                    window=window,
-                    then=guard.then.value,
-                    dry_run=True,
-                )
-            return
-        url = prometheus_url(self.runbook, self.values, self.environ) or ""
-        queries = {guard.id: render_text(guard.query, self.values) for guard in self.runbook.guards}
-
-        def sample(guard: model.Guard) -> tuple[float | None, str]:
-            return query_prometheus(url, queries[guard.id], guard.timeout.total_seconds())
-
-        self.guard_watch = GuardWatch(
-            self.runbook.guards,
-            self.clock,
-            self.recorder,
-            sample,
-            self._on_verdict,
-            self.anchor,
-            self.runbook.steps[-1].at,
-        )
-        self.guard_watch.start()
-
-    def _on_verdict(self, guard: model.Guard, verdict: Verdict) -> None:
-        self._alerts.put((guard, verdict))
-        self._wake.set()
-
-    def _stop_guards(self) -> None:
-        if self.guard_watch is not None:
-            self.guard_watch.stop()
-
-    def _anchor_guards_at(self, step: model.Step) -> None:
-        if step.at >= timedelta(0) and self.anchor.set(self.clock.now()):
-            self.recorder.emit("guards_anchored", anchor=iso(self.anchor.value), step=step.id)
+    def _stop_watching(self) -> None:
+        self._drill_stop.set()
+        self.guards.stop()
 
     def _monitor(self) -> None:
         """After the last step: stay until every guard window has closed, unless the operator ends it."""
-        if self.executor.dry_run:
-            end = self._dry_run_monitoring_end()
-        else:
-            end = self.guard_watch.last_window_end() if self.guard_watch else None
+        end = self.guards.monitoring_end()
         if end is None or end <= self.clock.now():
             return
+        self._dry_drill_breach(end)
         self.recorder.emit("monitoring_started", until=iso(end))
         try:
-            self._block(lambda cancel: self.clock.sleep_until(end, cancel), phase="monitoring")
+            self.blocker.run(lambda cancel: self.clock.sleep_until(end, cancel), phase="monitoring")
         except EndMonitoring as ended:
             self.recorder.emit("monitoring_finished", reason=str(ended))
             return
         self.recorder.emit("monitoring_finished", reason="every guard window has closed")
 
-    def _dry_run_monitoring_end(self) -> datetime | None:
-        ends = [g.during[1] for g in self.runbook.guards if g.during is not None]
-        return self.anchor.value + max(ends) if ends and self.anchor.value else None
+    def _drill_guard(self) -> model.Guard | None:
+        if self.drill is None or self.drill.breach is None:
+            return None
+        return next(g for g in self.runbook.guards if g.id == self.drill.breach)
+
+    def _start_drill_timer(self) -> None:
+        guard = self._drill_guard()
+        if guard is None or self.clock.simulated:
+            return
+
+        def window_start() -> datetime | None:
+            window = self.guards.window(guard)
+            return window[0] if window else None
+
+        start_breach_timer(window_start, self.clock, self._drill_stop, lambda: self._inject_breach(guard))
+
+    def _inject_breach(self, guard: model.Guard) -> None:
+        self.recorder.emit("drill_injected", fault=f"breach of guard '{guard.id}'", guard=guard.id)
+        self.guards.raise_alert(guard, forced_breach(guard))
+
+    def _dry_drill_breach(self, before: datetime) -> None:
+        """Dry drills: if the drilled guard's window opens before ``before``, jump there and breach."""
+        guard = self._drill_guard()
+        if guard is None or not self.clock.simulated:
+            return
+        window = self.guards.window(guard)
+        if window is not None and window[0] <= before:
+            self.clock.sleep_until(window[0])
+            self._inject_breach(guard)
+            self.blocker.run(lambda cancel: None)
+
+    def _inject_step_failure(self, step: model.Step, planned: datetime) -> None:
+        self._started_ids.add(step.id)
+        self.recorder.emit(
+            "step_started", step=step.id, title=step.title, offset=format_offset(step.at), planned=iso(planned)
+        )
+        self.recorder.emit("drill_injected", fault=f"failure of step '{step.id}'", step=step.id)
+        reason = f"drill: injected failure at step '{step.id}' (the step was not run)"
+        self.recorder.emit("step_failed", step=step.id, status="failed", reason=reason)
+        self.recorder.emit("step_finished", step=step.id, status="failed", reason=reason)
+        raise StartRollback(reason, step.id)
 
     def _run_steps(self) -> None:
         for step in self.runbook.steps:
@@ -278,7 +247,10 @@ class Engine:
     def _run_step(self, step: model.Step) -> None:
         planned = self.settings.t0 + step.at
         if not self.settings.no_wait:
-            self._block(lambda cancel: self.clock.sleep_until(planned, cancel))
+            self._dry_drill_breach(planned)
+            self.blocker.run(lambda cancel: self.clock.sleep_until(planned, cancel))
+        if self.drill is not None and self.drill.fail_at == step.id:
+            self._inject_step_failure(step, planned)
         if step.confirm and not self._confirmed(step):
             return
         self._execute(step, planned)
@@ -323,7 +295,7 @@ class Engine:
             actual = self.clock.now()
             late = (actual - planned).total_seconds()
             self._started_ids.add(step.id)
-            self._anchor_guards_at(step)
+            self.guards.anchor_at(step, actual)
             self.recorder.emit(
                 "step_started",
                 step=step.id,
@@ -334,12 +306,15 @@ class Engine:
                 attempt=attempt,
                 target=step.on,
             )
-            outcome = self._block(
+            outcome = self.blocker.run(
                 lambda cancel: run_action(step, self._action_context(step, cancel), soak=step.wait),
                 step.id,
             )
             if outcome.ok:
                 self.recorder.emit("step_finished", step=step.id, status="ok")
+                if step.at >= timedelta(0) and not self._went_live:
+                    self._went_live = True
+                    self._notify(f"GO-LIVE DONE: {step.title}", "go_live", step=step.id)
                 return
             reason = outcome.reason or "failed"
             self.recorder.emit("step_failed", step=step.id, status="failed", reason=reason)
@@ -370,7 +345,9 @@ class Engine:
     # -- rollback -------------------------------------------------------------------------------
 
     def _rollback(self, reason: str, trigger: str) -> int:
-        self._stop_guards()
+        self._stop_watching()
+        if self.settings.journal_dir is not None:
+            (self.settings.journal_dir / ROLLBACK_REQUEST_FILE).unlink(missing_ok=True)
         previous = self.state.rollback if self.state and self.state.rollback else None
         planned = plan_rollback(self.runbook.rollback, self._started_ids)
         started = time.monotonic()
@@ -448,7 +425,7 @@ class Engine:
             "rollback_step_started", step=step.id, title=step.title, phase="rollback"
         )
         step_values = {**values, "step.id": step.id}
-        result = self._block(
+        result = self.blocker.run(
             lambda cancel: run_rollback_step(
                 step, self._action_context(step, cancel, step_values, phase="rollback")
             ),
@@ -465,6 +442,8 @@ class Engine:
         return result
 
     def _finish(self, status: str, exit_code: int) -> int:
+        if self.drill is not None:
+            self._notify(f"DRILL {'PASSED' if exit_code == EXIT_ROLLED_BACK else 'FAILED'}: launch {status}", "drill")
         self._notify(
             f"LAUNCH {status.upper().replace('_', ' ')}: {self.runbook.name}", "launch_finished"
         )
@@ -539,73 +518,24 @@ class Engine:
         )
         return answer
 
-    def _block(
-        self, work: Callable[[CancelToken], T], step: str | None = None, phase: str = "launch"
-    ) -> T:
-        """Run ``work`` on a worker thread; meanwhile handle interrupts, cancelling the work when they demand it."""
-        cancel = CancelToken()
-        if self.clock.simulated:
-            return self._run_inline(work, cancel, step, phase)
-        box: dict[str, Any] = {}
-        done = threading.Event()
+    def _interrupted(self, step: str, interrupt: Interrupt) -> None:
+        self.recorder.emit("step_interrupted", step=step, reason=interrupt.reason)
 
-        def target() -> None:
-            try:
-                box["value"] = work(cancel)
-            except BaseException as exc:  # re-raised on the main thread below
-                box["error"] = exc
-            finally:
-                done.set()
-                self._wake.set()
-
-        worker = threading.Thread(target=target, name=f"step-{step or 'wait'}", daemon=True)
-        worker.start()
-        interrupt: _Interrupt | None = None
-        while not done.is_set():
-            self._wake.wait(POLL_SECONDS)
-            self._wake.clear()
-            found = self._pending_interrupt(phase)
-            if found is not None and interrupt is None:
-                interrupt = found
-                cancel.cancel(found.reason)
-        worker.join()
-        if interrupt is None:
-            interrupt = self._pending_interrupt(phase)
-        if "error" in box:
-            raise box["error"]
-        if interrupt is not None:
-            if step is not None and phase == "launch":
-                self.recorder.emit("step_interrupted", step=step, reason=interrupt.reason)
-            raise interrupt.as_exception(step)
-        return box["value"]
-
-    def _run_inline(
-        self, work: Callable[[CancelToken], T], cancel: CancelToken, step: str | None, phase: str
-    ) -> T:
-        """On a simulated clock nothing blocks, so no worker thread: run, then look for interrupts."""
-        value = work(cancel)
-        interrupt = self._pending_interrupt(phase)
-        if interrupt is not None:
-            if step is not None and phase == "launch":
-                self.recorder.emit("step_interrupted", step=step, reason=interrupt.reason)
-            raise interrupt.as_exception(step)
-        return value
-
-    def _pending_interrupt(self, phase: str) -> _Interrupt | None:
-        while self._signals:
-            signum = self._signals.pop(0)
+    def _pending_interrupt(self, phase: str) -> Interrupt | None:
+        while self.blocker.signals:
+            signum = self.blocker.signals.pop(0)
             if signum != signal.SIGINT:
                 name = signal.Signals(signum).name
-                return _Interrupt("pause", f"received {name}; launch paused, resumable", "signal")
+                return Interrupt("pause", f"received {name}; launch paused, resumable", "signal")
             answer = self._decide(
                 "interrupt", "Ctrl-C", None, lambda: self.operator.interrupted(phase)
             )
             if answer == "rollback" and phase != "rollback":
-                return _Interrupt("rollback", "operator requested rollback (Ctrl-C)", "operator")
+                return Interrupt("rollback", "operator requested rollback (Ctrl-C)", "operator")
             if answer == "pause":
-                return _Interrupt("pause", "paused by operator (Ctrl-C)", "operator")
+                return Interrupt("pause", "paused by operator (Ctrl-C)", "operator")
             if answer == "end" and phase == "monitoring":
-                return _Interrupt("end", "monitoring ended by operator", "operator")
+                return Interrupt("end", "monitoring ended by operator", "operator")
         if phase == "rollback":
             return None
         alert = self._pending_guard_alert()
@@ -617,18 +547,16 @@ class Engine:
                 return self._take_rollback_request(request)
         return None
 
-    def _pending_guard_alert(self) -> _Interrupt | None:
-        while True:
-            try:
-                guard, verdict = self._alerts.get_nowait()
-            except queue.Empty:
-                return None
+    def _pending_guard_alert(self) -> Interrupt | None:
+        while (alert := self.guards.next_alert()) is not None:
+            guard, verdict = alert
             trigger = f"guard:{guard.id}"
             if verdict.action is GuardAction.WARN:
                 self._notify(f"WARNING: {verdict.reason}", "guard_warning")
                 continue
+            self._notify(f"GUARD BREACH: {verdict.reason}", "guard_breach")
             if verdict.action is GuardAction.ROLLBACK:
-                return _Interrupt("rollback", verdict.reason, trigger)
+                return Interrupt("rollback", verdict.reason, trigger)
             answer = self._decide(
                 "guard",
                 verdict.reason,
@@ -636,11 +564,12 @@ class Engine:
                 lambda v=verdict, g=guard: self.operator.guard_alert(g.id, v.reason),
             )
             if answer == "rollback":
-                return _Interrupt("rollback", verdict.reason, trigger)
+                return Interrupt("rollback", verdict.reason, trigger)
             if answer == "pause":
-                return _Interrupt("pause", f"paused on {verdict.reason}", trigger)
+                return Interrupt("pause", f"paused on {verdict.reason}", trigger)
+        return None
 
-    def _take_rollback_request(self, request: Path) -> _Interrupt:
+    def _take_rollback_request(self, request: Path) -> Interrupt:
         try:
             text = request.read_text(encoding="utf-8").strip()
         except OSError:
@@ -648,19 +577,4 @@ class Engine:
         request.unlink(missing_ok=True)
         reason = text.splitlines()[0] if text else "rollback requested from another terminal"
         self.recorder.emit("rollback_requested", reason=reason)
-        return _Interrupt("rollback", reason, "operator")
-
-    @contextmanager
-    def _signal_handlers(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        previous = {signum: signal.getsignal(signum) for signum in wanted}
-        for signum in wanted:
-            signal.signal(signum, lambda s, _f: self._signals.append(s))
-        try:
-            yield
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        return Interrupt("rollback", reason, "operator")

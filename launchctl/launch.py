@@ -18,7 +18,7 @@ from typing import Any
 
 from launchctl import __version__
 from launchctl.console import PlainConsole
-from launchctl.engine import Engine, LaunchSettings
+from launchctl.engine import DrillSpec, Engine, LaunchSettings
 from launchctl.errors import RunbookChanged
 from launchctl.journal import JournalLock, JournalWriter, iso, read_journal
 from launchctl.masking import SecretMasker
@@ -27,8 +27,9 @@ from launchctl.recorder import Recorder, Sink
 from launchctl.schedule import resolve_t0
 from launchctl.state import LaunchState, replay
 from runbook import model
+from runbook.checklist import Decision, GateResult, evaluate_gate, load_checklist
 from runbook.durations import format_offset
-from runbook.errors import InputError
+from runbook.errors import EXIT_BAD_INPUT, EXIT_NO_GO, InputError
 from runbook.loader import load_runbook
 from steps.clock import Clock, ScaledClock, SimulatedClock, utcnow
 from steps.executor import DryRunExecutor, RealExecutor
@@ -46,6 +47,7 @@ class RunOptions:
     var_overrides: dict[str, str] = field(default_factory=dict)
     targets_file: str | None = None
     override_gate: str | None = None
+    drill: DrillSpec | None = None
 
 
 def new_launch_id(name: str, now: datetime) -> str:
@@ -87,11 +89,14 @@ def start_launch(
             echo(f"note: secrets not set (fine for a dry run): {', '.join(missing)}")
     else:
         require_secrets(runbook, environ)
+    gate = evaluate_gate(load_checklist(runbook.gate)) if runbook.gate else None
     now = utcnow()
     t0 = resolve_t0(options.t0, runbook, now)
     launch_id = new_launch_id(runbook.name, now)
     journal_dir = (options.journal or Path(".launchctl") / launch_id).absolute()
     echo(f"journal: {journal_dir}")
+    if gate is not None:
+        echo(f"gate: {gate.decision.value} (critical {gate.critical}, total {gate.total})")
     clock: Clock
     if options.dry_run:
         clock = SimulatedClock(min(now, t0 + runbook.steps[0].at))
@@ -109,6 +114,7 @@ def start_launch(
         no_wait=options.no_wait,
         yes=options.yes,
         cwd=os.getcwd(),
+        drill=options.drill,
     )
     try:
         recorder.emit(
@@ -143,8 +149,14 @@ def start_launch(
             user=settings.user,
             pid=os.getpid(),
             version=__version__,
+            gate=gate.to_data() if gate else None,
             gate_override=options.override_gate,
+            drill=options.drill.to_data() if options.drill else None,
         )
+        if gate is not None and gate.decision is Decision.NO_GO and not options.dry_run:
+            if not options.override_gate:
+                return _refuse(recorder, gate, echo)
+            echo(f"gate: NO-GO overridden: {options.override_gate}")
         return _drive(
             runbook, settings, recorder, clock, environ, operator or choose_operator(options.yes)
         )
@@ -220,6 +232,71 @@ def resume_launch(
             writer.close()
     finally:
         lock.release()
+
+
+def rollback_here(
+    journal_dir: Path,
+    reason: str,
+    *,
+    environ: Mapping[str, str],
+    echo: Callable[[str], None],
+    sinks: list[Sink] | None = None,
+) -> int:
+    """Run the rollback sequence of a launch no process is driving (``launchctl rollback``)."""
+    lock = JournalLock(journal_dir)
+    lock.acquire()
+    try:
+        read = read_journal(journal_dir)
+        state = replay(read.events, read.torn_lines)
+        if state.rollback is not None and state.rollback.status is not None:
+            echo(f"{state.launch_id}: already rolled back ({state.rollback.status}); nothing to do")
+            return EXIT_BAD_INPUT
+        launch = state.launch
+        runbook = load_runbook(launch["runbook"], launch.get("var_overrides") or {}, launch.get("targets_file"))
+        if not launch.get("dry_run"):
+            require_secrets(runbook, environ)
+        clock = _resumed_clock(state)
+        writer = JournalWriter(journal_dir, durable=not launch.get("dry_run"))
+        writer.open()
+        recorder = Recorder(writer, _masker(runbook, environ), clock, sinks if sinks is not None else [PlainConsole()], state.last_seq)
+        settings = LaunchSettings(
+            launch_id=state.launch_id,
+            t0=datetime.fromisoformat(launch["t0"].replace("Z", "+00:00")),
+            journal_dir=journal_dir,
+            dry_run=bool(launch.get("dry_run")),
+            no_wait=bool(launch.get("no_wait")),
+            yes=True,
+            cwd=launch.get("cwd"),
+        )
+        echo(f"journal: {journal_dir}")
+        try:
+            recorder.emit("rollback_requested", reason=reason, user=settings.user, pid=os.getpid())
+            values = _values(runbook, settings)
+            executor = DryRunExecutor(runbook, values) if settings.dry_run else RealExecutor(
+                runbook, values, cwd=settings.cwd, environ=environ
+            )
+            notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
+            engine = Engine(runbook, settings, recorder, HeadlessOperator(True), clock, executor, environ, notifier, state)
+            try:
+                return engine.roll_back(reason, "operator")
+            finally:
+                notifier.close()
+                executor.close()
+        finally:
+            writer.close()
+    finally:
+        lock.release()
+
+
+def _refuse(recorder: Recorder, gate: GateResult, echo: Callable[[str], None]) -> int:
+    """A NO-GO gate: nothing runs; the journal records why, so the record shows the refusal."""
+    recorder.emit("gate_refused", decision=gate.decision.value, reasons=gate.reasons)
+    recorder.emit("launch_finished", status="refused_by_gate", exit_code=EXIT_NO_GO)
+    echo("refused: the go/no-go gate says NO-GO")
+    for reason in gate.reasons:
+        echo(f"  - {reason}")
+    echo("nothing was run; fix the checklist, or start with --override-gate REASON (recorded)")
+    return EXIT_NO_GO
 
 
 def plan_launch(

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from runbook.comparison import Comparison
+from steps.http import HttpSession
 from steps.results import CriterionResult, Outcome
 
 BODY_EXCERPT = 200
@@ -24,6 +25,7 @@ def evaluate_http(
     timeout: float,
     host: str | None = None,
     attempt: int = 1,
+    session: HttpSession | None = None,
 ) -> CriterionResult:
     """GET ``url``: pass on the expected status (default any 2xx) and body text."""
     import httpx
@@ -36,8 +38,7 @@ def evaluate_http(
         )
 
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.get(url)
+        response = _session(session).get(url, timeout=timeout)
     except httpx.TimeoutException:
         return result(Outcome.INCONCLUSIVE, f"no answer within {timeout:g}s")
     except httpx.ConnectError as exc:
@@ -57,7 +58,9 @@ def evaluate_http(
     return result(Outcome.PASS, f"HTTP {code}", code)
 
 
-def query_prometheus(base_url: str, query: str, timeout: float) -> tuple[float | None, str]:
+def query_prometheus(
+    base_url: str, query: str, timeout: float, session: HttpSession | None = None
+) -> tuple[float | None, str]:
     """Run an instant query; returns (value, "") or (None, why there is no value).
 
     A vector of several series is refused: comparing "the first" of an
@@ -67,8 +70,7 @@ def query_prometheus(base_url: str, query: str, timeout: float) -> tuple[float |
 
     url = base_url.rstrip("/") + "/api/v1/query"
     try:
-        with httpx.Client(timeout=timeout) as client:
-            response = client.get(url, params={"query": query})
+        response = _session(session).get(url, timeout=timeout, params={"query": query})
     except httpx.TimeoutException:
         return None, f"Prometheus did not answer within {timeout:g}s"
     except httpx.HTTPError as exc:
@@ -104,10 +106,16 @@ def query_prometheus(base_url: str, query: str, timeout: float) -> tuple[float |
 
 
 def evaluate_prometheus(
-    base_url: str, query: str, expect: Comparison, *, timeout: float, attempt: int = 1
+    base_url: str,
+    query: str,
+    expect: Comparison,
+    *,
+    timeout: float,
+    attempt: int = 1,
+    session: HttpSession | None = None,
 ) -> CriterionResult:
     started = time.monotonic()
-    value, problem = query_prometheus(base_url, query, timeout)
+    value, problem = query_prometheus(base_url, query, timeout, session)
     duration = time.monotonic() - started
     if value is None:
         return CriterionResult(
@@ -119,6 +127,14 @@ def evaluate_prometheus(
     return CriterionResult(
         "prometheus", query, outcome, f"{value:g} {verb} {expect}", value, None, attempt, duration
     )
+
+
+_ONE_OFF = HttpSession()
+
+
+def _session(session: HttpSession | None) -> HttpSession:
+    """The launch's shared session, or one kept for callers that make a single probe."""
+    return session if session is not None else _ONE_OFF
 
 
 def _short(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from runbook.shell_template import ShellCommand, render_shell_command
 from runbook.templating import expand_secrets, render
 from steps import criteria
 from steps.cancel import CancelToken
+from steps.http import HttpSession
 from steps.local_shell import LocalShell
 from steps.results import CommandResult, CriterionResult, Outcome
 from steps.shell import OutputListener, Shell
@@ -90,6 +91,7 @@ class RealExecutor:
         self._runbook = runbook
         self._local = LocalShell(cwd=cwd)
         self._prometheus_url = prometheus_url(runbook, values, environ or {})
+        self._http = HttpSession()
 
     def _shell(self, target: model.Target, host: str) -> Shell:
         if target.is_local:
@@ -125,6 +127,7 @@ class RealExecutor:
                     criterion.expect,
                     timeout=criterion.timeout.total_seconds(),
                     attempt=attempt,
+                    session=self._http,
                 )
             ]
         if isinstance(criterion, model.HttpCriterion):
@@ -138,6 +141,7 @@ class RealExecutor:
                     timeout=criterion.timeout.total_seconds(),
                     host=host,
                     attempt=attempt,
+                    session=self._http,
                 )
                 for host in hosts
             ]
@@ -183,6 +187,7 @@ class RealExecutor:
 
     def close(self) -> None:
         self._local.close()
+        self._http.close()
 
 
 class DryRunExecutor:

@@ -174,7 +174,11 @@ def wait_for_event(
         if found is not None:
             return found
         if proc.poll() is not None:
-            raise RuntimeError(f"launchctl exited {proc.returncode} before {kind}; see {journal}")
+            stderr = journal.parent / "stderr.txt"
+            tail = stderr.read_text(errors="replace")[-1500:] if stderr.exists() else ""
+            raise RuntimeError(
+                f"launchctl exited {proc.returncode} before {kind}; see {journal}\n{tail}"
+            )
         time.sleep(0.05)
     raise RuntimeError(f"no {kind} {match or ''} within {timeout:g} s; see {journal}")
 
@@ -516,23 +520,32 @@ def main() -> int:
         print(f"  cpu run: {args.cpu_guards} guards x {args.cpu_seconds} s ...", flush=True)
         cpu = cpu_run(prom, work, launchctl, args.cpu_guards, args.cpu_seconds)
 
+        def row(label: str, med: str = "", mx: str = "", goal: str = "", result: str = "") -> None:
+            print(f"{label:<54} {med:>8} {mx:>8}  {goal:<18} {result}".rstrip())
+
+        rule = "-" * 100
         print()
-        print(f"{'measure':<58} {'median':>8} {'max':>8}  {'goal':<22} result")
-        print("-" * 108)
+        print(
+            f"{args.reps} runs per latency variant; flip = wall time the exporter value changed; "
+            "journal ts has ms resolution"
+        )
+        print("  gauge: query bench_lat_gauge_N, breach > 0.05, 0.001 -> 0.2")
+        print("  rate:  query rate(bench_lat_rate_N_total[5s]), breach > 50, counter 1/s -> 100/s")
+        row("measure", "median s", "max s", "goal", "result")
+        print(rule)
         for variant in ("gauge", "rate"):
             runs = results[variant]
             window = 0.0 if variant == "gauge" else RATE_WINDOW_S
             bound = SCRAPE_S + window + EVERY_S
-            label = (
-                "gauge, > 0.05" if variant == "gauge" else "rate(x_total[5s]) > 50, 1/s -> 100/s"
-            )
             med, mx = stats_of([r["flip_to_rollback"] for r in runs])
             passed = mx <= bound
             ok &= passed
-            print(
-                f"(a) flip -> rollback_started   [{label}]".ljust(58)
-                + f" {med:8.3f} {mx:8.3f}  <= {bound:g} s (1+{window:g}+1)".ljust(20)
-                + f"     {verdict(passed)}"
+            row(
+                f"(a) {variant}: flip -> rollback_started",
+                f"{med:.3f}",
+                f"{mx:.3f}",
+                f"<= {bound:g} (1+{window:g}+1)",
+                verdict(passed),
             )
             for key, text in (
                 ("flip_to_scrape", "flip -> first scrape after it"),
@@ -541,36 +554,40 @@ def main() -> int:
                 values = [r[key] for r in runs if r[key] is not None]
                 if values:
                     med, mx = stats_of(values)
-                    print(f"      {text}".ljust(58) + f" {med:8.3f} {mx:8.3f}  (where (a) goes)")
+                    row(f"      {text}", f"{med:.3f}", f"{mx:.3f}", "(part of (a))")
             med, mx = stats_of([r["sample_to_rollback"] for r in runs])
             passed = mx <= GOAL_SAMPLE_TO_ROLLBACK_S
             ok &= passed
-            print(
-                f"(b) breaching guard_sample -> rollback_started [{variant}]".ljust(58)
-                + f" {med:8.3f} {mx:8.3f}  <= {GOAL_SAMPLE_TO_ROLLBACK_S:g} s".ljust(20)
-                + f"     {verdict(passed)}"
+            row(
+                f"(b) {variant}: breaching guard_sample -> rollback_started",
+                f"{med:.3f}",
+                f"{mx:.3f}",
+                f"<= {GOAL_SAMPLE_TO_ROLLBACK_S:g}",
+                verdict(passed),
             )
             med, mx = stats_of([r["breach_to_rollback"] for r in runs])
-            print(
-                f"    guard_breach -> rollback_started [{variant}]".ljust(58)
-                + f" {med:8.3f} {mx:8.3f}  (info)"
+            row(
+                f"    {variant}: guard_breach -> rollback_started",
+                f"{med:.3f}",
+                f"{mx:.3f}",
+                "(info)",
             )
             bad_exit = [r["exit"] for r in runs if r["exit"] != 1]
             if bad_exit:
                 print(f"    note: exit codes other than 1 (rolled back): {bad_exit}")
-        print(f"    ({args.reps} runs per variant; journal ts has ms resolution)")
-        print("-" * 108)
+        print(rule)
         passed = cpu["share"] < GOAL_CPU_SHARE
         ok &= passed
-        print(
-            f"(2) engine CPU, {args.cpu_guards} guards every 1 s for {args.cpu_seconds} s".ljust(58)
-            + f" {cpu['share'] * 100:7.2f}%".rjust(8)
-            + f"{'':>9}  < {GOAL_CPU_SHARE * 100:g}% of one core".ljust(24)
-            + f"   {verdict(passed)}"
+        row(
+            f"(2) engine CPU, {args.cpu_guards} guards x every 1 s, {args.cpu_seconds} s",
+            f"{cpu['share'] * 100:.2f}%",
+            "",
+            f"< {GOAL_CPU_SHARE * 100:g}% of a core",
+            verdict(passed),
         )
         print(
-            f"      CPU {cpu['cpu']:.2f} s (user {cpu['user']:.2f} + sys {cpu['sys']:.2f}) over wall {cpu['wall']:.2f} s, "
-            f"incl. start-up; exit {cpu['exit']}"
+            f"      CPU {cpu['cpu']:.2f} s (user {cpu['user']:.2f} + sys {cpu['sys']:.2f}) over wall "
+            f"{cpu['wall']:.2f} s, start-up included; exit {cpu['exit']}"
         )
         print(
             f"      steady state (first sample .. window end - 2 s, {cpu['steady_wall']:.1f} s): "
@@ -579,13 +596,15 @@ def main() -> int:
         expected = args.cpu_guards * args.cpu_seconds
         print(
             f"      guard_sample events: {cpu['samples']} (expected ~{expected}; per guard "
-            f"{cpu['per_guard'][0]}..{cpu['per_guard'][1]}; not ok: {cpu['not_ok']}); events total {cpu['events']}"
+            f"{cpu['per_guard'][0]}..{cpu['per_guard'][1]}; not ok: {cpu['not_ok']}); "
+            f"events total {cpu['events']}"
         )
         print(f"      CPU per guard sample: {cpu['cpu'] / max(cpu['samples'], 1) * 1000:.2f} ms")
         print(
-            f"      Prometheus CPU over the same wall time: {cpu['prom_share'] * 100:.2f}% of one core (info)"
+            f"      Prometheus CPU over the same wall time: {cpu['prom_share'] * 100:.2f}% "
+            "of one core (info)"
         )
-        print("-" * 108)
+        print(rule)
         print(
             f"overall: {'all goals met' if ok else 'goal(s) missed'}  (benchmark wall {time.monotonic() - began:.0f} s)"
         )

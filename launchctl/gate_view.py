@@ -1,0 +1,52 @@
+"""``launchctl gate``: the go/no-go decision as text or JSON, and its exit code."""
+
+from __future__ import annotations
+
+import json
+
+from runbook.checklist import Decision, GateResult, RiskLevel
+from runbook.errors import EXIT_NO_GO, EXIT_OK, EXIT_ROLLED_BACK
+
+EXIT_CODES = {Decision.GO: EXIT_OK, Decision.CAUTION: EXIT_ROLLED_BACK, Decision.NO_GO: EXIT_NO_GO}
+
+
+def gate_exit_code(result: GateResult) -> int:
+    return EXIT_CODES[result.decision]
+
+
+def render_gate_json(result: GateResult) -> str:
+    return json.dumps(result.to_data(), indent=2, ensure_ascii=False)
+
+
+def render_gate_text(result: GateResult) -> str:
+    counts = result.status_counts()
+    lines = [
+        f"Go/no-go: {result.checklist.name}",
+        "",
+        f"Critical score: {result.critical}   (PASS critical items / critical items; must be 100%)",
+        f"Total score:    {result.total}   (PASS items / all items; GO needs >= 95%, CAUTION >= 90%)",
+        "Items:          " + ", ".join(f"{status} {count}" for status, count in counts.items()),
+    ]
+    failing = result.failing_critical
+    if failing:
+        lines += ["", f"Failing critical items ({len(failing)}):"]
+        lines += [f"  {i.id:<10} {i.status:<8} {i.title}" + (f"  [owner: {i.owner}]" if i.owner else "") for i in failing]
+    lines += ["", "Risks:"]
+    for level in RiskLevel:
+        risks = result.risks(level)
+        open_ = sum(1 for r in risks if not r.mitigated)
+        lines.append(f"  {level.value:<6} {len(risks)} ({open_} unmitigated)")
+        lines += [
+            f"         {r.id}: {r.title} ({r.likelihood} x {r.impact}, {'mitigated' if r.mitigated else 'NOT mitigated'})"
+            for r in risks
+            if level is not RiskLevel.GREEN or not r.mitigated
+        ]
+    signoffs = result.checklist.signoffs
+    unsigned = result.unsigned
+    lines += ["", f"Sign-offs: {len(signoffs) - len(unsigned)}/{len(signoffs)} signed"]
+    lines += [f"  unsigned: {s.role}" + (f" ({s.name})" if s.name else "") for s in unsigned]
+    lines += ["", f"DECISION: {result.decision.value}"]
+    lines += [f"  - {reason}" for reason in result.reasons]
+    if result.decision is Decision.CAUTION:
+        lines.append("  Launch with enhanced monitoring.")
+    return "\n".join(lines)
