@@ -23,11 +23,11 @@ def _echo_err(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _sinks():
-    """How the launch shows itself: plain timestamped lines (the live view replaces them on a terminal)."""
-    from launchctl.console import PlainConsole
+def _display(dry_run: bool = False):
+    """The live view on a terminal, plain timestamped lines otherwise."""
+    from launchctl.display import make_display
 
-    return [PlainConsole()]
+    return make_display(dry_run)
 
 
 def _load(runbook_path: str, var: tuple[str, ...] = (), targets: str | None = None):
@@ -136,7 +136,7 @@ def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, overri
     from launchctl.launch import start_launch
 
     book, options = _run_setup(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate)
-    sys.exit(start_launch(book, options, os.environ, _echo_err, sinks=_sinks()))
+    sys.exit(start_launch(book, options, os.environ, _echo_err, display=_display(options.dry_run)))
 
 
 @cli.command()
@@ -162,7 +162,7 @@ def drill(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, over
             journal_dirs.append(Path(text.removeprefix("journal: ")))
         _echo_err(text)
 
-    code = start_launch(book, options, os.environ, echo, sinks=_sinks())
+    code = start_launch(book, options, os.environ, echo, display=_display(options.dry_run))
     summary = summarize(read_journal(journal_dirs[0]).events)
     click.echo(render_summary(summary, options.dry_run))
     if summary["rollback_status"] == "complete":
@@ -178,7 +178,7 @@ def resume(journal_dir: Path, yes: bool, force: bool) -> None:
     """Go on with an interrupted launch."""
     from launchctl.launch import resume_launch
 
-    sys.exit(resume_launch(journal_dir, yes=yes, force=force, environ=os.environ, echo=_echo_err))
+    sys.exit(resume_launch(journal_dir, yes=yes, force=force, environ=os.environ, echo=_echo_err, display=_display()))
 
 
 @cli.command()
@@ -194,7 +194,7 @@ def status(journal_dir: Path, fmt: str) -> None:
 
 @cli.command()
 @click.argument("journal_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
 )
@@ -206,7 +206,12 @@ def report(journal_dir: Path, fmt: str, output: Path | None) -> None:
 
     read = read_journal(journal_dir)
     state = replay(read.events, read.torn_lines)
-    text = render_json(state) if fmt == "json" else render_markdown(state)
+    if fmt == "html":
+        from launchctl.report_html import render_html
+
+        text = render_html(state)
+    else:
+        text = render_json(state) if fmt == "json" else render_markdown(state)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -255,7 +260,7 @@ def rollback(journal_dir: Path, reason: str) -> None:
     from launchctl.rollback_command import request_rollback, rollback_exit_code
 
     def run_here(directory: Path, why: str) -> int:
-        return rollback_exit_code(rollback_here(directory, why, environ=os.environ, echo=_echo_err, sinks=_sinks()))
+        return rollback_exit_code(rollback_here(directory, why, environ=os.environ, echo=_echo_err, display=_display()))
 
     sys.exit(request_rollback(journal_dir, reason, os.environ, _echo_err, run_here))
 
@@ -287,7 +292,22 @@ def run_cli(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _echo_err("interrupted")
         return 130
+    except Exception as error:  # the last line of defence: one clear line, details on request
+        return _internal_error(error)
     return 0
+
+
+def _internal_error(error: Exception) -> int:
+    """A bug, not the user's doing. The journal (if any) is intact: every event was on disk before
+    its action, so ``launchctl resume`` can go on once it is fixed. Exit 3: a person must act."""
+    import traceback
+
+    _echo_err(f"launchctl: internal error: {type(error).__name__}: {error}")
+    if os.environ.get("LAUNCHCTL_DEBUG"):
+        _echo_err("".join(traceback.format_exception(error)).rstrip())
+    else:
+        _echo_err("this is a bug in launchctl; run again with LAUNCHCTL_DEBUG=1 for the details to report")
+    return 3
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,12 +18,13 @@ from typing import Any
 
 from launchctl import __version__
 from launchctl.console import PlainConsole
+from launchctl.display import Display
 from launchctl.engine import DrillSpec, Engine, LaunchSettings
 from launchctl.errors import RunbookChanged
 from launchctl.journal import JournalLock, JournalWriter, iso, read_journal
 from launchctl.masking import SecretMasker
 from launchctl.operator import HeadlessOperator, Operator, TerminalOperator
-from launchctl.recorder import Recorder, Sink
+from launchctl.recorder import Recorder
 from launchctl.schedule import resolve_t0
 from launchctl.state import LaunchState, replay
 from runbook import model
@@ -68,9 +69,9 @@ def require_secrets(runbook: model.Runbook, environ: Mapping[str, str]) -> None:
         )
 
 
-def choose_operator(yes: bool) -> Operator:
+def choose_operator(yes: bool, display: Display | None = None) -> Operator:
     if not yes and sys.stdin.isatty() and sys.stdout.isatty():
-        return TerminalOperator()
+        return TerminalOperator(display)
     return HeadlessOperator(yes)
 
 
@@ -79,10 +80,11 @@ def start_launch(
     options: RunOptions,
     environ: Mapping[str, str],
     echo: Callable[[str], None],
-    sinks: list[Sink] | None = None,
+    display: Display | None = None,
     operator: Operator | None = None,
 ) -> int:
     """A new launch from the first step; returns the exit code."""
+    display = display or Display([PlainConsole()])
     if options.dry_run:
         missing = missing_secrets(runbook, environ)
         if missing:
@@ -105,7 +107,7 @@ def start_launch(
     # A dry run acts on nothing, so there is no action for an fsync to protect.
     lock, writer = _open_journal(journal_dir, fresh=True, durable=not options.dry_run)
     masker = _masker(runbook, environ)
-    recorder = Recorder(writer, masker, clock, sinks if sinks is not None else [PlainConsole()])
+    recorder = Recorder(writer, masker, clock, display.sinks)
     settings = LaunchSettings(
         launch_id=launch_id,
         t0=t0,
@@ -158,7 +160,13 @@ def start_launch(
                 return _refuse(recorder, gate, echo)
             echo(f"gate: NO-GO overridden: {options.override_gate}")
         return _drive(
-            runbook, settings, recorder, clock, environ, operator or choose_operator(options.yes)
+            runbook,
+            settings,
+            recorder,
+            clock,
+            environ,
+            operator or choose_operator(options.yes, display),
+            display=display,
         )
     finally:
         writer.close()
@@ -172,10 +180,11 @@ def resume_launch(
     force: bool,
     environ: Mapping[str, str],
     echo: Callable[[str], None],
-    sinks: list[Sink] | None = None,
+    display: Display | None = None,
     operator: Operator | None = None,
 ) -> int:
     """Go on with an interrupted launch from what its journal proves happened."""
+    display = display or Display([PlainConsole()])
     journal_dir = journal_dir.absolute()
     if not (journal_dir / "journal.jsonl").is_file():
         read_journal(journal_dir)  # raises the precise "not a journal" error
@@ -203,7 +212,7 @@ def resume_launch(
             writer,
             _masker(runbook, environ),
             clock,
-            sinks if sinks is not None else [PlainConsole()],
+            display.sinks,
             state.last_seq,
         )
         settings = LaunchSettings(
@@ -226,7 +235,7 @@ def resume_launch(
                 runbook_sha256=runbook.content_sha256,
             )
             return _drive(
-                runbook, settings, recorder, clock, environ, operator or choose_operator(yes), state
+                runbook, settings, recorder, clock, environ, operator or choose_operator(yes, display), state, display
             )
         finally:
             writer.close()
@@ -240,9 +249,10 @@ def rollback_here(
     *,
     environ: Mapping[str, str],
     echo: Callable[[str], None],
-    sinks: list[Sink] | None = None,
+    display: Display | None = None,
 ) -> int:
     """Run the rollback sequence of a launch no process is driving (``launchctl rollback``)."""
+    display = display or Display([PlainConsole()])
     lock = JournalLock(journal_dir)
     lock.acquire()
     try:
@@ -258,7 +268,7 @@ def rollback_here(
         clock = _resumed_clock(state)
         writer = JournalWriter(journal_dir, durable=not launch.get("dry_run"))
         writer.open()
-        recorder = Recorder(writer, _masker(runbook, environ), clock, sinks if sinks is not None else [PlainConsole()], state.last_seq)
+        recorder = Recorder(writer, _masker(runbook, environ), clock, display.sinks, state.last_seq)
         settings = LaunchSettings(
             launch_id=state.launch_id,
             t0=datetime.fromisoformat(launch["t0"].replace("Z", "+00:00")),
@@ -339,6 +349,7 @@ def _drive(
     environ: Mapping[str, str],
     operator: Operator,
     state: LaunchState | None = None,
+    display: Display | None = None,
 ) -> int:
     values = _values(runbook, settings)
     if settings.dry_run:
@@ -346,12 +357,14 @@ def _drive(
     else:
         executor = RealExecutor(runbook, values, cwd=settings.cwd, environ=environ)
     notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
-    engine = Engine(
-        runbook, settings, recorder, operator, clock, executor, environ, notifier, state
-    )
+    engine = Engine(runbook, settings, recorder, operator, clock, executor, environ, notifier, state)
+    if display is not None:
+        display.start()
     try:
         return engine.run()
     finally:
+        if display is not None:
+            display.stop()
         notifier.close()
         executor.close()
 

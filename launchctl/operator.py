@@ -8,7 +8,8 @@ and otherwise pauses the launch.
 
 from __future__ import annotations
 
-from typing import Protocol
+import contextlib
+from typing import Any, Protocol
 
 import click
 
@@ -67,9 +68,21 @@ def _choose(prompt: str, choices: list[str], default: str) -> str:
 
 
 class TerminalOperator:
+    """Asks a person; the display is paused while a question is on screen."""
+
     interactive = True
 
+    def __init__(self, display: Any = None) -> None:
+        self.display = display
+
+    def _paused(self) -> Any:
+        return self.display.paused() if self.display is not None else contextlib.nullcontext()
+
     def confirm(self, question: str) -> str:
+        with self._paused():
+            return self._confirm(question)
+
+    def _confirm(self, question: str) -> str:
         if click.confirm(click.style(f"\n? {question}", bold=True), default=False, err=True):
             return "yes"
         return _choose(
@@ -77,10 +90,18 @@ class TerminalOperator:
         ).replace("ask-again", "again")
 
     def on_failure(self, step_id: str, reason: str) -> str:
+        with self._paused():
+            return self._on_failure(step_id, reason)
+
+    def _on_failure(self, step_id: str, reason: str) -> str:
         click.secho(f"\n! step {step_id} failed: {reason}", fg="red", bold=True, err=True)
         return _choose("What now?", ["rollback", "retry", "continue", "pause"], "rollback")
 
     def interrupted(self, phase: str) -> str:
+        with self._paused():
+            return self._interrupted(phase)
+
+    def _interrupted(self, phase: str) -> str:
         click.secho("\n^C launch interrupted", fg="yellow", bold=True, err=True)
         if phase == "rollback":
             return _choose("The rollback is running. What now?", ["continue", "pause"], "continue")
@@ -91,6 +112,10 @@ class TerminalOperator:
         return _choose("What now?", ["rollback", "pause", "continue"], "continue")
 
     def rerun_in_flight(self, step_id: str) -> str:
+        with self._paused():
+            return self._rerun_in_flight(step_id)
+
+    def _rerun_in_flight(self, step_id: str) -> str:
         click.secho(
             f"\n! step {step_id} was in flight when the launch stopped",
             fg="yellow",
@@ -100,5 +125,9 @@ class TerminalOperator:
         return _choose("Re-run it?", ["rerun", "skip", "rollback", "pause"], "rerun")
 
     def guard_alert(self, guard_id: str, reason: str) -> str:
+        with self._paused():
+            return self._guard_alert(guard_id, reason)
+
+    def _guard_alert(self, guard_id: str, reason: str) -> str:
         click.secho(f"\n! {reason}", fg="red", bold=True, err=True)
         return _choose("Roll back?", ["rollback", "continue", "pause"], "rollback")

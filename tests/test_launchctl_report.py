@@ -66,3 +66,31 @@ def test_dry_run_report_says_it_was_a_dry_run(write_runbook, cli):
     result = cli("run", write_runbook(RUNBOOK.replace("T-15m", "T-1m")), "--dry-run")
     assert result.exit_code == 0
     assert "(dry run" in cli("report", result.journal_dir).stdout
+
+
+def test_html_report_is_one_self_contained_page_with_the_timeline_drawn(write_runbook, cli, workdir):
+    result = _failed_launch(write_runbook, cli)
+    out = workdir / "record.html"
+    assert cli("report", result.journal_dir, "--format", "html", "-o", out).exit_code == 0
+    page = out.read_text()
+    assert page.startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert "<svg" in page and "aria-label='timeline'" in page
+    assert "Launch failed; rollback completed" in page
+    assert "ERROR: lock timeout" in page and "<h2>Rollback</h2>" in page
+    for remote in ("http://", "https://", "src=", "@import", "<link", "<script"):
+        assert remote not in page, f"the page must not load {remote!r}"
+
+
+def test_html_report_escapes_what_commands_printed(write_runbook, cli, workdir):
+    runbook = write_runbook(
+        """
+        version: 1
+        name: "<b>Escaped</b>"
+        steps:
+          - {id: a, at: T+0, run: "echo '<script>alert(1)</script>'; exit 1"}
+        """
+    )
+    result = cli("run", runbook, "--no-wait")
+    page = cli("report", result.journal_dir, "--format", "html").stdout
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<b>Escaped</b>" not in page
