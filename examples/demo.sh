@@ -57,5 +57,6 @@ status=0
 launchctl run examples/launch.yaml --speed "$SPEED" --yes \
   --var "api=$API" --var "prometheus=$PROM" --journal "$WORK/journal" "$@" || status=$?
 launchctl report "$WORK/journal" -o "$WORK/launch-record.md"
-echo "demo: launch record: $WORK/launch-record.md (exit $status)" >&2
+launchctl report "$WORK/journal" --format html -o "$WORK/launch-record.html"
+echo "demo: launch record: $WORK/launch-record.html (and .md; exit $status)" >&2
 exit "$status"
