@@ -40,7 +40,7 @@ def parse_duration(text: str | int | float) -> timedelta:
         if text < 0 or text != text:
             raise ValueError(f"duration must be a non-negative number of seconds, got {text!r}")
         if text > MAX_SPAN.total_seconds():
-            raise ValueError(f"duration {text!r}s is longer than {_fmt_max()}")
+            raise ValueError(f"duration of {text:g} seconds is longer than {_fmt_max()}")
         return timedelta(seconds=text)
     compact = text.strip().replace(" ", "")
     if compact == "0":

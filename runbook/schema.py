@@ -36,7 +36,14 @@ class Context:
     secrets: frozenset[str] = frozenset()
     scope: frozenset[str] = frozenset()
 
-    def error(self, mark: Mark, path: str, message: str) -> None:
+    def error(self, mark: Mark, path: str, message: str, *, always: bool = False) -> None:
+        """Record a problem; the first one said about a value is the one that counts (no echoes).
+
+        ``always`` is for problems of a whole mapping (a missing key), which share
+        their mark with the mapping's first key but are a different problem.
+        """
+        if not always and any(d.line == mark.line and d.column == mark.column for d in self.diagnostics):
+            return
         prefix = f"{path}: " if path else ""
         self.diagnostics.append(Diagnostic(self.file, mark.line, mark.column, prefix + message))
 
@@ -482,7 +489,7 @@ class Record(Type):
         if name not in node.items:
             values[name] = spec.default
             if spec.required:
-                ctx.error(node.mark, path or self.title, f"missing required key '{name}'")
+                ctx.error(node.mark, path or self.title, f"missing required key '{name}'", always=True)
                 return False
             return True
         values[name] = spec.type.convert(node.items[name], _join(path, name), ctx)
