@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from launchctl.errors import JournalWriteFailed
 from steps.cancel import CancelToken
 
 T = TypeVar("T")
@@ -47,6 +48,8 @@ class Interrupt:
     trigger: str
 
     def as_exception(self, step: str | None) -> Exception:
+        if self.action == "journal":
+            return JournalWriteFailed(self.reason)
         if self.action == "rollback":
             return StartRollback(self.reason, self.trigger)
         if self.action == "end":

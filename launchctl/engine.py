@@ -21,6 +21,7 @@ from typing import Any
 
 from launchctl.control import Blocker, EndMonitoring, Interrupt, PauseLaunch, StartRollback
 from launchctl.drill import DrillSpec, forced_breach, start_breach_timer
+from launchctl.errors import JournalWriteFailed
 from launchctl.guard_supervisor import GuardSupervisor
 from launchctl.journal import iso
 from launchctl.operator import Operator
@@ -110,6 +111,9 @@ class Engine:
                 self.guards.start()
                 self._start_drill_timer()
                 return self._drive()
+            except JournalWriteFailed:
+                self._stop_watching()
+                raise
             except PauseLaunch as pause:
                 self._stop_watching()
                 self.recorder.emit(
@@ -522,6 +526,9 @@ class Engine:
         self.recorder.emit("step_interrupted", step=step, reason=interrupt.reason)
 
     def _pending_interrupt(self, phase: str) -> Interrupt | None:
+        if self.recorder.failure is not None:
+            # The journal cannot be written: stop everything rather than go on unrecorded.
+            return Interrupt("journal", self.recorder.failure.message, "journal")
         while self.blocker.signals:
             signum = self.blocker.signals.pop(0)
             if signum != signal.SIGINT:

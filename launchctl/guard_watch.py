@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from launchctl.errors import JournalWriteFailed
 from launchctl.journal import iso
 from launchctl.recorder import Recorder
 from rollback.guards import GuardState, Verdict, window_bounds
@@ -84,14 +85,13 @@ class GuardWatch:
         for thread in self._threads:
             thread.join(timeout)
 
-    def last_window_end(self) -> datetime | None:
-        """When the last window closes, in launch time (None until the anchor is known)."""
-        anchor = self.anchor.value
-        if anchor is None or not self.guards:
-            return None
-        return max(window_bounds(g, anchor, self.default_end)[1] for g in self.guards)
-
     def _watch(self, guard: Guard) -> None:
+        try:
+            self._watch_window(guard)
+        except JournalWriteFailed:
+            return  # the recorder keeps the failure; the engine sees it and stops the launch
+
+    def _watch_window(self, guard: Guard) -> None:
         anchor = self.anchor.wait(self.stop_token)
         if anchor is None:
             return

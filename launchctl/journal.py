@@ -80,6 +80,7 @@ class JournalWriter:
         line = (
             json.dumps(event, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
         ).encode()
+        size = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             written = os.write(self._fd, line)
             if written != len(line):
@@ -87,10 +88,18 @@ class JournalWriter:
             if self.durable:
                 os.fsync(self._fd)
         except OSError as exc:
+            self._cut_back(size)
             raise JournalWriteFailed(
                 f"cannot write journal {self.path}: {exc.strerror or exc}; the launch is paused so that "
                 "nothing runs unrecorded"
             ) from None
+
+    def _cut_back(self, size: int) -> None:
+        """After a failed write, remove its partial line so the journal stays whole lines."""
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError:
+            pass  # readers skip a torn last line, and resume cuts it anyway
 
     def close(self) -> None:
         if self._fd is not None:

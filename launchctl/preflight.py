@@ -8,10 +8,13 @@ trusted key and working auth. Printed as a table; exit 0 only when all pass.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 from runbook import model
 from runbook.templating import render
-from steps.probes import Probe, probe_http, probe_prometheus
+from steps.probes import Probe, SshProbe, probe_http, probe_prometheus
+
+SSH_PROBES_AT_ONCE = 20
 
 PLACEHOLDER = "preflight"
 
@@ -92,40 +95,92 @@ def _http_probes(runbook: model.Runbook, values: dict[str, str]) -> list[Probe]:
     return [probe_http(url, timeout) for url, timeout in urls.items()]
 
 
+def _ssh_targets(runbook: model.Runbook) -> list[model.Target]:
+    """SSH targets something runs on: a step's or rollback step's command, a command check."""
+    used: list[str] = []
+    for action in (*runbook.steps, *runbook.rollback):
+        if action.run:
+            used.append(action.on)
+    used += [c.on for c in _criteria(runbook) if isinstance(c, model.CommandCriterion)]
+    names = dict.fromkeys(name for name in used if name in runbook.targets)
+    return [runbook.targets[name] for name in names if not runbook.targets[name].is_local]
+
+
 def _ssh_probes(runbook: model.Runbook) -> list[Probe]:
-    used = {action.on for action in (*runbook.steps, *runbook.rollback)}
-    used |= {c.on for c in _criteria(runbook) if c.on}
-    probes = []
-    for name in sorted(used):
-        target = runbook.target(name)
-        if target.is_local:
-            continue
-        probes += [
-            Probe(
-                "ssh",
-                f"{name}/{host}",
-                False,
-                "SSH transport is not available in this build of launchctl",
-            )
-            for host in target.hosts
-        ]
-    return probes
+    """Every host of every SSH target used, connected as the launch would; nothing is run.
+
+    A host listed by several targets with the same user and port is probed once.
+    Under ``accept-new`` a host's new key is recorded here, as the launch would.
+    """
+    from steps.fanout import fan_out
+    from steps.ssh_pool import Endpoint, SshPool
+
+    endpoints: dict[Endpoint, list[str]] = {}
+    for target in _ssh_targets(runbook):
+        for host in target.hosts:
+            endpoints.setdefault(Endpoint(host, target.user, target.port), []).append(target.name)
+    if not endpoints:
+        return []
+    from steps.probes import probe_ssh
+
+    pool = SshPool(runbook.ssh, Path(runbook.source).absolute().parent)
+    try:
+        return fan_out(
+            list(endpoints),
+            lambda endpoint: probe_ssh(pool, endpoint, ",".join(endpoints[endpoint])),
+            parallel=SSH_PROBES_AT_ONCE,
+            allowed_failures=len(endpoints),
+            failed=lambda probe: not probe.ok,
+            skipped=lambda endpoint, why, _: SshProbe(
+                "ssh", endpoint.alias, False, why, host=endpoint.alias
+            ),
+        )
+    finally:
+        pool.close()
 
 
 def render_table(probes: list[Probe]) -> str:
     if not probes:
         return "nothing to check: no secrets, queries, HTTP checks or SSH hosts in this runbook"
-    rows = [("CHECK", "SUBJECT", "RESULT", "LATENCY", "DETAIL")]
-    for probe in probes:
-        latency = f"{probe.latency_ms:.0f} ms" if probe.latency_ms is not None else ""
-        subject = probe.subject if len(probe.subject) <= 70 else probe.subject[:67] + "..."
-        rows.append((probe.kind, subject, "ok" if probe.ok else "FAIL", latency, probe.detail))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
-        for row in rows
-    ]
+    general = [p for p in probes if not isinstance(p, SshProbe)]
+    hosts = [p for p in probes if isinstance(p, SshProbe)]
+    lines: list[str] = []
+    if general:
+        lines += _columns(
+            ("CHECK", "SUBJECT", "RESULT", "LATENCY", "DETAIL"),
+            [
+                (p.kind, _clip(p.subject), "ok" if p.ok else "FAIL", _latency(p), p.detail)
+                for p in general
+            ],
+        )
+    if hosts:
+        if lines:
+            lines.append("")
+        lines += _columns(
+            ("HOST", "REACHABLE", "KEY", "AUTH", "LATENCY", "DETAIL"),
+            [(p.host, p.reachable, p.key, p.auth, _latency(p), p.detail) for p in hosts],
+        )
     failed = sum(not p.ok for p in probes)
     lines.append("")
     lines.append(f"preflight: {len(probes) - failed} passed, {failed} failed")
     return "\n".join(lines)
+
+
+def _columns(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """Left-aligned columns; the last (the detail) is not padded."""
+    table = [header, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+    return [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1]
+        for row in table
+    ]
+
+
+def _latency(probe: Probe) -> str:
+    if probe.latency_ms is None:
+        return ""
+    return f"{probe.latency_ms:.1f} ms" if probe.latency_ms < 10 else f"{probe.latency_ms:.0f} ms"
+
+
+def _clip(subject: str) -> str:
+    return subject if len(subject) <= 70 else subject[:67] + "..."

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from launchctl.errors import JournalWriteFailed
 from launchctl.journal import JournalWriter, iso
 from launchctl.masking import SecretMasker
 from steps.clock import Clock, utcnow
@@ -33,6 +34,7 @@ class Recorder:
         self.sinks = list(sinks or [])
         self._seq = first_seq
         self._lock = threading.Lock()
+        self.failure: JournalWriteFailed | None = None  # once set, nothing more is recorded or done
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
         record: dict[str, Any] = {"ts": iso(utcnow()), "event": event}
@@ -41,10 +43,16 @@ class Recorder:
         record.update({k: v for k, v in fields.items() if v is not None})
         record = self.masker.data(record)
         with self._lock:
+            if self.failure is not None:
+                raise self.failure
             self._seq += 1
             record["seq"] = self._seq
             if self.journal is not None:
-                self.journal.append(record)
+                try:
+                    self.journal.append(record)
+                except JournalWriteFailed as failure:
+                    self.failure = failure
+                    raise
         for sink in self.sinks:
             sink(record)
         return record
