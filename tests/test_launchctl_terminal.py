@@ -6,7 +6,6 @@ import sys
 
 import pexpect
 import pytest
-
 from conftest import events_of, read_events
 
 LONG = """
