@@ -147,3 +147,44 @@ def test_a_prometheus_that_dies_while_a_guard_watches_is_never_a_silent_pass(wri
     blind = events_of(result.events, "guard_inconclusive")[0]
     assert blind["action"] == "ask"
     assert events_of(result.events, "rollback_started")[0]["trigger"] == "guard:errors"
+
+
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+@pytest.mark.parametrize("jump", ["+2h", "-2h"])
+def test_the_wall_clock_jumping_during_a_wait_does_not_move_the_schedule(write_runbook, workdir, jump):
+    if not os.path.exists(LIBFAKETIME):
+        from realservers import unavailable
+
+        unavailable("libfaketime is not installed (Debian package faketime)")
+    runbook = write_runbook(
+        """
+        version: 1
+        name: Clock jump
+        steps:
+          - {id: first, at: T+0, run: "true"}
+          - {id: second, at: T+4s, run: "true"}
+        """
+    )
+    offset_file = workdir / "faketime"
+    offset_file.write_text("+0\n")
+    env = {
+        **os.environ,
+        "LD_PRELOAD": LIBFAKETIME,
+        "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        launchctl_argv("run", runbook, "--t0", "now", "--journal", "j"), cwd=workdir, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    wait_for(lambda: (workdir / "j" / "journal.jsonl").exists() and '"step":"first","status":"ok"' in (workdir / "j" / "journal.jsonl").read_text())
+    offset_file.write_text(jump + "\n")  # NTP steps the wall clock two hours mid-wait
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    elapsed = time.monotonic() - started
+    assert 3.5 < elapsed < 10, f"the T+4s step ran after {elapsed:.1f}s"
+    second = [e for e in read_events(workdir / "j") if e["event"] == "step_started" and e["step"] == "second"][0]
+    assert "late_s" not in second
