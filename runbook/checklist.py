@@ -14,7 +14,7 @@ from typing import Any
 from runbook.errors import ValidationFailed
 from runbook.loader import read_yaml_file
 from runbook.schema import INVALID, Choice, Context, Field, ListOf, Record, Str, Type
-from runbook.yaml_tree import YNode, YScalar, parse_yaml
+from runbook.yaml_tree import YMap, YNode, YScalar, parse_yaml
 
 STATUSES = ("PASS", "PARTIAL", "FAIL", "PENDING")
 LIKELIHOODS = ("LOW", "MEDIUM", "HIGH")
@@ -176,6 +176,8 @@ def evaluate_gate(checklist: Checklist) -> GateResult:
         cautions.append(f"{len(yellow)} unmitigated yellow risk(s): {', '.join(r.id for r in yellow)}")
     if unsigned:
         blockers.append(f"{len(unsigned)} sign-off(s) missing: {', '.join(s.role for s in unsigned)}")
+    if not checklist.signoffs:
+        blockers.append("no sign-offs recorded: a launch needs its decision makers to sign")
     if blockers:
         return GateResult(checklist, Decision.NO_GO, critical, total, blockers + cautions)
     if cautions:
@@ -190,8 +192,8 @@ class _Upper(Type):
         self.choice = Choice(values)
 
     def convert(self, node: YNode, path: str, ctx: Context) -> Any:
-        if isinstance(node, YScalar) and isinstance(node.value, str):
-            node = YScalar(node.mark, node.value.upper(), node.tag)
+        if isinstance(node, YScalar) and isinstance(node.value, str) and node.value.upper() in self.choice.values:
+            return node.value.upper()
         return self.choice.convert(node, path, ctx)
 
     def json_schema(self) -> dict[str, Any]:
@@ -261,6 +263,17 @@ CHECKLIST = Record(
 )
 
 
+def _unique(ctx: Context, tree: YMap, section: str, keys: list[str], field: str) -> None:
+    """Two items with one id (or two sign-offs for one role) make the scores ambiguous."""
+    seen: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if key in seen:
+            node = tree.items[section].items[index]
+            mark = node.items[field].mark if isinstance(node, YMap) and field in node.items else node.mark
+            ctx.error(mark, f"{section}[{index}].{field}", f"duplicate {field} '{key}' (also {section}[{seen[key]}])")
+        seen.setdefault(key, index)
+
+
 def load_checklist(path: Path | str) -> Checklist:
     """Load and validate a checklist; problems are ``FILE:LINE:COL`` diagnostics (exit 2)."""
     path = Path(path)
@@ -272,12 +285,9 @@ def load_checklist(path: Path | str) -> Checklist:
     values = CHECKLIST.convert(tree, "", ctx)
     if values is INVALID or ctx.diagnostics:
         raise ValidationFailed(ctx.diagnostics)
-    seen: dict[str, int] = {}
-    for index, item in enumerate(values["items"]):
-        if item.id in seen:
-            node = tree.items["items"].items[index]
-            ctx.error(node.mark, f"items[{index}].id", f"duplicate id '{item.id}' (also items[{seen[item.id]}])")
-        seen.setdefault(item.id, index)
+    _unique(ctx, tree, "items", [item.id for item in values["items"]], "id")
+    _unique(ctx, tree, "risks", [risk.id for risk in values["risks"]], "id")
+    _unique(ctx, tree, "signoffs", [signoff.role for signoff in values["signoffs"]], "role")
     if ctx.diagnostics:
         raise ValidationFailed(ctx.diagnostics)
     return Checklist(values["checklist"], path.resolve(), values["items"], values["risks"], values["signoffs"])

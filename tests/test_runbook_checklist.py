@@ -362,16 +362,25 @@ def test_unsigned_signoff_blocks_even_an_otherwise_cautious_launch(gate):
 
 
 @pytest.mark.parametrize("form", ["empty list", "key omitted"])
-def test_no_signoffs_at_all_is_allowed(gate, form: str):
-    # The implementation reads SPEC's "every sign-off signed" as vacuously true: a
-    # checklist without sign-offs can be GO. (The seed asks for "all sign-offs obtained"
-    # from CTO, Engineering, Ops, Security and Product leads; see the report.)
+def test_no_signoffs_at_all_is_no_go(gate, form: str):
+    # The seed asks for "all sign-offs obtained" from the decision makers and lists
+    # "missing required sign-offs" as NO-GO: a checklist nobody signed cannot be GO.
     data = checklist_data(signoffs_=[])
     if form == "key omitted":
         del data["signoffs"]
     result = gate(data)
     assert result.checklist.signoffs == ()
-    assert result.decision is GO
+    assert result.decision is NO_GO
+    assert result.reasons == ["no sign-offs recorded: a launch needs its decision makers to sign"]
+
+
+def test_duplicate_risk_ids_and_signoff_roles_are_refused(tmp_path):
+    data = checklist_data(signoffs_=[{"role": "CTO", "signed": True}, {"role": "CTO", "signed": False}])
+    path = tmp_path / "dup.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ValidationFailed) as failure:
+        load_checklist(path)
+    assert "signoffs[1].role: duplicate role 'CTO' (also signoffs[0])" in str(failure.value)
 
 
 def test_signoff_name_is_optional(gate):
@@ -558,7 +567,7 @@ INVALID = {
         "6:5: items[1]: missing required key 'title'",
     ],
     "duplicate_id.yaml": [
-        "9:5: items[2].id: duplicate id 'SEC-01' (also items[0])",
+        "9:9: items[2].id: duplicate id 'SEC-01' (also items[0])",
     ],
     "yaml_syntax_error.yaml": [
         "6:7: YAML syntax error: expected ',' or ']', but got ':'",
@@ -570,7 +579,7 @@ INVALID = {
         "1:1: file is empty",
     ],
     "several_problems.yaml": [
-        "5:13: items[0].status: must be one of PASS | PARTIAL | FAIL | PENDING, got 'DONE'",
+        "5:13: items[0].status: must be one of PASS | PARTIAL | FAIL | PENDING, got 'done'",
         "7:5: items[0].colour: unknown key 'colour'",
         "9:36: risks[0].likelihood: must be one of LOW | MEDIUM | HIGH, got 'VERY HIGH'",
         "11:25: signoffs[0].signed: expected true or false",
