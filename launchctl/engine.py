@@ -100,6 +100,7 @@ class Engine:
             executor.dry_run,
         )
         self.drill = settings.drill
+        self._drill_times: dict[str, float] = {}
         self._drill_stop = threading.Event()
 
     # -- the walk -----------------------------------------------------------------------------
@@ -189,7 +190,24 @@ class Engine:
 
         start_breach_timer(window_start, self.clock, self._drill_stop, lambda: self._inject_breach(guard))
 
+    def _finish_drill(self, status: str, exit_code: int) -> None:
+        """The drill's figures, journaled: time from injection to rollback start, rollback duration."""
+        injected, started, ended = self._drill_times.get("injected"), self._drill_times.get("rollback"), time.monotonic()
+        to_rollback = round(started - injected, 3) if injected is not None and started is not None else None
+        duration = round(ended - started, 3) if started is not None else None
+        passed = exit_code == EXIT_ROLLED_BACK
+        self.recorder.emit(
+            "drill_result",
+            status="passed" if passed else "failed",
+            injection_to_rollback_s=to_rollback,
+            rollback_duration_s=duration,
+            launch_status=status,
+        )
+        figures = f"injection to rollback {to_rollback}s, rollback took {duration}s" if to_rollback is not None else status
+        self._notify(f"DRILL {'PASSED' if passed else 'FAILED'}: {figures}", "drill")
+
     def _inject_breach(self, guard: model.Guard) -> None:
+        self._drill_times["injected"] = time.monotonic()
         self.recorder.emit("drill_injected", fault=f"breach of guard '{guard.id}'", guard=guard.id)
         self.guards.raise_alert(guard, forced_breach(guard))
 
@@ -205,6 +223,7 @@ class Engine:
             self.blocker.run(lambda cancel: None)
 
     def _inject_step_failure(self, step: model.Step, planned: datetime) -> None:
+        self._drill_times["injected"] = time.monotonic()
         self._started_ids.add(step.id)
         self.recorder.emit(
             "step_started", step=step.id, title=step.title, offset=format_offset(step.at), planned=iso(planned)
@@ -355,6 +374,7 @@ class Engine:
         previous = self.state.rollback if self.state and self.state.rollback else None
         planned = plan_rollback(self.runbook.rollback, self._started_ids)
         started = time.monotonic()
+        self._drill_times.setdefault("rollback", started)
         if previous is None or previous.status is not None:
             self.recorder.emit(
                 "rollback_started",
@@ -447,7 +467,7 @@ class Engine:
 
     def _finish(self, status: str, exit_code: int) -> int:
         if self.drill is not None:
-            self._notify(f"DRILL {'PASSED' if exit_code == EXIT_ROLLED_BACK else 'FAILED'}: launch {status}", "drill")
+            self._finish_drill(status, exit_code)
         self._notify(
             f"LAUNCH {status.upper().replace('_', ' ')}: {self.runbook.name}", "launch_finished"
         )

@@ -70,6 +70,31 @@ def step_rows(state: LaunchState) -> list[dict[str, Any]]:
     return rows
 
 
+def guard_summary(state: LaunchState) -> dict[str, Any]:
+    """Per guard: how many samples, the last, lowest and highest values, and every breach."""
+    summary: dict[str, Any] = {}
+    for event in state.guard_events:
+        guard = event.get("guard")
+        if guard is None:
+            continue
+        entry = summary.setdefault(guard, {"samples": 0, "values": [], "breaches": []})
+        if event["event"] == "guard_sample":
+            entry["samples"] += 1
+            if event.get("value") is not None:
+                entry["values"].append(event["value"])
+        elif event["event"] in ("guard_breach", "guard_inconclusive"):
+            entry["breaches"].append(
+                {"ts": event.get("ts"), "reason": event.get("reason"), "action": event.get("action"), "value": event.get("value")}
+            )
+    for entry in summary.values():
+        values = entry.pop("values")
+        entry["last"] = values[-1] if values else None
+        entry["min"] = min(values) if values else None
+        entry["max"] = max(values) if values else None
+        entry["trend"] = values[-120:]
+    return summary
+
+
 def to_json_data(state: LaunchState) -> dict[str, Any]:
     launch = state.launch
     rollback = None
@@ -108,6 +133,9 @@ def to_json_data(state: LaunchState) -> dict[str, Any]:
         "paused": state.paused,
         "steps": step_rows(state),
         "rollback": rollback,
+        "gate": launch.get("gate"),
+        "guards": guard_summary(state),
+        "drill": launch.get("drill"),
         "decisions": state.decisions,
         "notifications": state.notifications,
         "resumes": state.resumes,
@@ -116,6 +144,15 @@ def to_json_data(state: LaunchState) -> dict[str, Any]:
 
 def render_json(state: LaunchState) -> str:
     return json.dumps(to_json_data(state), indent=2, ensure_ascii=False, default=str)
+
+
+def format_value(value: Any) -> str:
+    """Observed values for people: four significant digits, integers as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return str(value)
 
 
 def _md_escape(text: Any) -> str:
@@ -142,6 +179,13 @@ def render_markdown(state: LaunchState) -> str:
         f"- **Runbook:** `{data['runbook']}` (sha256 `{(data['runbook_sha256'] or '')[:12]}`)",
         f"- **Started:** {data['started']} — **finished:** {data['finished'] or '—'}",
     ]
+    if data["gate"]:
+        gate = data["gate"]
+        lines.append(
+            f"- **Go/no-go:** {gate['decision']} (critical {gate['critical']['passed']}/{gate['critical']['total']}, "
+            f"total {gate['total']['passed']}/{gate['total']['total']})"
+            + (f" — {'; '.join(gate['reasons'])}" if gate["reasons"] else "")
+        )
     if data["gate_override"]:
         lines.append(f"- **Go/no-go gate overridden:** {data['gate_override']}")
     if data["paused"]:
@@ -182,10 +226,18 @@ def render_markdown(state: LaunchState) -> str:
         ]
         for step, check in checks:
             host = f" [{check['host']}]" if check.get("host") else ""
-            value = "" if check.get("value") is None else check["value"]
+            value = format_value(check.get("value"))
             lines.append(
                 f"| {step} | {check['kind']} | `{_md_escape(check['subject'])}`{host} | {check['status']} | {value} | {_md_escape(check.get('reason', ''))} |"
             )
+    if data["guards"]:
+        lines += ["", "## Guards", "", "| Guard | Samples | Last | Min | Max | Breaches |", "|---|---|---|---|---|---|"]
+        for guard, entry in data["guards"].items():
+            shown = ["" if entry[k] is None else f"{entry[k]:.4g}" for k in ("last", "min", "max")]
+            lines.append(f"| {guard} | {entry['samples']} | {' | '.join(shown)} | {len(entry['breaches'])} |")
+        for entry in data["guards"].values():
+            for breach in entry["breaches"]:
+                lines.append(f"- {_hms(breach['ts'])} {_md_escape(breach['reason'])} → {breach['action']}")
     if data["rollback"]:
         rb = data["rollback"]
         duration = _seconds(rb["started"], rb["finished"])

@@ -7,7 +7,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from launchctl.report import OUTCOMES, _dt, _hms, to_json_data
+from launchctl.report import OUTCOMES, _dt, _hms, format_value, to_json_data
 from launchctl.state import LaunchState
 
 STATUS_COLOURS = {
@@ -48,7 +48,7 @@ def render_html(state: LaunchState) -> str:
         _steps_table(data),
         _failures(data),
         _checks(data),
-        _guards(state),
+        _guards(data),
         _rollback(data),
         _decisions(data),
         _notifications(data),
@@ -75,6 +75,14 @@ def _meta(data: dict[str, Any]) -> str:
 
 def _gate(data: dict[str, Any]) -> str:
     out = []
+    if data["gate"]:
+        gate = data["gate"]
+        css = "warn" if gate["decision"] != "GO" else "meta"
+        reasons = "".join(f"<li>{escape(r)}</li>" for r in gate["reasons"])
+        out.append(
+            f"<div class={css}><b>Go/no-go: {escape(gate['decision'])}</b> — critical {gate['critical']['passed']}/{gate['critical']['total']}, "
+            f"total {gate['total']['passed']}/{gate['total']['total']}<ul>{reasons}</ul></div>"
+        )
     if data["gate_override"]:
         out.append(f"<p class=bad><b>Go/no-go gate overridden:</b> {escape(data['gate_override'])}</p>")
     if data["paused"]:
@@ -161,7 +169,7 @@ def _checks(data: dict[str, Any]) -> str:
     rows = [
         f"<tr><td>{escape(step['step'])}</td><td>{escape(c['kind'])}</td><td><code>{escape(c['subject'])}</code>"
         f"{' [' + escape(c['host']) + ']' if c.get('host') else ''}</td><td>{escape(c['status'])}</td>"
-        f"<td>{escape('' if c.get('value') is None else str(c['value']))}</td><td>{escape(str(c.get('reason', '')))}</td></tr>"
+        f"<td>{escape(format_value(c.get('value')))}</td><td>{escape(str(c.get('reason', '')))}</td></tr>"
         for step in data["steps"]
         for c in step["checks"]
     ]
@@ -173,27 +181,20 @@ def _checks(data: dict[str, Any]) -> str:
     )
 
 
-def _guards(state: LaunchState) -> str:
-    samples: dict[str, list[dict[str, Any]]] = {}
-    breaches = []
-    for event in state.guard_events:
-        if event["event"] == "guard_sample":
-            samples.setdefault(event["guard"], []).append(event)
-        elif event["event"] in ("guard_breach", "guard_inconclusive"):
-            breaches.append(event)
-    if not samples and not breaches:
+def _guards(data: dict[str, Any]) -> str:
+    if not data["guards"]:
         return ""
     out = ["<h2>Guards</h2><table class=grid><tr><th>Guard</th><th>Samples</th><th>Last value</th><th>Min / max</th><th>Trend</th></tr>"]
-    for guard, events in samples.items():
-        values = [e["value"] for e in events if e.get("value") is not None]
-        last = "" if not values else f"{values[-1]:.4g}"
-        bounds = "" if not values else f"{min(values):.4g} / {max(values):.4g}"
+    for guard, entry in data["guards"].items():
+        last = "" if entry["last"] is None else f"{entry['last']:.4g}"
+        bounds = "" if entry["min"] is None else f"{entry['min']:.4g} / {entry['max']:.4g}"
         out.append(
-            f"<tr><td>{escape(guard)}</td><td>{len(events)}</td><td>{last}</td><td>{bounds}</td><td>{_sparkline(values)}</td></tr>"
+            f"<tr><td>{escape(guard)}</td><td>{entry['samples']}</td><td>{last}</td><td>{bounds}</td><td>{_sparkline(entry['trend'])}</td></tr>"
         )
     out.append("</table>")
-    for event in breaches:
-        out.append(f"<p class=bad>{_hms(event.get('ts'))} {escape(str(event.get('reason')))} → {escape(str(event.get('action')))}</p>")
+    for entry in data["guards"].values():
+        for breach in entry["breaches"]:
+            out.append(f"<p class=bad>{_hms(breach['ts'])} {escape(str(breach['reason']))} → {escape(str(breach['action']))}</p>")
     return "\n".join(out)
 
 

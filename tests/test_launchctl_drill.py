@@ -156,3 +156,13 @@ def test_rollback_request_racing_the_drivers_own_rollback_runs_the_sequence_once
     assert second.exit_code in (0, 2)
     assert (workdir / "rolled.log").read_text().split() == ["undo"]
     assert len(events_of(read_events(workdir / "j"), "rollback_started")) == 1
+
+
+def test_drill_journals_its_figures(write_runbook, cli):
+    result = cli("drill", write_runbook(DRILLED), "--fail-at", "golive", "--live", "--no-wait")
+    assert result.exit_code == 0
+    figures = events_of(result.events, "drill_result")[0]
+    assert figures["status"] == "passed"
+    assert 0 <= figures["injection_to_rollback_s"] < 1 and figures["rollback_duration_s"] >= 0
+    kinds = [e["event"] for e in result.events]
+    assert kinds.index("drill_result") < kinds.index("launch_finished")
