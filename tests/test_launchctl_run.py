@@ -285,3 +285,53 @@ def test_validate_prints_counts(write_runbook, cli):
     result = cli("validate", write_runbook(SEED_TIMELINE))
     assert result.exit_code == 0
     assert result.stdout.strip() == "ok: 10 steps, 0 guards, 0 rollback steps"
+
+
+HOSTILE_VARS = ["x; touch pwned", "$(touch pwned)", "`touch pwned`", "a' ; touch pwned ; '", 'a" ; touch pwned ; "', "x\ntouch pwned"]
+
+
+def test_hostile_var_values_cannot_inject_commands_in_any_quoting(write_runbook, cli, workdir):
+    runbook = write_runbook(
+        """
+        version: 1
+        name: Injection
+        steps:
+          - id: plain
+            at: T+0
+            run: printf '%s|' {{ v }} > plain.out
+          - id: double
+            at: T+0
+            run: printf '%s|' "release {{ v }}" > double.out
+          - id: single
+            at: T+0
+            run: printf '%s|' '{{ v }}' > single.out
+          - id: check
+            at: T+0
+            check: [{command: "test -n {{ v }}"}]
+        """
+    )
+    for value in HOSTILE_VARS:
+        result = cli("run", runbook, "--no-wait", "--var", f"v={value}") if "\n" not in value else None
+        if result is None:
+            assert cli("run", runbook, "--no-wait", "--var", f"v={value}").exit_code == 2  # control characters refused
+            continue
+        assert result.exit_code == 0, (value, result.stdout)
+        assert not (workdir / "pwned").exists(), value
+        assert (workdir / "plain.out").read_text() == f"{value}|"
+        assert (workdir / "double.out").read_text() == f"release {value}|"
+        assert (workdir / "single.out").read_text() == f"{value}|"
+        shown = events_of(result.events, "command_finished")[0]["command"]
+        assert shown == f"printf '%s|' {value} > plain.out"  # the journal shows the command as a person reads it
+
+
+def test_raw_placeholder_inserts_shell_code_on_purpose(write_runbook, cli, workdir):
+    runbook = write_runbook(
+        """
+        version: 1
+        name: Raw
+        steps:
+          - {id: raw, at: T+0, run: "echo start {{ flags | raw }}"}
+        """
+    )
+    assert cli("run", runbook, "--no-wait", "--var", "flags=> raw.out").exit_code == 0
+    assert (workdir / "raw.out").read_text().strip() == "start"
