@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import getpass
 import signal
-import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from launchctl.control import Blocker, EndMonitoring, Interrupt, PauseLaunch, StartRollback
-from launchctl.drill import DrillSpec, forced_breach, start_breach_timer
+from launchctl.drill import DrillDriver, DrillSpec
 from launchctl.errors import JournalWriteFailed
 from launchctl.guard_supervisor import GuardSupervisor
 from launchctl.journal import iso
 from launchctl.operator import Operator
 from launchctl.recorder import Recorder
+from launchctl.rollback_phase import RollbackPhase
 from launchctl.state import LaunchState
 from rollback.policy import Decision, decide_on_failure
-from rollback.sequence import RollbackResult, RollbackStepResult, plan_rollback, run_rollback_step
 from runbook import model
 from runbook.durations import format_offset
-from runbook.errors import EXIT_OK, EXIT_PAUSED, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
+from runbook.errors import EXIT_OK, EXIT_PAUSED
 from runbook.model import GuardAction
 from runbook.templating import expand_secrets, render
 from steps.action import ActionContext, run_action
@@ -42,7 +40,14 @@ from steps.notify import Notifier
 
 ROLLBACK_REQUEST_FILE = "rollback.request"
 
-__all__ = ["DrillSpec", "Engine", "LaunchSettings", "PauseLaunch", "StartRollback", "ROLLBACK_REQUEST_FILE"]
+__all__ = [
+    "DrillSpec",
+    "Engine",
+    "LaunchSettings",
+    "PauseLaunch",
+    "StartRollback",
+    "ROLLBACK_REQUEST_FILE",
+]
 
 
 @dataclass
@@ -99,9 +104,7 @@ class Engine:
             GuardSupervisor.recorded_anchor(settings.t0, settings.no_wait, state),
             executor.dry_run,
         )
-        self.drill = settings.drill
-        self._drill_times: dict[str, float] = {}
-        self._drill_stop = threading.Event()
+        self.drills = DrillDriver(self, settings.drill)
 
     # -- the walk -----------------------------------------------------------------------------
 
@@ -110,7 +113,7 @@ class Engine:
         with self.blocker.signal_handlers():
             try:
                 self.guards.start()
-                self._start_drill_timer()
+                self.drills.start_timer()
                 return self._drive()
             except JournalWriteFailed:
                 self._stop_watching()
@@ -144,7 +147,9 @@ class Engine:
                 self.state.rollback.reason or "resumed rollback", self.state.rollback.trigger or "?"
             )
         if self.state is None:
-            self._notify(f"LAUNCH STARTED: {self.runbook.name} (T0 {self.values['t0']})", "launch_started")
+            self.notify(
+                f"LAUNCH STARTED: {self.runbook.name} (T0 {self.values['t0']})", "launch_started"
+            )
         try:
             self._run_steps()
             self.guards.anchor.set(self.clock.now())
@@ -152,12 +157,12 @@ class Engine:
         except StartRollback as start:
             return self._rollback(start.reason, start.trigger)
         self._stop_watching()
-        return self._finish("completed", EXIT_OK)
+        return self.finish("completed", EXIT_OK)
 
     # -- guards, monitoring and drills -------------------------------------------------------
 
     def _stop_watching(self) -> None:
-        self._drill_stop.set()
+        self.drills.stop()
         self.guards.stop()
 
     def _monitor(self) -> None:
@@ -165,7 +170,7 @@ class Engine:
         end = self.guards.monitoring_end()
         if end is None or end <= self.clock.now():
             return
-        self._dry_drill_breach(end)
+        self.drills.breach_if_due(end)
         self.recorder.emit("monitoring_started", until=iso(end))
         try:
             self.blocker.run(lambda cancel: self.clock.sleep_until(end, cancel), phase="monitoring")
@@ -174,65 +179,13 @@ class Engine:
             return
         self.recorder.emit("monitoring_finished", reason="every guard window has closed")
 
-    def _drill_guard(self) -> model.Guard | None:
-        if self.drill is None or self.drill.breach is None:
-            return None
-        return next(g for g in self.runbook.guards if g.id == self.drill.breach)
+    @property
+    def started_ids(self) -> set[str]:
+        return self._started_ids
 
-    def _start_drill_timer(self) -> None:
-        guard = self._drill_guard()
-        if guard is None or self.clock.simulated:
-            return
-
-        def window_start() -> datetime | None:
-            window = self.guards.window(guard)
-            return window[0] if window else None
-
-        start_breach_timer(window_start, self.clock, self._drill_stop, lambda: self._inject_breach(guard))
-
-    def _finish_drill(self, status: str, exit_code: int) -> None:
-        """The drill's figures, journaled: time from injection to rollback start, rollback duration."""
-        injected, started, ended = self._drill_times.get("injected"), self._drill_times.get("rollback"), time.monotonic()
-        to_rollback = round(started - injected, 3) if injected is not None and started is not None else None
-        duration = round(ended - started, 3) if started is not None else None
-        passed = exit_code == EXIT_ROLLED_BACK
-        self.recorder.emit(
-            "drill_result",
-            status="passed" if passed else "failed",
-            injection_to_rollback_s=to_rollback,
-            rollback_duration_s=duration,
-            launch_status=status,
-        )
-        figures = f"injection to rollback {to_rollback}s, rollback took {duration}s" if to_rollback is not None else status
-        self._notify(f"DRILL {'PASSED' if passed else 'FAILED'}: {figures}", "drill")
-
-    def _inject_breach(self, guard: model.Guard) -> None:
-        self._drill_times["injected"] = time.monotonic()
-        self.recorder.emit("drill_injected", fault=f"breach of guard '{guard.id}'", guard=guard.id)
-        self.guards.raise_alert(guard, forced_breach(guard))
-
-    def _dry_drill_breach(self, before: datetime) -> None:
-        """Dry drills: if the drilled guard's window opens before ``before``, jump there and breach."""
-        guard = self._drill_guard()
-        if guard is None or not self.clock.simulated:
-            return
-        window = self.guards.window(guard)
-        if window is not None and window[0] <= before:
-            self.clock.sleep_until(window[0])
-            self._inject_breach(guard)
-            self.blocker.run(lambda cancel: None)
-
-    def _inject_step_failure(self, step: model.Step, planned: datetime) -> None:
-        self._drill_times["injected"] = time.monotonic()
-        self._started_ids.add(step.id)
-        self.recorder.emit(
-            "step_started", step=step.id, title=step.title, offset=format_offset(step.at), planned=iso(planned)
-        )
-        self.recorder.emit("drill_injected", fault=f"failure of step '{step.id}'", step=step.id)
-        reason = f"drill: injected failure at step '{step.id}' (the step was not run)"
-        self.recorder.emit("step_failed", step=step.id, status="failed", reason=reason)
-        self.recorder.emit("step_finished", step=step.id, status="failed", reason=reason)
-        raise StartRollback(reason, step.id)
+    def mark_started(self, step_id: str) -> None:
+        """A launch step counts as started (for ``if_started``) from its step_started event on."""
+        self._started_ids.add(step_id)
 
     def _run_steps(self) -> None:
         for step in self.runbook.steps:
@@ -244,7 +197,7 @@ class Engine:
             self._run_step(step)
 
     def _rerun_in_flight(self, step: model.Step) -> bool:
-        answer = self._decide(
+        answer = self.decide(
             "in-flight",
             f"step '{step.id}' was in flight; re-run it?",
             step.id,
@@ -270,10 +223,10 @@ class Engine:
     def _run_step(self, step: model.Step) -> None:
         planned = self.settings.t0 + step.at
         if not self.settings.no_wait:
-            self._dry_drill_breach(planned)
+            self.drills.breach_if_due(planned)
             self.blocker.run(lambda cancel: self.clock.sleep_until(planned, cancel))
-        if self.drill is not None and self.drill.fail_at == step.id:
-            self._inject_step_failure(step, planned)
+        if self.drills.fails_at(step):
+            self.drills.inject_step_failure(step, planned)
         if step.confirm and not self._confirmed(step):
             return
         self._execute(step, planned)
@@ -286,7 +239,7 @@ class Engine:
             return True
         while True:
             self.recorder.emit("confirm_requested", step=step.id, question=question)
-            answer = self._decide(
+            answer = self.decide(
                 "confirm", question, step.id, lambda: self.operator.confirm(question)
             )
             if answer == "yes":
@@ -330,14 +283,14 @@ class Engine:
                 target=step.on,
             )
             outcome = self.blocker.run(
-                lambda cancel: run_action(step, self._action_context(step, cancel), soak=step.wait),
+                lambda cancel: run_action(step, self.action_context(step, cancel), soak=step.wait),
                 step.id,
             )
             if outcome.ok:
                 self.recorder.emit("step_finished", step=step.id, status="ok")
                 if step.at >= timedelta(0) and not self._went_live:
                     self._went_live = True
-                    self._notify(f"GO-LIVE DONE: {step.title}", "go_live", step=step.id)
+                    self.notify(f"GO-LIVE DONE: {step.title}", "go_live", step=step.id)
                 return
             reason = outcome.reason or "failed"
             self.recorder.emit("step_failed", step=step.id, status="failed", reason=reason)
@@ -346,7 +299,7 @@ class Engine:
             )
             if decision is Decision.ASK:
                 decision = Decision(
-                    self._decide(
+                    self.decide(
                         "on-failure",
                         f"step '{step.id}' failed: {reason}",
                         step.id,
@@ -371,104 +324,11 @@ class Engine:
         self._stop_watching()
         if self.settings.journal_dir is not None:
             (self.settings.journal_dir / ROLLBACK_REQUEST_FILE).unlink(missing_ok=True)
-        previous = self.state.rollback if self.state and self.state.rollback else None
-        planned = plan_rollback(self.runbook.rollback, self._started_ids)
-        started = time.monotonic()
-        self._drill_times.setdefault("rollback", started)
-        if previous is None or previous.status is not None:
-            self.recorder.emit(
-                "rollback_started",
-                reason=reason,
-                trigger=trigger,
-                steps=[p.step.id for p in planned if p.applies],
-            )
-            self._notify(f"ROLLBACK INITIATED - reason: {reason}", "rollback_started")
-        values = {**self.values, "rollback.reason": reason, "rollback.trigger": trigger}
-        result = RollbackResult()
-        for item in planned:
-            prior = previous.steps.get(item.step.id) if previous else None
-            if prior is not None and prior.finished_state:
-                result.steps.append(RollbackStepResult(item.step.id, prior.status, prior.reason))
-                continue
-            if prior is not None and prior.in_flight and not self._rerun_rollback_step(item.step):
-                result.steps.append(
-                    RollbackStepResult(item.step.id, "skipped", "skipped on resume by operator")
-                )
-                continue
-            if not item.applies:
-                self.recorder.emit(
-                    "rollback_step_finished",
-                    step=item.step.id,
-                    status="skipped",
-                    reason=item.why_not,
-                )
-                result.steps.append(RollbackStepResult(item.step.id, "skipped", item.why_not))
-                continue
-            result.steps.append(self._run_rollback_step(item.step, values))
-        status = "complete" if result.complete else "incomplete"
-        self.recorder.emit(
-            "rollback_finished",
-            status=status,
-            duration_s=round(time.monotonic() - started, 3),
-            failed=[r.step_id for r in result.failed] or None,
-        )
-        self._notify(
-            "ROLLBACK COMPLETE" if result.complete else "ROLLBACK INCOMPLETE - a person must act",
-            "rollback_finished",
-        )
-        if result.complete:
-            return self._finish("rolled_back", EXIT_ROLLED_BACK)
-        return self._finish("rollback_incomplete", EXIT_ROLLBACK_INCOMPLETE)
+        return RollbackPhase(self).run(reason, trigger)
 
-    def _rerun_rollback_step(self, step: model.RollbackStep) -> bool:
-        answer = self._decide(
-            "in-flight",
-            f"rollback step '{step.id}' was in flight; re-run it?",
-            step.id,
-            lambda: self.operator.rerun_in_flight(step.id),
-        )
-        if answer in ("rerun", "rollback"):
-            return True
-        if answer == "skip":
-            self.recorder.emit(
-                "rollback_step_finished",
-                step=step.id,
-                status="skipped",
-                reason="skipped on resume by operator",
-            )
-            return False
-        raise PauseLaunch(
-            f"rollback step '{step.id}' was in flight; re-run it with `launchctl resume --yes` or at a terminal",
-            step.id,
-        )
-
-    def _run_rollback_step(
-        self, step: model.RollbackStep, values: dict[str, str]
-    ) -> RollbackStepResult:
-        self.recorder.emit(
-            "rollback_step_started", step=step.id, title=step.title, phase="rollback"
-        )
-        step_values = {**values, "step.id": step.id}
-        result = self.blocker.run(
-            lambda cancel: run_rollback_step(
-                step, self._action_context(step, cancel, step_values, phase="rollback")
-            ),
-            step.id,
-            phase="rollback",
-        )
-        self.recorder.emit(
-            "rollback_step_finished",
-            step=step.id,
-            status=result.status,
-            reason=result.reason,
-            attempts=result.attempts,
-        )
-        return result
-
-    def _finish(self, status: str, exit_code: int) -> int:
-        if self.drill is not None:
-            self._finish_drill(status, exit_code)
-        self._notify(
+    def finish(self, status: str, exit_code: int) -> int:
+        self.drills.finish(status, exit_code)
+        self.notify(
             f"LAUNCH {status.upper().replace('_', ' ')}: {self.runbook.name}", "launch_finished"
         )
         self.recorder.emit("launch_finished", status=status, exit_code=exit_code)
@@ -479,7 +339,7 @@ class Engine:
     def _values(self, step: model.Action, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return {**self.values, **(extra or {}), "step.id": step.id}
 
-    def _action_context(
+    def action_context(
         self,
         action: model.Action,
         cancel: CancelToken,
@@ -500,7 +360,7 @@ class Engine:
             values=step_values,
             env=self._command_env(action, step_values),
             emit=emit,
-            notify=lambda message: self._notify(message, "step", step=action.id),
+            notify=lambda message: self.notify(message, "step", step=action.id),
             cancel=cancel,
             on_output=self.recorder.output_line,
         )
@@ -515,7 +375,7 @@ class Engine:
             env[name] = expand_secrets(render(template, values), self.environ)
         return env
 
-    def _notify(self, message: str, milestone: str, step: str | None = None) -> None:
+    def notify(self, message: str, milestone: str, step: str | None = None) -> None:
         self.recorder.emit("notification", message=message, milestone=milestone, step=step)
         if self.notifier is not None and not self.executor.dry_run:
             self.notifier.send(
@@ -528,7 +388,7 @@ class Engine:
                 },
             )
 
-    def _decide(self, kind: str, question: str, step: str | None, ask: Callable[[], str]) -> str:
+    def decide(self, kind: str, question: str, step: str | None, ask: Callable[[], str]) -> str:
         answer = ask()
         self.recorder.emit(
             "operator_decision",
@@ -554,7 +414,7 @@ class Engine:
             if signum != signal.SIGINT:
                 name = signal.Signals(signum).name
                 return Interrupt("pause", f"received {name}; launch paused, resumable", "signal")
-            answer = self._decide(
+            answer = self.decide(
                 "interrupt", "Ctrl-C", None, lambda: self.operator.interrupted(phase)
             )
             if answer == "rollback" and phase != "rollback":
@@ -579,12 +439,12 @@ class Engine:
             guard, verdict = alert
             trigger = f"guard:{guard.id}"
             if verdict.action is GuardAction.WARN:
-                self._notify(f"WARNING: {verdict.reason}", "guard_warning")
+                self.notify(f"WARNING: {verdict.reason}", "guard_warning")
                 continue
-            self._notify(f"GUARD BREACH: {verdict.reason}", "guard_breach")
+            self.notify(f"GUARD BREACH: {verdict.reason}", "guard_breach")
             if verdict.action is GuardAction.ROLLBACK:
                 return Interrupt("rollback", verdict.reason, trigger)
-            answer = self._decide(
+            answer = self.decide(
                 "guard",
                 verdict.reason,
                 None,
