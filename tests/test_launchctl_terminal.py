@@ -121,3 +121,31 @@ def test_on_failure_ask_offers_retry_at_a_terminal(write_runbook, workdir):
     child.expect(pexpect.EOF, timeout=20)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_ctrl_c_while_monitoring_offers_to_end_monitoring(write_runbook, workdir, prometheus, exporter, metric_name):
+    exporter.set(metric_name, 0.0)
+    prometheus.wait_for(metric_name, lambda v: v == 0.0)
+    runbook = write_runbook(
+        f"""
+        version: 1
+        name: Monitoring
+        prometheus: {{url: "{prometheus.url}"}}
+        steps:
+          - {{id: golive, at: T+0, run: "true"}}
+        guards:
+          - {{id: errors, prometheus: {metric_name}, breach: "> 0.05", every: 1s, during: [T+0, T+2h]}}
+        """
+    )
+    child = _spawn(workdir, "run", runbook, "--no-wait", "--journal", "j")
+    child.expect("monitoring guards until")
+    child.sendintr()
+    child.expect(r"Monitoring guards\. What now\? \(rollback, pause, continue, end\)")
+    child.sendline("end")
+    child.expect(pexpect.EOF, timeout=20)
+    child.close()
+    assert child.exitstatus == 0
+    events = read_events(workdir / "j")
+    finished = events_of(events, "monitoring_finished")[0]
+    assert finished["reason"] == "monitoring ended by operator"
+    assert events[-1]["event"] == "launch_finished" and events[-1]["status"] == "completed"
