@@ -63,6 +63,17 @@ def run_action(
 
 def _run_command(action: model.Action, ctx: ActionContext, outcome: ActionOutcome) -> None:
     target = ctx.runbook.target(action.on)
+    reported: set[int] = set()
+
+    def report(result: CommandResult) -> None:
+        """Journal each host's result as soon as it is known, not when the last host ends."""
+        reported.add(id(result))
+        problem = command_problem(result, action.expect)
+        ctx.emit(
+            "command_finished",
+            {**result.to_event(), "status": "failed" if problem else "ok", "reason": problem},
+        )
+
     results = ctx.executor.run_command(
         action.run,
         target,
@@ -71,15 +82,15 @@ def _run_command(action: model.Action, ctx: ActionContext, outcome: ActionOutcom
         timeout=action.timeout.total_seconds(),
         cancel=ctx.cancel,
         on_output=ctx.on_output,
+        failed=lambda result: command_problem(result, action.expect) is not None,
+        on_result=report,
     )
     outcome.commands.extend(results)
     failures = []
     for result in results:
+        if id(result) not in reported:
+            report(result)
         problem = command_problem(result, action.expect)
-        ctx.emit(
-            "command_finished",
-            {**result.to_event(), "status": "failed" if problem else "ok", "reason": problem},
-        )
         if result.interrupted:
             outcome.interrupted = True
         if problem:
@@ -90,7 +101,8 @@ def _run_command(action: model.Action, ctx: ActionContext, outcome: ActionOutcom
     allowed = target.max_fail.allowed(len(results)) if not target.is_local else 0
     if len(failures) > allowed:
         result, problem = failures[0]
-        where = f"on {result.host}: " if not target.is_local else ""
+        names_host = problem.startswith((f"{result.host}:", f"{result.host} ("))
+        where = f"on {result.host}: " if not target.is_local and not names_host else ""
         more = f" (and {len(failures) - 1} more hosts)" if len(failures) > 1 else ""
         outcome.fail(f"{where}{problem}{more}")
 

@@ -4,13 +4,19 @@
 renders every command and criterion exactly as it would run them and returns
 results marked ``dry_run`` without touching any target. ``plan``,
 ``--dry-run`` and drills without ``--live`` use the latter.
+
+On an SSH target a command fans out over the hosts (``steps.fanout``) through
+one pooled connection per host, opened on first use and closed with the
+executor; building an executor opens nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from runbook import model
 from runbook.errors import LaunchctlError
@@ -18,16 +24,28 @@ from runbook.shell_template import ShellCommand, render_shell_command
 from runbook.templating import expand_secrets, render
 from steps import criteria
 from steps.cancel import CancelToken
+from steps.fanout import fan_out
 from steps.http import HttpSession
 from steps.local_shell import LocalShell
 from steps.results import CommandResult, CriterionResult, Outcome
 from steps.shell import OutputListener, Shell
+
+if TYPE_CHECKING:
+    from steps.ssh_pool import SshPool
+
+FailurePredicate = Callable[[CommandResult], bool]
+ResultListener = Callable[[CommandResult], None]
 
 
 class TransportUnavailable(LaunchctlError):
     """A target's transport cannot be used from this launch."""
 
     exit_code = 2
+
+
+def command_failed(result: CommandResult, exit_code: int = 0) -> bool:
+    """The default of what counts against ``max_fail``: any reason, or an unexpected exit code."""
+    return result.reason is not None or result.exit_code != exit_code
 
 
 def hosts_of(target: model.Target) -> tuple[str, ...]:
@@ -64,7 +82,16 @@ class Executor(Protocol):
         timeout: float,
         cancel: CancelToken,
         on_output: OutputListener | None = None,
-    ) -> list[CommandResult]: ...
+        failed: FailurePredicate | None = None,
+        on_result: ResultListener | None = None,
+    ) -> list[CommandResult]:
+        """One result per host, in the target's host order.
+
+        ``failed`` says which results count against the target's ``max_fail``
+        (default: ``command_failed``); ``on_result`` sees each host's result as
+        soon as it is known.
+        """
+        ...
 
     def evaluate(
         self,
@@ -87,28 +114,80 @@ class RealExecutor:
         values: Mapping[str, str],
         cwd: str | None = None,
         environ: Mapping[str, str] | None = None,
+        ssh_pool: SshPool | None = None,
     ) -> None:
         self._runbook = runbook
         self._local = LocalShell(cwd=cwd)
         self._prometheus_url = prometheus_url(runbook, values, environ or {})
         self._http = HttpSession()
+        self._ssh_pool = ssh_pool
+        self._ssh_lock = threading.Lock()
+
+    @property
+    def ssh_pool(self) -> SshPool:
+        """The launch's SSH connections; created (empty) on first use, so a local launch never imports paramiko."""
+        with self._ssh_lock:
+            if self._ssh_pool is None:
+                from steps.ssh_pool import SshPool
+
+                base_dir = Path(self._runbook.source).absolute().parent
+                self._ssh_pool = SshPool(self._runbook.ssh, base_dir)
+            return self._ssh_pool
 
     def _shell(self, target: model.Target, host: str) -> Shell:
         if target.is_local:
             return self._local
-        raise TransportUnavailable(
-            f"target '{target.name}' uses SSH ({host}), which this build of launchctl cannot run yet"
-        )
-
-    def run_command(self, template, target, values, *, env, timeout, cancel, on_output=None):
-        results = []
-        for host in hosts_of(target):
-            command = render_command(template, values, host)
-            result = self._shell(target, host).run(
-                command.script, env=env, timeout=timeout, cancel=cancel, on_output=on_output
+        if target.transport != "ssh":
+            raise TransportUnavailable(
+                f"target '{target.name}' uses transport {target.transport!r}, which launchctl cannot run"
             )
-            results.append(replace(result, command=command.display))
-        return results
+        from steps.ssh_shell import SshShell
+
+        return SshShell(self.ssh_pool, host, user=target.user, port=target.port)
+
+    def run_command(
+        self,
+        template,
+        target,
+        values,
+        *,
+        env,
+        timeout,
+        cancel,
+        on_output=None,
+        failed=None,
+        on_result=None,
+    ):
+        hosts = hosts_of(target)
+        commands = {host: render_command(template, values, host) for host in hosts}
+
+        def run_one(host: str) -> CommandResult:
+            result = self._shell(target, host).run(
+                commands[host].script, env=env, timeout=timeout, cancel=cancel, on_output=on_output
+            )
+            return replace(result, command=commands[host].display)
+
+        def skipped(host: str, reason: str, cancelled: bool) -> CommandResult:
+            return CommandResult(
+                commands[host].display,
+                host,
+                None,
+                0.0,
+                error=reason,
+                interrupted=cancelled,
+                timeout=timeout,
+            )
+
+        return fan_out(
+            hosts,
+            run_one,
+            parallel=1 if target.is_local else target.parallel,
+            allowed_failures=0 if target.is_local else target.max_fail.allowed(len(hosts)),
+            failed=failed or command_failed,
+            skipped=skipped,
+            cancel=None if target.is_local else cancel,
+            on_result=on_result,
+        )
 
     def evaluate(self, criterion, target, values, cancel, attempt):
         hosts = hosts_of(target) if target is not None and not target.is_local else (None,)
@@ -157,6 +236,7 @@ class RealExecutor:
             env={},
             timeout=criterion.timeout.total_seconds(),
             cancel=cancel,
+            failed=lambda result: command_failed(result, criterion.exit),
         )
         evaluations = []
         for result in results:
@@ -188,6 +268,11 @@ class RealExecutor:
     def close(self) -> None:
         self._local.close()
         self._http.close()
+        with self._ssh_lock:
+            pool, self._ssh_pool = self._ssh_pool, None
+        if pool is not None:
+            pool.close()
+        self._http.close()
 
 
 class DryRunExecutor:
@@ -200,13 +285,29 @@ class DryRunExecutor:
             render_text(runbook.prometheus_url, values) if runbook.prometheus_url else None
         )
 
-    def run_command(self, template, target, values, *, env, timeout, cancel, on_output=None):
-        return [
+    def run_command(
+        self,
+        template,
+        target,
+        values,
+        *,
+        env,
+        timeout,
+        cancel,
+        on_output=None,
+        failed=None,
+        on_result=None,
+    ):
+        results = [
             CommandResult(
                 render_command(template, values, host).display, host, 0, 0.0, dry_run=True
             )
             for host in hosts_of(target)
         ]
+        for result in results:
+            if on_result is not None:
+                on_result(result)
+        return results
 
     def evaluate(self, criterion, target, values, cancel, attempt):
         hosts = hosts_of(target) if target is not None and not target.is_local else (None,)

@@ -132,3 +132,45 @@ def metric_name(request) -> str:
     import re
 
     return "t_" + re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:60]
+
+
+# -- SSH: a real sshd on loopback (tests/realservers_ssh.py) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real OpenSSH sshd on 127.0.0.1 with its own host key and authorized key."""
+    from realservers_ssh import Sshd
+
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def silent_server():
+    from realservers_ssh import SilentServer
+
+    server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def ssh_home(tmp_path, monkeypatch) -> Path:
+    """Keep the user's own ~/.ssh and ssh-agent out: HOME is a scratch dir, no SSH_AUTH_SOCK."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
+
+
+@pytest.fixture
+def ssh_lab(sshd, silent_server, ssh_home, workdir):
+    """Host aliases app1..app8 (and wrongkey, dead, silent, behind) in an ssh_config, with a
+    known_hosts that trusts the sshd; remote commands run on this machine, so they can write
+    into ``workdir`` by absolute path."""
+    from realservers_ssh import SshLab
+
+    return SshLab(sshd, workdir, silent_server.port)
