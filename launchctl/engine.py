@@ -183,6 +183,13 @@ class Engine:
     def started_ids(self) -> set[str]:
         return self._started_ids
 
+    def _host_count(self, step: model.Step) -> int | None:
+        """How many hosts a step fans out to (for the view's progress), None for local."""
+        if not step.run:
+            return None
+        target = self.runbook.target(step.on)
+        return None if target.is_local else len(target.hosts)
+
     def mark_started(self, step_id: str) -> None:
         """A launch step counts as started (for ``if_started``) from its step_started event on."""
         self._started_ids.add(step_id)
@@ -281,6 +288,7 @@ class Engine:
                 late_s=round(late, 3) if late >= 1 and not self.settings.no_wait else None,
                 attempt=attempt,
                 target=step.on,
+                hosts=self._host_count(step),
             )
             outcome = self.blocker.run(
                 lambda cancel: run_action(step, self.action_context(step, cancel), soak=step.wait),

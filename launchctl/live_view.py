@@ -144,8 +144,8 @@ class LiveView:
             state = row.state
             if row.late_s:
                 state += f" (late {row.late_s:.0f}s)"
-            if row.target != "local" and (row.hosts_ok or row.hosts_failed):
-                state += f"  hosts {row.hosts_ok} ok" + (f", {row.hosts_failed} failed" if row.hosts_failed else "")
+            if row.hosts_total:
+                state += "  " + _host_progress(row)
             if row.reason and row.state in ("failed", "interrupted", "skipped"):
                 state += f" — {row.reason}"
             table.add_row(
@@ -188,3 +188,14 @@ class LiveView:
         from rich.text import Text
 
         return Text("\n".join(f" • {note}" for note in self.model.notes), style="dim")
+
+
+def _host_progress(row: Any) -> str:
+    """A fan-out at a glance: done, failed and still to finish out of the target's hosts."""
+    done = row.hosts_ok + row.hosts_failed
+    text = f"hosts {row.hosts_ok}/{row.hosts_total} ok"
+    if row.hosts_failed:
+        text += f", {row.hosts_failed} failed"
+    if row.state == "running" and done < row.hosts_total:
+        text += f", {row.hosts_total - done} running or queued"
+    return text

@@ -34,6 +34,7 @@ class StepRow:
     reason: str | None = None
     hosts_ok: int = 0
     hosts_failed: int = 0
+    hosts_total: int | None = None
 
 
 @dataclass
@@ -112,6 +113,7 @@ class ViewModel:
             return
         row.state, row.started, row.late_s, row.reason = "running", self.clock, e.get("late_s"), None
         row.hosts_ok = row.hosts_failed = 0
+        row.hosts_total = e.get("hosts")
         self.running = row.id
         self.output.clear()
 

@@ -469,7 +469,7 @@ def _build_ssh(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> A
 SSH = Record(
     "ssh",
     {
-        "config": Field(Str(template=False), doc="ssh_config file (default: none)"),
+        "config": Field(Str(template=False), doc="ssh_config file (default: ~/.ssh/config)"),
         "known_hosts": Field(Str(template=False), doc="default ~/.ssh/known_hosts"),
         "host_key_policy": Field(
             Choice(["strict", "accept-new"]), doc="strict (default) refuses unknown keys"
