@@ -36,6 +36,22 @@ def _load(runbook_path: str, var: tuple[str, ...] = (), targets: str | None = No
     return load_runbook(runbook_path, parse_var_overrides(var), targets)
 
 
+VAR_OPTION = click.option(
+    "--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable."
+)
+TARGETS_OPTION = click.option(
+    "--targets",
+    "targets",
+    type=click.Path(dir_okay=False),
+    help="YAML file whose targets replace the runbook's.",
+)
+
+
+def runbook_inputs(command):
+    """--var and --targets: what every command that reads a runbook accepts."""
+    return VAR_OPTION(TARGETS_OPTION(command))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="launchctl")
 def cli() -> None:
@@ -45,13 +61,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("runbook", type=click.Path(dir_okay=False))
-@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
-@click.option(
-    "--targets",
-    "targets",
-    type=click.Path(dir_okay=False),
-    help="YAML file whose targets replace the runbook's.",
-)
+@runbook_inputs
 def validate(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
     """Check a runbook file; prints a summary or every problem as FILE:LINE:COL."""
     book = _load(runbook, var, targets)
@@ -63,13 +73,7 @@ def validate(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
 @cli.command()
 @click.argument("runbook", type=click.Path(dir_okay=False))
 @click.option("--t0", help=RUN_OPTIONS_HELP)
-@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
-@click.option(
-    "--targets",
-    "targets",
-    type=click.Path(dir_okay=False),
-    help="YAML file whose targets replace the runbook's.",
-)
+@runbook_inputs
 def plan(runbook: str, t0: str | None, var: tuple[str, ...], targets: str | None) -> None:
     """Print the timeline: offset, wall-clock time, step, target and what runs."""
     from launchctl.launch import plan_launch
@@ -95,21 +99,43 @@ def run_options(command):
     options = [
         click.argument("runbook", type=click.Path(dir_okay=False)),
         click.option("--t0", help=RUN_OPTIONS_HELP),
-        click.option("--dry-run", is_flag=True, help="Touch nothing; walk the timeline on a simulated clock."),
-        click.option("--no-wait", is_flag=True, help="Run steps back to back instead of at their T-offsets."),
-        click.option("--speed", type=float, default=1.0, callback=_parse_speed, help="Run the schedule N times faster."),
-        click.option("--targets", "targets", type=click.Path(dir_okay=False), help="YAML file whose targets replace the runbook's."),
-        click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable."),
-        click.option("--yes", is_flag=True, help="Answer yes to confirmations; 'ask' failures roll back."),
-        click.option("--journal", type=click.Path(file_okay=False, path_type=Path), help="Journal directory (default .launchctl/<id>)."),
-        click.option("--override-gate", metavar="REASON", help="Start despite a NO-GO gate; recorded in journal and report."),
+        click.option(
+            "--dry-run", is_flag=True, help="Touch nothing; walk the timeline on a simulated clock."
+        ),
+        click.option(
+            "--no-wait", is_flag=True, help="Run steps back to back instead of at their T-offsets."
+        ),
+        click.option(
+            "--speed",
+            type=float,
+            default=1.0,
+            callback=_parse_speed,
+            help="Run the schedule N times faster.",
+        ),
+        TARGETS_OPTION,
+        VAR_OPTION,
+        click.option(
+            "--yes", is_flag=True, help="Answer yes to confirmations; 'ask' failures roll back."
+        ),
+        click.option(
+            "--journal",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Journal directory (default .launchctl/<id>).",
+        ),
+        click.option(
+            "--override-gate",
+            metavar="REASON",
+            help="Start despite a NO-GO gate; recorded in journal and report.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _run_setup(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate, drill=None):
+def _run_setup(
+    runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate, drill=None
+):
     from launchctl.launch import RunOptions
     from runbook.loader import parse_var_overrides
 
@@ -135,16 +161,40 @@ def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, overri
     """Run the launch."""
     from launchctl.launch import start_launch
 
-    book, options = _run_setup(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate)
+    book, options = _run_setup(
+        runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate
+    )
     sys.exit(start_launch(book, options, os.environ, _echo_err, display=_display(options.dry_run)))
 
 
 @cli.command()
 @run_options
-@click.option("--fail-at", metavar="STEP", help="Inject a failure at this step (the step is not run).")
-@click.option("--breach", metavar="GUARD", help="Force this guard into breach when its window opens.")
-@click.option("--live", is_flag=True, help="Run the launch for real up to the fault, and the rollback for real.")
-def drill(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate, fail_at, breach, live) -> None:
+@click.option(
+    "--fail-at", metavar="STEP", help="Inject a failure at this step (the step is not run)."
+)
+@click.option(
+    "--breach", metavar="GUARD", help="Force this guard into breach when its window opens."
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Run the launch for real up to the fault, and the rollback for real.",
+)
+def drill(
+    runbook,
+    t0,
+    dry_run,
+    no_wait,
+    speed,
+    targets,
+    var,
+    yes,
+    journal,
+    override_gate,
+    fail_at,
+    breach,
+    live,
+) -> None:
     """Rollback drill: inject a failure, run the rollback, time it. Exit 0 when the rollback completed."""
     from launchctl.drill import DrillSpec, render_summary, summarize
     from launchctl.journal import read_journal
@@ -152,7 +202,17 @@ def drill(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, over
 
     spec = DrillSpec(fail_at=fail_at, breach=breach, live=live)
     book, options = _run_setup(
-        runbook, t0, dry_run or not live, no_wait, speed, targets, var, yes, journal, override_gate, spec
+        runbook,
+        t0,
+        dry_run or not live,
+        no_wait,
+        speed,
+        targets,
+        var,
+        yes,
+        journal,
+        override_gate,
+        spec,
     )
     spec.check(book)
     journal_dirs: list[Path] = []
@@ -178,7 +238,16 @@ def resume(journal_dir: Path, yes: bool, force: bool) -> None:
     """Go on with an interrupted launch."""
     from launchctl.launch import resume_launch
 
-    sys.exit(resume_launch(journal_dir, yes=yes, force=force, environ=os.environ, echo=_echo_err, display=_display()))
+    sys.exit(
+        resume_launch(
+            journal_dir,
+            yes=yes,
+            force=force,
+            environ=os.environ,
+            echo=_echo_err,
+            display=_display(),
+        )
+    )
 
 
 @cli.command()
@@ -194,7 +263,9 @@ def status(journal_dir: Path, fmt: str) -> None:
 
 @cli.command()
 @click.argument("journal_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown")
+@click.option(
+    "--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown"
+)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
 )
@@ -221,13 +292,7 @@ def report(journal_dir: Path, fmt: str, output: Path | None) -> None:
 
 @cli.command()
 @click.argument("runbook", type=click.Path(dir_okay=False))
-@click.option("--var", multiple=True, metavar="NAME=VALUE", help="Set or add a template variable.")
-@click.option(
-    "--targets",
-    "targets",
-    type=click.Path(dir_okay=False),
-    help="YAML file whose targets replace the runbook's.",
-)
+@runbook_inputs
 def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
     """Prove the launch can run, touching nothing: secrets, queries, HTTP hosts, SSH hosts."""
     from launchctl.preflight import render_table, run_preflight
@@ -253,14 +318,18 @@ def gate(checklist: str, fmt: str) -> None:
 
 @cli.command()
 @click.argument("journal_dir", type=click.Path(path_type=Path))
-@click.option("--reason", required=True, help="Why; recorded and filled into {{ rollback.reason }}.")
+@click.option(
+    "--reason", required=True, help="Why; recorded and filled into {{ rollback.reason }}."
+)
 def rollback(journal_dir: Path, reason: str) -> None:
     """Roll a launch back now: asks the live driver, or runs the rollback sequence when none is live."""
     from launchctl.launch import rollback_here
     from launchctl.rollback_command import request_rollback, rollback_exit_code
 
     def run_here(directory: Path, why: str) -> int:
-        return rollback_exit_code(rollback_here(directory, why, environ=os.environ, echo=_echo_err, display=_display()))
+        return rollback_exit_code(
+            rollback_here(directory, why, environ=os.environ, echo=_echo_err, display=_display())
+        )
 
     sys.exit(request_rollback(journal_dir, reason, os.environ, _echo_err, run_here))
 
@@ -306,7 +375,9 @@ def _internal_error(error: Exception) -> int:
     if os.environ.get("LAUNCHCTL_DEBUG"):
         _echo_err("".join(traceback.format_exception(error)).rstrip())
     else:
-        _echo_err("this is a bug in launchctl; run again with LAUNCHCTL_DEBUG=1 for the details to report")
+        _echo_err(
+            "this is a bug in launchctl; run again with LAUNCHCTL_DEBUG=1 for the details to report"
+        )
     return 3
 
 

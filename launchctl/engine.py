@@ -204,27 +204,35 @@ class Engine:
             self._run_step(step)
 
     def _rerun_in_flight(self, step: model.Step) -> bool:
+        return self.ask_rerun(step.id, "step", "step_finished")
+
+    def ask_rerun(self, step_id: str, kind: str, finished_event: str) -> bool:
+        """On resume, a step the journal shows started but not finished: re-run it only if asked to.
+
+        ``skip`` records it finished-as-skipped; ``rollback`` (launch steps only) starts the
+        rollback; anything else pauses, because nobody was there to say yes.
+        """
         answer = self.decide(
             "in-flight",
-            f"step '{step.id}' was in flight; re-run it?",
-            step.id,
-            lambda: self.operator.rerun_in_flight(step.id),
+            f"{kind} '{step_id}' was in flight; re-run it?",
+            step_id,
+            lambda: self.operator.rerun_in_flight(step_id),
         )
-        if answer == "rerun":
+        if answer == "rerun" or (answer == "rollback" and kind != "step"):
             return True
         if answer == "skip":
             self.recorder.emit(
-                "step_finished",
-                step=step.id,
+                finished_event,
+                step=step_id,
                 status="skipped",
                 reason="skipped on resume by operator",
             )
             return False
         if answer == "rollback":
-            raise StartRollback(f"operator chose rollback on resume at '{step.id}'", "operator")
+            raise StartRollback(f"operator chose rollback on resume at '{step_id}'", "operator")
         raise PauseLaunch(
-            f"step '{step.id}' was in flight; re-run it with `launchctl resume --yes` or at a terminal",
-            step.id,
+            f"{kind} '{step_id}' was in flight; re-run it with `launchctl resume --yes` or at a terminal",
+            step_id,
         )
 
     def _run_step(self, step: model.Step) -> None:

@@ -10,7 +10,8 @@ import os
 import re
 import secrets as random_tokens
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -185,62 +186,37 @@ def resume_launch(
 ) -> int:
     """Go on with an interrupted launch from what its journal proves happened."""
     display = display or Display([PlainConsole()])
-    journal_dir = journal_dir.absolute()
-    if not (journal_dir / "journal.jsonl").is_file():
-        read_journal(journal_dir)  # raises the precise "not a journal" error
-    lock = JournalLock(journal_dir)
-    lock.acquire()
-    try:
-        read = read_journal(journal_dir)
-        state = replay(read.events, read.torn_lines)
+    with _locked_state(journal_dir) as (journal_dir, state):
         if state.finished is not None:
             echo(
                 f"launch {state.launch_id} already finished: {state.finished.get('status')}; nothing to resume"
             )
             return int(state.finished.get("exit_code", 0))
-        launch = state.launch
-        runbook = load_runbook(
-            launch["runbook"], launch.get("var_overrides") or {}, launch.get("targets_file")
-        )
-        _check_same_steps(runbook, launch, force, echo)
-        if not launch.get("dry_run"):
-            require_secrets(runbook, environ)
-        clock = _resumed_clock(state)
-        writer = JournalWriter(journal_dir, durable=not launch.get("dry_run"))
-        writer.open()
-        recorder = Recorder(
-            writer,
-            _masker(runbook, environ),
-            clock,
-            display.sinks,
-            state.last_seq,
-        )
-        settings = LaunchSettings(
-            launch_id=state.launch_id,
-            t0=datetime.fromisoformat(launch["t0"].replace("Z", "+00:00")),
-            journal_dir=journal_dir,
-            dry_run=bool(launch.get("dry_run")),
-            no_wait=bool(launch.get("no_wait")),
-            yes=yes,
-            cwd=launch.get("cwd"),
-        )
+        runbook = _recorded_runbook(state)
+        _check_same_steps(runbook, state.launch, force, echo)
+        reopened = _reopen(journal_dir, state, runbook, yes=yes, environ=environ, display=display)
         echo(f"journal: {journal_dir}")
         try:
-            recorder.emit(
+            reopened.recorder.emit(
                 "launch_resumed",
-                user=settings.user,
+                user=reopened.settings.user,
                 pid=os.getpid(),
-                torn_lines_dropped=read.torn_lines or None,
+                torn_lines_dropped=state.torn_lines or None,
                 in_flight=state.in_flight_step.id if state.in_flight_step else None,
                 runbook_sha256=runbook.content_sha256,
             )
             return _drive(
-                runbook, settings, recorder, clock, environ, operator or choose_operator(yes, display), state, display
+                runbook,
+                reopened.settings,
+                reopened.recorder,
+                reopened.clock,
+                environ,
+                operator or choose_operator(yes, display),
+                state,
+                display,
             )
         finally:
-            writer.close()
-    finally:
-        lock.release()
+            reopened.writer.close()
 
 
 def rollback_here(
@@ -253,49 +229,89 @@ def rollback_here(
 ) -> int:
     """Run the rollback sequence of a launch no process is driving (``launchctl rollback``)."""
     display = display or Display([PlainConsole()])
+    with _locked_state(journal_dir) as (journal_dir, state):
+        if state.rollback is not None and state.rollback.status is not None:
+            echo(f"{state.launch_id}: already rolled back ({state.rollback.status}); nothing to do")
+            return EXIT_BAD_INPUT
+        runbook = _recorded_runbook(state)
+        reopened = _reopen(journal_dir, state, runbook, yes=True, environ=environ, display=display)
+        echo(f"journal: {journal_dir}")
+        try:
+            reopened.recorder.emit(
+                "rollback_requested", reason=reason, user=reopened.settings.user, pid=os.getpid()
+            )
+            return _drive(
+                runbook,
+                reopened.settings,
+                reopened.recorder,
+                reopened.clock,
+                environ,
+                HeadlessOperator(True),
+                state,
+                display,
+                act=lambda engine: engine.roll_back(reason, "operator"),
+            )
+        finally:
+            reopened.writer.close()
+
+
+@contextmanager
+def _locked_state(journal_dir: Path) -> Iterator[tuple[Path, LaunchState]]:
+    """Own the journal, then read where the launch stands: in that order, so nobody writes between."""
+    journal_dir = journal_dir.absolute()
+    if not (journal_dir / "journal.jsonl").is_file():
+        read_journal(journal_dir)  # raises the precise "not a journal" error
     lock = JournalLock(journal_dir)
     lock.acquire()
     try:
         read = read_journal(journal_dir)
-        state = replay(read.events, read.torn_lines)
-        if state.rollback is not None and state.rollback.status is not None:
-            echo(f"{state.launch_id}: already rolled back ({state.rollback.status}); nothing to do")
-            return EXIT_BAD_INPUT
-        launch = state.launch
-        runbook = load_runbook(launch["runbook"], launch.get("var_overrides") or {}, launch.get("targets_file"))
-        if not launch.get("dry_run"):
-            require_secrets(runbook, environ)
-        clock = _resumed_clock(state)
-        writer = JournalWriter(journal_dir, durable=not launch.get("dry_run"))
-        writer.open()
-        recorder = Recorder(writer, _masker(runbook, environ), clock, display.sinks, state.last_seq)
-        settings = LaunchSettings(
-            launch_id=state.launch_id,
-            t0=datetime.fromisoformat(launch["t0"].replace("Z", "+00:00")),
-            journal_dir=journal_dir,
-            dry_run=bool(launch.get("dry_run")),
-            no_wait=bool(launch.get("no_wait")),
-            yes=True,
-            cwd=launch.get("cwd"),
-        )
-        echo(f"journal: {journal_dir}")
-        try:
-            recorder.emit("rollback_requested", reason=reason, user=settings.user, pid=os.getpid())
-            values = _values(runbook, settings)
-            executor = DryRunExecutor(runbook, values) if settings.dry_run else RealExecutor(
-                runbook, values, cwd=settings.cwd, environ=environ
-            )
-            notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
-            engine = Engine(runbook, settings, recorder, HeadlessOperator(True), clock, executor, environ, notifier, state)
-            try:
-                return engine.roll_back(reason, "operator")
-            finally:
-                notifier.close()
-                executor.close()
-        finally:
-            writer.close()
+        yield journal_dir, replay(read.events, read.torn_lines)
     finally:
         lock.release()
+
+
+def _recorded_runbook(state: LaunchState) -> model.Runbook:
+    launch = state.launch
+    return load_runbook(
+        launch["runbook"], launch.get("var_overrides") or {}, launch.get("targets_file")
+    )
+
+
+@dataclass
+class _Reopened:
+    settings: LaunchSettings
+    clock: Clock
+    recorder: Recorder
+    writer: JournalWriter
+
+
+def _reopen(
+    journal_dir: Path,
+    state: LaunchState,
+    runbook: model.Runbook,
+    *,
+    yes: bool,
+    environ: Mapping[str, str],
+    display: Display,
+) -> _Reopened:
+    """The launch's settings, clock and recorder as they were, appending to its journal."""
+    launch = state.launch
+    if not launch.get("dry_run"):
+        require_secrets(runbook, environ)
+    clock = _resumed_clock(state)
+    writer = JournalWriter(journal_dir, durable=not launch.get("dry_run"))
+    writer.open()
+    recorder = Recorder(writer, _masker(runbook, environ), clock, display.sinks, state.last_seq)
+    settings = LaunchSettings(
+        launch_id=state.launch_id,
+        t0=datetime.fromisoformat(launch["t0"].replace("Z", "+00:00")),
+        journal_dir=journal_dir,
+        dry_run=bool(launch.get("dry_run")),
+        no_wait=bool(launch.get("no_wait")),
+        yes=yes,
+        cwd=launch.get("cwd"),
+    )
+    return _Reopened(settings, clock, recorder, writer)
 
 
 def _refuse(recorder: Recorder, gate: GateResult, echo: Callable[[str], None]) -> int:
@@ -350,18 +366,22 @@ def _drive(
     operator: Operator,
     state: LaunchState | None = None,
     display: Display | None = None,
+    act: Callable[[Engine], int] = Engine.run,
 ) -> int:
+    """Assemble the executor, notifier and engine, then ``act`` (run the launch, or only roll back)."""
     values = _values(runbook, settings)
     if settings.dry_run:
         executor = DryRunExecutor(runbook, values)
     else:
         executor = RealExecutor(runbook, values, cwd=settings.cwd, environ=environ)
     notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
-    engine = Engine(runbook, settings, recorder, operator, clock, executor, environ, notifier, state)
+    engine = Engine(
+        runbook, settings, recorder, operator, clock, executor, environ, notifier, state
+    )
     if display is not None:
         display.start()
     try:
-        return engine.run()
+        return act(engine)
     finally:
         if display is not None:
             display.stop()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from launchctl.control import PauseLaunch
 from rollback.sequence import RollbackResult, RollbackStepResult, plan_rollback, run_rollback_step
 from runbook import model
 from runbook.errors import EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
@@ -44,7 +43,11 @@ class RollbackPhase:
             if prior is not None and prior.finished_state:
                 result.steps.append(RollbackStepResult(item.step.id, prior.status, prior.reason))
                 continue
-            if prior is not None and prior.in_flight and not self._rerun_rollback_step(item.step):
+            if (
+                prior is not None
+                and prior.in_flight
+                and not engine.ask_rerun(item.step.id, "rollback step", "rollback_step_finished")
+            ):
                 result.steps.append(
                     RollbackStepResult(item.step.id, "skipped", "skipped on resume by operator")
                 )
@@ -73,29 +76,6 @@ class RollbackPhase:
         if result.complete:
             return engine.finish("rolled_back", EXIT_ROLLED_BACK)
         return engine.finish("rollback_incomplete", EXIT_ROLLBACK_INCOMPLETE)
-
-    def _rerun_rollback_step(self, step: model.RollbackStep) -> bool:
-        engine = self.engine
-        answer = self.engine.decide(
-            "in-flight",
-            f"rollback step '{step.id}' was in flight; re-run it?",
-            step.id,
-            lambda: self.engine.operator.rerun_in_flight(step.id),
-        )
-        if answer in ("rerun", "rollback"):
-            return True
-        if answer == "skip":
-            engine.recorder.emit(
-                "rollback_step_finished",
-                step=step.id,
-                status="skipped",
-                reason="skipped on resume by operator",
-            )
-            return False
-        raise PauseLaunch(
-            f"rollback step '{step.id}' was in flight; re-run it with `launchctl resume --yes` or at a terminal",
-            step.id,
-        )
 
     def _run_rollback_step(
         self, step: model.RollbackStep, values: dict[str, str]
