@@ -29,8 +29,12 @@ fi
 _stamp="$VENV/.launchctl-installed"
 if [ ! -f "$_stamp" ] || [ "$LAUNCHCTL_ROOT/pyproject.toml" -nt "$_stamp" ]; then
   echo "bootstrap: installing launchctl and test dependencies into $VENV" >&2
-  "$VENV/bin/python" -m pip install -q --upgrade pip >&2
-  "$VENV/bin/python" -m pip install -q -e "$LAUNCHCTL_ROOT[test]" >&2
+  _log="$VENV/bootstrap-pip.log"
+  if ! { "$VENV/bin/python" -m pip install -q --upgrade pip && "$VENV/bin/python" -m pip install -q -e "$LAUNCHCTL_ROOT[test]"; } >"$_log" 2>&1; then
+    cat "$_log" >&2
+    echo "bootstrap: pip install failed (log above, also in $_log)" >&2
+    exit 1
+  fi
   touch "$_stamp"
 fi
 export PATH="$VENV/bin:$PATH"
