@@ -21,6 +21,7 @@ from typing import Any
 from launchctl.errors import JournalBusy, JournalUnreadable, JournalWriteFailed
 
 JOURNAL_FILE = "journal.jsonl"
+REQUIRED_START_KEYS = ("launch_id", "runbook", "t0", "steps")
 LOCK_FILE = "journal.lock"
 
 
@@ -155,13 +156,29 @@ def read_journal(directory: Path) -> JournalRead:
         except ValueError:
             torn += 1
             continue
-        if isinstance(event, dict) and "event" in event:
+        if _well_formed(event):
             events.append(event)
         else:
             torn += 1
     if not events or events[0].get("event") != "launch_started":
         raise JournalUnreadable(f"{path}: does not start with a launch_started event")
+    missing = [key for key in REQUIRED_START_KEYS if not isinstance(events[0].get(key), str | list)]
+    if missing:
+        raise JournalUnreadable(f"{path}:1: launch_started lacks {', '.join(missing)}; not a launchctl journal?")
     return JournalRead(events, torn)
+
+
+_FIELD_TYPES = {"event": str, "ts": str, "step": str, "status": str, "host": str, "seq": int, "clock": str}
+
+
+def _well_formed(event: object) -> bool:
+    """An event as launchctl writes it; anything else (garbled, forged) is skipped like a torn line."""
+    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+        return False
+    return all(
+        key not in event or (isinstance(event[key], kind) and not isinstance(event[key], bool))
+        for key, kind in _FIELD_TYPES.items()
+    )
 
 
 def _lines(path: Path) -> Iterator[str]:

@@ -225,3 +225,28 @@ def test_resume_asks_before_rerunning_an_in_flight_rollback_step(write_runbook, 
     asked = run_subprocess("resume", journal, cwd=workdir)
     assert asked.exit_code == 5 and "rollback step 'r1' was in flight" in asked.stdout
     assert (workdir / "rolled.log").read_text().split() == ["r1"]
+
+
+def test_a_forged_or_garbled_journal_is_bad_input_not_a_crash(cli, workdir):
+    journal = workdir / "forged"
+    journal.mkdir()
+    for content in (
+        '{"event": "launch_started", "ts": "x"}\n',
+        "not json at all\n\x00\x01\n",
+        '{"event": "step_started", "step": "a"}\n',
+        '[1, 2, 3]\n',
+    ):
+        (journal / "journal.jsonl").write_text(content)
+        for command in (("resume", journal, "--yes"), ("status", journal), ("report", journal), ("rollback", journal, "--reason", "x")):
+            result = cli(*command)
+            assert result.exit_code == 2, (content, command, result.stderr)
+            assert "internal error" not in result.stderr
+
+
+def test_events_with_wrong_field_types_are_skipped_like_torn_lines(write_runbook, cli):
+    result = cli("run", write_runbook("version: 1\nname: T\nsteps: [{id: a, at: T+0, run: 'true'}]\n"), "--no-wait")
+    with (result.journal_dir / "journal.jsonl").open("a") as handle:
+        handle.write('{"event": "step_started", "step": {"x": 1}, "seq": "abc"}\n{"event": 5}\n')
+    status = cli("status", result.journal_dir)
+    assert status.exit_code == 0 and "2 torn journal line(s) ignored" in status.stdout
+    assert cli("report", result.journal_dir, "--format", "json").exit_code == 0
