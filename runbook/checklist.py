@@ -13,7 +13,8 @@ from typing import Any
 
 from runbook.errors import ValidationFailed
 from runbook.loader import read_yaml_file
-from runbook.schema import INVALID, Choice, Context, Field, ListOf, Record, Str, Type
+from runbook.scalars import Choice, Str
+from runbook.schema import INVALID, Context, Field, ListOf, Record, Type
 from runbook.yaml_tree import YMap, YNode, YScalar, parse_yaml
 
 STATUSES = ("PASS", "PARTIAL", "FAIL", "PENDING")

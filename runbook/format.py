@@ -12,24 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 from runbook import model, templating
-from runbook.schema import (
-    INVALID,
-    Choice,
-    Context,
-    Duration,
-    Field,
-    Int,
-    ListOf,
-    MapOf,
-    Offset,
-    OneOfKeys,
-    Record,
-    Str,
-    Threshold,
-    Timestamp,
-    Type,
-    mark_of,
-)
+from runbook.scalars import Choice, Duration, Int, Offset, Str, Threshold, Timestamp
+from runbook.schema import INVALID, Context, Field, ListOf, MapOf, OneOfKeys, Record, Type, mark_of
 from runbook.yaml_tree import YMap, YNode, YScalar, YSeq
 
 ID_PATTERN = r"^[a-z0-9_-]+$"

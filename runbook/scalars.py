@@ -1,0 +1,261 @@
+"""Scalar value types of the schema: strings (with placeholder checks), numbers, choices,
+durations, T-offsets, thresholds and timestamps. Each converts a located YAML scalar and
+reports problems at its line and column."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from runbook import comparison, durations, templating
+from runbook.schema import INVALID, Context, Type, describe_node
+from runbook.yaml_tree import Mark, YNode, YScalar
+
+
+class Str(Type):
+    """A string. ``template``: ``{{ name }}`` placeholders are checked against known names.
+
+    ``secret_refs``: ``${NAME}`` is allowed (and must name a listed secret).
+    ``shell``: ``${...}`` is the shell's business and left alone.
+    """
+
+    def __init__(
+        self,
+        *,
+        template: bool = True,
+        secret_refs: bool = False,
+        shell: bool = False,
+        pattern: str | None = None,
+        pattern_hint: str = "",
+        max_length: int = 65536,
+        coerce_scalars: bool = False,
+    ) -> None:
+        self.template = template
+        self.secret_refs = secret_refs
+        self.shell = shell
+        self.pattern = re.compile(pattern) if pattern else None
+        self.pattern_hint = pattern_hint
+        self.max_length = max_length
+        self.coerce_scalars = coerce_scalars
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        scalar = self._scalar(node, path, ctx, "a string")
+        if scalar is None:
+            return INVALID
+        value = scalar.value
+        if not isinstance(value, str):
+            if not self.coerce_scalars or isinstance(value, datetime | date):
+                ctx.error(node.mark, path, f"expected a string, got {describe_node(node)}")
+                return INVALID
+            value = templating.format_value(value)
+        if not value.strip():
+            ctx.error(node.mark, path, "must not be empty")
+            return INVALID
+        if len(value) > self.max_length:
+            ctx.error(node.mark, path, f"longer than {self.max_length} characters")
+            return INVALID
+        if _has_control_chars(value):
+            ctx.error(node.mark, path, "contains control characters")
+            return INVALID
+        if self.pattern and not self.pattern.match(value):
+            ctx.error(node.mark, path, f"invalid value '{value}'{self.pattern_hint}")
+            return INVALID
+        ok = self._check_template(value, node.mark, path, ctx) if self.template else True
+        return value if ok else INVALID
+
+    def _check_template(self, value: str, mark: Mark, path: str, ctx: Context) -> bool:
+        try:
+            names = templating.template_names(value)
+        except templating.TemplateError as exc:
+            ctx.error(mark, path, str(exc))
+            return False
+        ok = True
+        for name in sorted(names):
+            if name in templating.ROLLBACK_ONLY and "rollback" not in ctx.scope:
+                ctx.error(mark, path, f"'{{{{ {name} }}}}' is only available in rollback steps")
+                ok = False
+            elif name == "host" and "host" not in ctx.scope:
+                ctx.error(
+                    mark, path, "'{{ host }}' is only available in per-host commands and checks"
+                )
+                ok = False
+            elif name == "step.id" and "step" not in ctx.scope:
+                ctx.error(mark, path, "'{{ step.id }}' is only available inside a step")
+                ok = False
+            elif name not in ctx.names and name not in templating.BUILTINS:
+                ctx.error(
+                    mark,
+                    path,
+                    f"unknown name '{{{{ {name} }}}}' (define it under vars or pass --var {name}=...)",
+                )
+                ok = False
+        if self.shell:
+            return ok
+        for ref, _offset in templating.secret_refs(value):
+            if not self.secret_refs:
+                ctx.error(
+                    mark,
+                    path,
+                    f"'${{{ref}}}' is only allowed in env, notify channel URLs and prometheus.url",
+                )
+                ok = False
+            elif ref not in ctx.secrets:
+                ctx.error(mark, path, f"'${{{ref}}}' is not listed under secrets")
+                ok = False
+        return ok
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", "minLength": 1}
+        if self.pattern:
+            schema["pattern"] = self.pattern.pattern
+        return schema
+
+
+def _has_control_chars(value: str) -> bool:
+    return any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in value)
+
+
+class Int(Type):
+    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        scalar = self._scalar(node, path, ctx, "a whole number")
+        if scalar is None:
+            return INVALID
+        value = scalar.value
+        if isinstance(value, bool) or not isinstance(value, int):
+            ctx.error(node.mark, path, f"expected a whole number, got {describe_node(node)}")
+            return INVALID
+        if self.minimum is not None and self.minimum == self.maximum and value != self.minimum:
+            ctx.error(node.mark, path, f"must be {self.minimum}, got {value}")
+            return INVALID
+        if self.minimum is not None and value < self.minimum:
+            ctx.error(node.mark, path, f"must be at least {self.minimum}, got {value}")
+            return INVALID
+        if self.maximum is not None and value > self.maximum:
+            ctx.error(node.mark, path, f"must be at most {self.maximum}, got {value}")
+            return INVALID
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "integer"}
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
+
+
+class Choice(Type):
+    def __init__(self, values: Iterable[str]) -> None:
+        self.values = tuple(values)
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        if isinstance(node, YScalar) and isinstance(node.value, str) and node.value in self.values:
+            return node.value
+        shown = node.value if isinstance(node, YScalar) else describe_node(node)
+        ctx.error(node.mark, path, f"must be one of {' | '.join(self.values)}, got {shown!r}")
+        return INVALID
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"enum": list(self.values)}
+
+
+class Duration(Type):
+    def __init__(self, positive: bool = False) -> None:
+        self.positive = positive
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        scalar = self._scalar(node, path, ctx, f"a duration ({durations.DURATION_HINT})")
+        if scalar is None:
+            return INVALID
+        try:
+            value = durations.parse_duration(scalar.value)
+        except (ValueError, TypeError) as exc:
+            ctx.error(node.mark, path, str(exc))
+            return INVALID
+        if self.positive and not value:
+            ctx.error(node.mark, path, "must be longer than 0s")
+            return INVALID
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|sec|min|s|m|h|d)\s*)+$"},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": durations.DURATION_HINT,
+        }
+
+
+class Offset(Type):
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        scalar = self._scalar(node, path, ctx, f"a T-offset ({durations.OFFSET_HINT})")
+        if scalar is None:
+            return INVALID
+        try:
+            return durations.parse_offset(scalar.value)
+        except ValueError as exc:
+            ctx.error(node.mark, path, str(exc))
+            return INVALID
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "pattern": r"^T(\s*[+-]\s*.+)?$",
+            "description": durations.OFFSET_HINT,
+        }
+
+
+class Threshold(Type):
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        scalar = self._scalar(node, path, ctx, "a threshold such as '< 0.001'")
+        if scalar is None:
+            return INVALID
+        try:
+            return comparison.parse_comparison(scalar.value)
+        except ValueError as exc:
+            ctx.error(node.mark, path, str(exc))
+            return INVALID
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": r"^\s*(<=|>=|==|!=|<|>)\s*[-+]?[0-9.eE+-]+\s*$"}
+
+
+class Timestamp(Type):
+    """An ISO 8601 instant; without a zone it is taken as UTC (a launch plan must be unambiguous)."""
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        scalar = self._scalar(node, path, ctx, "an ISO 8601 time such as 2026-12-01T14:00:00Z")
+        if scalar is None:
+            return INVALID
+        value = scalar.value
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                ctx.error(
+                    node.mark,
+                    path,
+                    f"invalid time '{value}' (use ISO 8601, e.g. 2026-12-01T14:00:00Z)",
+                )
+                return INVALID
+        if isinstance(value, date) and not isinstance(value, datetime):
+            ctx.error(
+                node.mark,
+                path,
+                "a date alone is not a go-live time; add the time, e.g. 2026-12-01T14:00:00Z",
+            )
+            return INVALID
+        if not isinstance(value, datetime):
+            ctx.error(node.mark, path, f"expected an ISO 8601 time, got {describe_node(node)}")
+            return INVALID
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "string", "format": "date-time"}
