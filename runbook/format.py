@@ -12,35 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 from runbook import model, templating
+from runbook.format_common import ENV_NAME_PATTERN, given, ident, marks, target_ref
+from runbook.format_targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS
 from runbook.scalars import Choice, Duration, Int, Offset, Str, Threshold, Timestamp
 from runbook.schema import INVALID, Context, Field, ListOf, MapOf, OneOfKeys, Record, Type, mark_of
 from runbook.yaml_tree import YMap, YNode, YScalar, YSeq
 
-ID_PATTERN = r"^[a-z0-9_-]+$"
-ID_HINT = " (ids use lowercase letters, digits, '-' and '_')"
-NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
-ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
 MAX_STEPS = 10_000
-
-
-def _given(value: Any, default: Any) -> Any:
-    """The value when the key was written (even 0 or 0s), else the default."""
-    return default if value is None else value
-
-
-def _marks(node: YMap) -> dict[str, Any]:
-    return {key: mark_of(node, key) for key in node.items}
-
-
-def _ident() -> Str:
-    return Str(template=False, pattern=ID_PATTERN, pattern_hint=ID_HINT, max_length=128)
-
-
-def _target_ref() -> Str:
-    return Str(
-        template=False, pattern=NAME_PATTERN, pattern_hint=" (a target name)", max_length=128
-    )
 
 
 def _poll(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> model.Poll | Any:
@@ -81,31 +59,6 @@ class VarValue(Type):
         return {"type": ["string", "number", "boolean"]}
 
 
-class MaxFailType(Type):
-    _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-
-    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
-        value = node.value if isinstance(node, YScalar) else None
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            return model.MaxFail(count=value)
-        if isinstance(value, str) and (match := self._PERCENT.match(value)):
-            percent = float(match.group(1))
-            if percent <= 100:
-                return model.MaxFail(count=None, percent=percent)
-        ctx.error(
-            node.mark, path, 'expected a count of hosts (e.g. 1) or a percentage (e.g. "10%")'
-        )
-        return INVALID
-
-    def json_schema(self) -> dict[str, Any]:
-        return {
-            "anyOf": [
-                {"type": "integer", "minimum": 0},
-                {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
-            ]
-        }
-
-
 def _build_http(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
     poll = _poll(values, node, path, ctx)
     if poll is INVALID:
@@ -114,10 +67,10 @@ def _build_http(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> 
         url=values["http"],
         status=values["status"],
         body_contains=values["body_contains"],
-        timeout=_given(values["timeout"], timedelta(seconds=10)),
+        timeout=given(values["timeout"], timedelta(seconds=10)),
         on=values["on"],
         poll=poll,
-        marks=_marks(node),
+        marks=marks(node),
     )
 
 
@@ -128,9 +81,9 @@ def _build_prometheus(values: dict[str, Any], node: YMap, path: str, ctx: Contex
     return model.PrometheusCriterion(
         query=values["prometheus"],
         expect=values["expect"],
-        timeout=_given(values["timeout"], timedelta(seconds=10)),
+        timeout=given(values["timeout"], timedelta(seconds=10)),
         poll=poll,
-        marks=_marks(node),
+        marks=marks(node),
     )
 
 
@@ -140,11 +93,11 @@ def _build_command(values: dict[str, Any], node: YMap, path: str, ctx: Context) 
         return INVALID
     return model.CommandCriterion(
         command=values["command"],
-        on=_given(values["on"], model.LOCAL),
+        on=given(values["on"], model.LOCAL),
         exit=values["exit"] if values["exit"] is not None else 0,
-        timeout=_given(values["timeout"], timedelta(seconds=60)),
+        timeout=given(values["timeout"], timedelta(seconds=60)),
         poll=poll,
-        marks=_marks(node),
+        marks=marks(node),
     )
 
 
@@ -160,7 +113,7 @@ CRITERION = OneOfKeys(
                 "status": Field(Int(100, 599), doc="exact HTTP status expected (default: any 2xx)"),
                 "body_contains": Field(Str(), doc="text the response body must contain"),
                 "timeout": Field(Duration(positive=True), doc="per-request timeout (default 10s)"),
-                "on": Field(_target_ref(), doc="run once per host of this target, with {{ host }}"),
+                "on": Field(target_ref(), doc="run once per host of this target, with {{ host }}"),
                 **_POLL_FIELDS,
             },
             _build_http,
@@ -187,7 +140,7 @@ CRITERION = OneOfKeys(
                     required=True,
                     doc="shell command; passes on the expected exit code",
                 ),
-                "on": Field(_target_ref(), doc="target to run it on (default local)"),
+                "on": Field(target_ref(), doc="target to run it on (default local)"),
                 "exit": Field(Int(0, 255), doc="expected exit code (default 0)"),
                 "timeout": Field(Duration(positive=True), doc="killed past this (default 60s)"),
                 **_POLL_FIELDS,
@@ -230,12 +183,12 @@ EXPECT = Record(
 )
 
 _ACTION_FIELDS: dict[str, Field] = {
-    "id": Field(_ident(), required=True, doc="unique id, [a-z0-9_-]+"),
+    "id": Field(ident(), required=True, doc="unique id, [a-z0-9_-]+"),
     "name": Field(Str(), doc="human title"),
     "run": Field(
         Str(shell=True), doc="shell command; filled values are shell-quoted unless {{ x | raw }}"
     ),
-    "on": Field(_target_ref(), doc="target to run on (default local)"),
+    "on": Field(target_ref(), doc="target to run on (default local)"),
     "timeout": Field(Duration(positive=True), doc="the command is killed past this (default 10m)"),
     "env": Field(
         MapOf(
@@ -258,13 +211,13 @@ def _action_kwargs(values: dict[str, Any], node: YMap) -> dict[str, Any]:
         "id": values["id"],
         "name": values["name"],
         "run": values["run"],
-        "on": _given(values["on"], model.LOCAL),
-        "timeout": _given(values["timeout"], timedelta(minutes=10)),
-        "env": _given(values["env"], {}),
-        "expect": _given(values["expect"], model.Expect()),
-        "check": _given(values["check"], ()),
+        "on": given(values["on"], model.LOCAL),
+        "timeout": given(values["timeout"], timedelta(minutes=10)),
+        "env": given(values["env"], {}),
+        "expect": given(values["expect"], model.Expect()),
+        "check": given(values["check"], ()),
         "notify": values["notify"],
-        "marks": _marks(node),
+        "marks": marks(node),
     }
 
 
@@ -287,7 +240,7 @@ def _build_step(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> 
         at=values["at"],
         confirm=values["confirm"],
         wait=values["wait"],
-        on_failure=model.OnFailure(_given(values["on_failure"], "rollback")),
+        on_failure=model.OnFailure(given(values["on_failure"], "rollback")),
     )
 
 
@@ -316,7 +269,7 @@ def _build_rollback_step(values: dict[str, Any], node: YMap, path: str, ctx: Con
     return model.RollbackStep(
         **_action_kwargs(values, node),
         if_started=values["if_started"],
-        retries=_given(values["retries"], 0),
+        retries=given(values["retries"], 0),
         retry_delay=values["retry_delay"]
         if values["retry_delay"] is not None
         else timedelta(seconds=5),
@@ -327,7 +280,7 @@ ROLLBACK_STEP = Record(
     "rollback step",
     {
         **_ACTION_FIELDS,
-        "if_started": Field(_ident(), doc="run only when this launch step was started"),
+        "if_started": Field(ident(), doc="run only when this launch step was started"),
         "retries": Field(
             Int(0, 20), doc="extra attempts when this rollback step fails (default 0)"
         ),
@@ -343,26 +296,26 @@ def _build_guard(values: dict[str, Any], node: YMap, path: str, ctx: Context) ->
     if during is not None and during[1] <= during[0]:
         ctx.error(mark_of(node, "during"), f"{path}.during", "the window must end after it starts")
         return INVALID
-    every = _given(values["every"], timedelta(seconds=15))
+    every = given(values["every"], timedelta(seconds=15))
     return model.Guard(
         id=values["id"],
         name=values["name"],
         query=values["prometheus"],
         breach=values["breach"],
         every=every,
-        hold=_given(values["for"], timedelta(0)),
+        hold=given(values["for"], timedelta(0)),
         during=during,
-        then=model.GuardAction(_given(values["then"], "rollback")),
-        inconclusive_limit=_given(values["inconclusive_limit"], 3),
-        timeout=_given(values["timeout"], timedelta(seconds=10)),
-        marks=_marks(node),
+        then=model.GuardAction(given(values["then"], "rollback")),
+        inconclusive_limit=given(values["inconclusive_limit"], 3),
+        timeout=given(values["timeout"], timedelta(seconds=10)),
+        marks=marks(node),
     )
 
 
 GUARD = Record(
     "guard",
     {
-        "id": Field(_ident(), required=True),
+        "id": Field(ident(), required=True),
         "name": Field(Str()),
         "prometheus": Field(
             Str(), required=True, doc="PromQL instant query watched while the window is open"
@@ -386,110 +339,6 @@ GUARD = Record(
         "timeout": Field(Duration(positive=True), doc="query timeout (default 10s)"),
     },
     _build_guard,
-)
-
-
-def _build_target(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-    hosts = _given(values["hosts"], ())
-    transport = _given(values["transport"], ("ssh" if hosts else model.LOCAL))
-    if transport == "ssh" and not hosts:
-        ctx.error(node.mark, path, "an ssh target needs 'hosts'")
-        return INVALID
-    if transport == model.LOCAL and hosts:
-        ctx.error(mark_of(node, "hosts"), f"{path}.hosts", "a local target takes no hosts")
-        return INVALID
-    if len(set(hosts)) != len(hosts):
-        ctx.error(mark_of(node, "hosts"), f"{path}.hosts", "lists a host twice")
-        return INVALID
-    return model.Target(
-        name=path.rsplit(".", 1)[-1],
-        transport=transport,
-        hosts=tuple(hosts),
-        user=values["user"],
-        port=values["port"],
-        parallel=_given(values["parallel"], 10),
-        max_fail=_given(values["max_fail"], model.MaxFail()),
-        marks=_marks(node),
-    )
-
-
-TARGET = Record(
-    "target",
-    {
-        "transport": Field(Choice(["local", "ssh"]), doc="default: ssh when hosts are given"),
-        "hosts": Field(
-            ListOf(
-                Str(
-                    template=False,
-                    pattern=r"^[A-Za-z0-9_.:@\[\]-]+$",
-                    pattern_hint=" (a host name)",
-                ),
-                min_items=1,
-            ),
-            doc="SSH hosts, resolved through ssh_config",
-        ),
-        "user": Field(Str(template=False)),
-        "port": Field(Int(1, 65535)),
-        "parallel": Field(Int(1, 1000), doc="at most this many hosts at once (default 10)"),
-        "max_fail": Field(MaxFailType(), doc="hosts allowed to fail: a count or '10%' (default 0)"),
-    },
-    _build_target,
-)
-
-TARGETS = MapOf(
-    TARGET, key_pattern=NAME_PATTERN, key_hint="target names use letters, digits, '-' and '_'"
-)
-
-
-def _build_ssh(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-    return model.SshSettings(
-        config=values["config"],
-        known_hosts=_given(values["known_hosts"], "~/.ssh/known_hosts"),
-        host_key_policy=model.HostKeyPolicy(_given(values["host_key_policy"], "strict")),
-        connect_timeout=_given(values["connect_timeout"], timedelta(seconds=10)),
-    )
-
-
-SSH = Record(
-    "ssh",
-    {
-        "config": Field(Str(template=False), doc="ssh_config file (default: ~/.ssh/config)"),
-        "known_hosts": Field(Str(template=False), doc="default ~/.ssh/known_hosts"),
-        "host_key_policy": Field(
-            Choice(["strict", "accept-new"]), doc="strict (default) refuses unknown keys"
-        ),
-        "connect_timeout": Field(Duration(positive=True), doc="default 10s"),
-    },
-    _build_ssh,
-)
-
-NOTIFY_CHANNEL = OneOfKeys(
-    "notify channel",
-    {
-        "slack": Record(
-            "slack channel",
-            {
-                "slack": Field(
-                    Str(secret_refs=True), required=True, doc="Slack incoming-webhook URL"
-                )
-            },
-            lambda v, n, p, c: model.NotifyChannel("slack", v["slack"]),
-        ),
-        "webhook": Record(
-            "webhook channel",
-            {
-                "webhook": Field(
-                    Str(secret_refs=True), required=True, doc="URL that receives a JSON event POST"
-                )
-            },
-            lambda v, n, p, c: model.NotifyChannel("webhook", v["webhook"]),
-        ),
-    },
-)
-
-PROMETHEUS = Record(
-    "prometheus",
-    {"url": Field(Str(secret_refs=True), required=True, doc="Prometheus base URL")},
 )
 
 

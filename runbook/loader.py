@@ -17,6 +17,7 @@ from runbook import format as fmt
 from runbook import model, templating
 from runbook.durations import format_offset
 from runbook.errors import Diagnostic, InputError, ValidationFailed
+from runbook.format_targets import TARGETS
 from runbook.schema import INVALID, Context, Field, Record
 from runbook.yaml_tree import Mark, YMap, parse_yaml
 
@@ -109,7 +110,7 @@ def load_targets_file(path: Path) -> dict[str, model.Target]:
     if tree is None:
         raise ValidationFailed(diagnostics)
     ctx = Context(display, diagnostics)
-    record = Record("targets file", {"targets": Field(fmt.TARGETS, required=True)})
+    record = Record("targets file", {"targets": Field(TARGETS, required=True)})
     values = record.convert(tree, "", ctx)
     if values is INVALID or ctx.diagnostics:
         raise ValidationFailed(ctx.diagnostics)

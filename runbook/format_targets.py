@@ -1,0 +1,142 @@
+"""Where steps run and who hears about it: targets, ssh settings, notify channels, Prometheus."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from runbook import model
+from runbook.format_common import NAME_PATTERN, given, marks
+from runbook.scalars import Choice, Duration, Int, Str
+from runbook.schema import INVALID, Context, Field, ListOf, MapOf, OneOfKeys, Record, Type, mark_of
+from runbook.yaml_tree import YMap, YNode, YScalar
+
+
+class MaxFailType(Type):
+    _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        value = node.value if isinstance(node, YScalar) else None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return model.MaxFail(count=value)
+        if isinstance(value, str) and (match := self._PERCENT.match(value)):
+            percent = float(match.group(1))
+            if percent <= 100:
+                return model.MaxFail(count=None, percent=percent)
+        ctx.error(
+            node.mark, path, 'expected a count of hosts (e.g. 1) or a percentage (e.g. "10%")'
+        )
+        return INVALID
+
+    def json_schema(self) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": r"^\d+(\.\d+)?%$"},
+            ]
+        }
+
+
+def _build_target(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    hosts = given(values["hosts"], ())
+    transport = given(values["transport"], ("ssh" if hosts else model.LOCAL))
+    if transport == "ssh" and not hosts:
+        ctx.error(node.mark, path, "an ssh target needs 'hosts'")
+        return INVALID
+    if transport == model.LOCAL and hosts:
+        ctx.error(mark_of(node, "hosts"), f"{path}.hosts", "a local target takes no hosts")
+        return INVALID
+    if len(set(hosts)) != len(hosts):
+        ctx.error(mark_of(node, "hosts"), f"{path}.hosts", "lists a host twice")
+        return INVALID
+    return model.Target(
+        name=path.rsplit(".", 1)[-1],
+        transport=transport,
+        hosts=tuple(hosts),
+        user=values["user"],
+        port=values["port"],
+        parallel=given(values["parallel"], 10),
+        max_fail=given(values["max_fail"], model.MaxFail()),
+        marks=marks(node),
+    )
+
+
+TARGET = Record(
+    "target",
+    {
+        "transport": Field(Choice(["local", "ssh"]), doc="default: ssh when hosts are given"),
+        "hosts": Field(
+            ListOf(
+                Str(
+                    template=False,
+                    pattern=r"^[A-Za-z0-9_.:@\[\]-]+$",
+                    pattern_hint=" (a host name)",
+                ),
+                min_items=1,
+            ),
+            doc="SSH hosts, resolved through ssh_config",
+        ),
+        "user": Field(Str(template=False)),
+        "port": Field(Int(1, 65535)),
+        "parallel": Field(Int(1, 1000), doc="at most this many hosts at once (default 10)"),
+        "max_fail": Field(MaxFailType(), doc="hosts allowed to fail: a count or '10%' (default 0)"),
+    },
+    _build_target,
+)
+
+TARGETS = MapOf(
+    TARGET, key_pattern=NAME_PATTERN, key_hint="target names use letters, digits, '-' and '_'"
+)
+
+
+def _build_ssh(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    return model.SshSettings(
+        config=values["config"],
+        known_hosts=given(values["known_hosts"], "~/.ssh/known_hosts"),
+        host_key_policy=model.HostKeyPolicy(given(values["host_key_policy"], "strict")),
+        connect_timeout=given(values["connect_timeout"], timedelta(seconds=10)),
+    )
+
+
+SSH = Record(
+    "ssh",
+    {
+        "config": Field(Str(template=False), doc="ssh_config file (default: ~/.ssh/config)"),
+        "known_hosts": Field(Str(template=False), doc="default ~/.ssh/known_hosts"),
+        "host_key_policy": Field(
+            Choice(["strict", "accept-new"]), doc="strict (default) refuses unknown keys"
+        ),
+        "connect_timeout": Field(Duration(positive=True), doc="default 10s"),
+    },
+    _build_ssh,
+)
+
+NOTIFY_CHANNEL = OneOfKeys(
+    "notify channel",
+    {
+        "slack": Record(
+            "slack channel",
+            {
+                "slack": Field(
+                    Str(secret_refs=True), required=True, doc="Slack incoming-webhook URL"
+                )
+            },
+            lambda v, n, p, c: model.NotifyChannel("slack", v["slack"]),
+        ),
+        "webhook": Record(
+            "webhook channel",
+            {
+                "webhook": Field(
+                    Str(secret_refs=True), required=True, doc="URL that receives a JSON event POST"
+                )
+            },
+            lambda v, n, p, c: model.NotifyChannel("webhook", v["webhook"]),
+        ),
+    },
+)
+
+PROMETHEUS = Record(
+    "prometheus",
+    {"url": Field(Str(secret_refs=True), required=True, doc="Prometheus base URL")},
+)
