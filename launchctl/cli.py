@@ -76,16 +76,13 @@ def validate(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
 @runbook_inputs
 def plan(runbook: str, t0: str | None, var: tuple[str, ...], targets: str | None) -> None:
     """Print the timeline: offset, wall-clock time, step, target and what runs."""
+    from launchctl.journal import iso
     from launchctl.launch import plan_launch
     from launchctl.plan_view import plan_rows, render_plan
-    from launchctl.schedule import resolve_t0
-    from steps.clock import utcnow
 
     book = _load(runbook, var, targets)
-    events = plan_launch(book, t0, os.environ)
-    from launchctl.journal import iso
-
-    click.echo(render_plan(book, plan_rows(events), iso(resolve_t0(t0, book, utcnow()))))
+    start, events = plan_launch(book, t0, os.environ)
+    click.echo(render_plan(book, plan_rows(events), iso(start)))
 
 
 def _parse_speed(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -331,7 +328,7 @@ def rollback(journal_dir: Path, reason: str) -> None:
             rollback_here(directory, why, environ=os.environ, echo=_echo_err, display=_display())
         )
 
-    sys.exit(request_rollback(journal_dir, reason, os.environ, _echo_err, run_here))
+    sys.exit(request_rollback(journal_dir, reason, _echo_err, run_here))
 
 
 @cli.command()

@@ -77,7 +77,9 @@ class Blocker:
         self.wake = threading.Event()
         self.signals: list[int] = []
 
-    def run(self, work: Callable[[CancelToken], T], step: str | None = None, phase: str = "launch") -> T:
+    def run(
+        self, work: Callable[[CancelToken], T], step: str | None = None, phase: str = "launch"
+    ) -> T:
         cancel = CancelToken()
         if self.simulated:
             return self._finish(work(cancel), None, step, phase)

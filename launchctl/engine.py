@@ -40,15 +40,6 @@ from steps.notify import Notifier
 
 ROLLBACK_REQUEST_FILE = "rollback.request"
 
-__all__ = [
-    "DrillSpec",
-    "Engine",
-    "LaunchSettings",
-    "PauseLaunch",
-    "StartRollback",
-    "ROLLBACK_REQUEST_FILE",
-]
-
 
 @dataclass
 class LaunchSettings:

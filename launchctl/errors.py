@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runbook.errors import EXIT_BAD_INPUT, EXIT_PAUSED, InputError, LaunchctlError
+from runbook.errors import EXIT_PAUSED, InputError, LaunchctlError
 
 
 class JournalBusy(InputError):
@@ -21,12 +21,3 @@ class JournalWriteFailed(LaunchctlError):
 
 class RunbookChanged(InputError):
     """``resume`` against a runbook whose steps were added, removed or reordered."""
-
-
-__all__ = [
-    "EXIT_BAD_INPUT",
-    "JournalBusy",
-    "JournalUnreadable",
-    "JournalWriteFailed",
-    "RunbookChanged",
-]

@@ -30,7 +30,10 @@ def render_gate_text(result: GateResult) -> str:
     failing = result.failing_critical
     if failing:
         lines += ["", f"Failing critical items ({len(failing)}):"]
-        lines += [f"  {i.id:<10} {i.status:<8} {i.title}" + (f"  [owner: {i.owner}]" if i.owner else "") for i in failing]
+        lines += [
+            f"  {i.id:<10} {i.status:<8} {i.title}" + (f"  [owner: {i.owner}]" if i.owner else "")
+            for i in failing
+        ]
     lines += ["", "Risks:"]
     for level in RiskLevel:
         risks = result.risks(level)

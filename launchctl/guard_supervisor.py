@@ -65,10 +65,18 @@ class GuardSupervisor:
         queries = {guard.id: render_text(guard.query, self.values) for guard in self.runbook.guards}
 
         def sample(guard: model.Guard) -> tuple[float | None, str]:
-            return query_prometheus(url, queries[guard.id], guard.timeout.total_seconds(), self.http)
+            return query_prometheus(
+                url, queries[guard.id], guard.timeout.total_seconds(), self.http
+            )
 
         self.watch = GuardWatch(
-            self.runbook.guards, self.clock, self.recorder, sample, self.raise_alert, self.anchor, self.runbook.steps[-1].at
+            self.runbook.guards,
+            self.clock,
+            self.recorder,
+            sample,
+            self.raise_alert,
+            self.anchor,
+            self.runbook.steps[-1].at,
         )
         self.watch.start()
 

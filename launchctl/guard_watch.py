@@ -100,7 +100,9 @@ class GuardWatch:
             return
         if not self.clock.sleep_until(start, self.stop_token):
             return
-        self.recorder.emit("guard_window_opened", guard=guard.id, until=iso(end), threshold=str(guard.breach))
+        self.recorder.emit(
+            "guard_window_opened", guard=guard.id, until=iso(end), threshold=str(guard.breach)
+        )
         state = GuardState(guard)
         every = guard.every.total_seconds()
         due = self.clock.now()

@@ -164,11 +164,21 @@ def read_journal(directory: Path) -> JournalRead:
         raise JournalUnreadable(f"{path}: does not start with a launch_started event")
     missing = [key for key in REQUIRED_START_KEYS if not isinstance(events[0].get(key), str | list)]
     if missing:
-        raise JournalUnreadable(f"{path}:1: launch_started lacks {', '.join(missing)}; not a launchctl journal?")
+        raise JournalUnreadable(
+            f"{path}:1: launch_started lacks {', '.join(missing)}; not a launchctl journal?"
+        )
     return JournalRead(events, torn)
 
 
-_FIELD_TYPES = {"event": str, "ts": str, "step": str, "status": str, "host": str, "seq": int, "clock": str}
+_FIELD_TYPES = {
+    "event": str,
+    "ts": str,
+    "step": str,
+    "status": str,
+    "host": str,
+    "seq": int,
+    "clock": str,
+}
 
 
 def _well_formed(event: object) -> bool:

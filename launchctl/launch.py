@@ -20,7 +20,8 @@ from typing import Any
 from launchctl import __version__
 from launchctl.console import PlainConsole
 from launchctl.display import Display
-from launchctl.engine import DrillSpec, Engine, LaunchSettings
+from launchctl.drill import DrillSpec
+from launchctl.engine import Engine, LaunchSettings
 from launchctl.errors import RunbookChanged
 from launchctl.journal import JournalLock, JournalWriter, iso, read_journal
 from launchctl.masking import SecretMasker
@@ -327,8 +328,8 @@ def _refuse(recorder: Recorder, gate: GateResult, echo: Callable[[str], None]) -
 
 def plan_launch(
     runbook: model.Runbook, t0_option: str | None, environ: Mapping[str, str]
-) -> list[dict[str, Any]]:
-    """Walk the launch with a simulated clock and a describing executor; the events are the plan."""
+) -> tuple[datetime, list[dict[str, Any]]]:
+    """Walk the launch with a simulated clock and a describing executor: T0 and the events, which are the plan."""
     now = utcnow()
     t0 = resolve_t0(t0_option, runbook, now)
     clock = SimulatedClock(t0 + runbook.steps[0].at)
@@ -345,7 +346,7 @@ def plan_launch(
         environ,
     )
     engine.run()
-    return events
+    return t0, events
 
 
 def _values(runbook: model.Runbook, settings: LaunchSettings) -> dict[str, str]:

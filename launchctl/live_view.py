@@ -24,7 +24,13 @@ STATE_STYLE = {
     "skipped": ("–", "yellow"),
     "interrupted": ("!", "bold red"),
 }
-GUARD_STYLE = {"ok": "green", "breaching": "bold red", "inconclusive": "yellow", "watching": "cyan", "closed": "dim"}
+GUARD_STYLE = {
+    "ok": "green",
+    "breaching": "bold red",
+    "inconclusive": "yellow",
+    "watching": "cyan",
+    "closed": "dim",
+}
 
 
 def _hms(moment: datetime | None) -> str:
@@ -56,7 +62,9 @@ class LiveView:
     def start(self) -> None:
         from rich.live import Live
 
-        self._live = Live(get_renderable=self.render, console=self.console, refresh_per_second=4, transient=False)
+        self._live = Live(
+            get_renderable=self.render, console=self.console, refresh_per_second=4, transient=False
+        )
         self._live.start()
 
     def stop(self) -> None:
@@ -149,7 +157,13 @@ class LiveView:
             if row.reason and row.state in ("failed", "interrupted", "skipped"):
                 state += f" — {row.reason}"
             table.add_row(
-                mark, row.offset, _hms(row.planned), _hms(row.started), row.title, row.target, state,
+                mark,
+                row.offset,
+                _hms(row.planned),
+                _hms(row.started),
+                row.title,
+                row.target,
+                state,
                 style="yellow" if row.late_s and row.state == "running" else style,
             )
         return table
@@ -157,13 +171,27 @@ class LiveView:
     def _guards(self) -> Any:
         from rich.table import Table
 
-        table = Table(title="guards", title_justify="left", title_style="bold", expand=True, box=None, header_style="bold dim")
+        table = Table(
+            title="guards",
+            title_justify="left",
+            title_style="bold",
+            expand=True,
+            box=None,
+            header_style="bold dim",
+        )
         for column in ("guard", "value", "threshold", "trend", "state"):
             table.add_column(column, no_wrap=True)
         for row in self.model.guards.values():
             value = "" if row.value is None else f"{row.value:.4g}"
             state = row.status + (f" ({row.breaches} breach)" if row.breaches else "")
-            table.add_row(row.id, value, row.threshold, row.sparkline(), state, style=GUARD_STYLE.get(row.status, "dim"))
+            table.add_row(
+                row.id,
+                value,
+                row.threshold,
+                row.sparkline(),
+                state,
+                style=GUARD_STYLE.get(row.status, "dim"),
+            )
         return table
 
     def _rollback(self) -> Any:
@@ -182,7 +210,13 @@ class LiveView:
 
         title = f"output: {self.model.running}" if self.model.running else "output"
         lines = list(self.model.output) or ["(no output yet)"]
-        return Panel(Text("\n".join(lines), overflow="ellipsis", no_wrap=True), title=title, title_align="left", border_style="dim", height=len(lines) + 2)
+        return Panel(
+            Text("\n".join(lines), overflow="ellipsis", no_wrap=True),
+            title=title,
+            title_align="left",
+            border_style="dim",
+            height=len(lines) + 2,
+        )
 
     def _notes(self) -> Any:
         from rich.text import Text

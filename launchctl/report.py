@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from launchctl.state import LaunchState, StepRecord
+from launchctl.state import LaunchState
 
 OUTCOMES = {
     "completed": "Launch completed",
@@ -36,11 +36,6 @@ def outcome_of(state: LaunchState) -> str:
     if state.paused is not None:
         return "paused"
     return "in_progress"
-
-
-def _actual(record: StepRecord) -> str | None:
-    """When the step actually started, in launch time when the launch ran scaled or simulated."""
-    return record.started
 
 
 def step_rows(state: LaunchState) -> list[dict[str, Any]]:
@@ -84,7 +79,12 @@ def guard_summary(state: LaunchState) -> dict[str, Any]:
                 entry["values"].append(event["value"])
         elif event["event"] in ("guard_breach", "guard_inconclusive"):
             entry["breaches"].append(
-                {"ts": event.get("ts"), "reason": event.get("reason"), "action": event.get("action"), "value": event.get("value")}
+                {
+                    "ts": event.get("ts"),
+                    "reason": event.get("reason"),
+                    "action": event.get("action"),
+                    "value": event.get("value"),
+                }
             )
     for entry in summary.values():
         values = entry.pop("values")
@@ -231,13 +231,23 @@ def render_markdown(state: LaunchState) -> str:
                 f"| {step} | {check['kind']} | `{_md_escape(check['subject'])}`{host} | {check['status']} | {value} | {_md_escape(check.get('reason', ''))} |"
             )
     if data["guards"]:
-        lines += ["", "## Guards", "", "| Guard | Samples | Last | Min | Max | Breaches |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Guards",
+            "",
+            "| Guard | Samples | Last | Min | Max | Breaches |",
+            "|---|---|---|---|---|---|",
+        ]
         for guard, entry in data["guards"].items():
             shown = ["" if entry[k] is None else f"{entry[k]:.4g}" for k in ("last", "min", "max")]
-            lines.append(f"| {guard} | {entry['samples']} | {' | '.join(shown)} | {len(entry['breaches'])} |")
+            lines.append(
+                f"| {guard} | {entry['samples']} | {' | '.join(shown)} | {len(entry['breaches'])} |"
+            )
         for entry in data["guards"].values():
             for breach in entry["breaches"]:
-                lines.append(f"- {_hms(breach['ts'])} {_md_escape(breach['reason'])} → {breach['action']}")
+                lines.append(
+                    f"- {_hms(breach['ts'])} {_md_escape(breach['reason'])} → {breach['action']}"
+                )
     if data["rollback"]:
         rb = data["rollback"]
         duration = _seconds(rb["started"], rb["finished"])

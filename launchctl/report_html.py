@@ -33,7 +33,13 @@ pre{background:#f6f8fa;padding:.6rem;overflow:auto;border-radius:4px}.warn{backg
 def render_html(state: LaunchState) -> str:
     data = to_json_data(state)
     outcome = data["outcome"]
-    colour = "#2e7d32" if outcome == "completed" else "#c62828" if outcome != "in_progress" else "#1565c0"
+    colour = (
+        "#2e7d32"
+        if outcome == "completed"
+        else "#c62828"
+        if outcome != "in_progress"
+        else "#1565c0"
+    )
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>Launch record: {escape(data['name'] or '')}</title><style>{CSS}</style></head><body>",
@@ -65,12 +71,25 @@ def _meta(data: dict[str, Any]) -> str:
     if mode.get("speed") not in (None, 1, 1.0):
         kind += f", speed ×{mode['speed']:g}"
     rows = [
-        ("Launch", f"<code>{escape(data['launch_id'])}</code> ({escape(kind)}), driven by {escape(str(data['user']))}"),
+        (
+            "Launch",
+            f"<code>{escape(data['launch_id'])}</code> ({escape(kind)}), driven by {escape(str(data['user']))}",
+        ),
         ("T0", escape(str(data["t0"]))),
-        ("Runbook", f"<code>{escape(str(data['runbook']))}</code> sha256 <code>{escape((data['runbook_sha256'] or '')[:12])}</code>"),
-        ("Started / finished", f"{escape(str(data['started']))} / {escape(str(data['finished'] or '—'))}"),
+        (
+            "Runbook",
+            f"<code>{escape(str(data['runbook']))}</code> sha256 <code>{escape((data['runbook_sha256'] or '')[:12])}</code>",
+        ),
+        (
+            "Started / finished",
+            f"{escape(str(data['started']))} / {escape(str(data['finished'] or '—'))}",
+        ),
     ]
-    return "<table class=meta>" + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
+    return (
+        "<table class=meta>"
+        + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
 
 
 def _gate(data: dict[str, Any]) -> str:
@@ -84,7 +103,9 @@ def _gate(data: dict[str, Any]) -> str:
             f"total {gate['total']['passed']}/{gate['total']['total']}<ul>{reasons}</ul></div>"
         )
     if data["gate_override"]:
-        out.append(f"<p class=bad><b>Go/no-go gate overridden:</b> {escape(data['gate_override'])}</p>")
+        out.append(
+            f"<p class=bad><b>Go/no-go gate overridden:</b> {escape(data['gate_override'])}</p>"
+        )
     if data["paused"]:
         out.append(f"<p class=warn><b>Paused:</b> {escape(str(data['paused'].get('reason')))}</p>")
     return "\n".join(out)
@@ -93,7 +114,9 @@ def _gate(data: dict[str, Any]) -> str:
 def _timeline_svg(data: dict[str, Any]) -> str:
     """Planned start (hollow diamond) against actual run (bar), per step, on one time axis."""
     steps = data["steps"]
-    moments = [_dt(s[key]) for s in steps for key in ("planned", "started", "finished") if s.get(key)]
+    moments = [
+        _dt(s[key]) for s in steps for key in ("planned", "started", "finished") if s.get(key)
+    ]
     if not moments:
         return "<p>No step has a time yet.</p>"
     start, end = min(moments), max(moments)
@@ -109,7 +132,9 @@ def _timeline_svg(data: dict[str, Any]) -> str:
         y = 10 + index * row_h
         label = escape(f"{step['offset'] or ''} {step['step']}")
         shapes.append(f"<text x=4 y={y + 14}>{label}</text>")
-        shapes.append(f"<line x1={left} x2={width - 20} y1={y + row_h - 2} y2={y + row_h - 2} stroke='#f0f0f0'/>")
+        shapes.append(
+            f"<line x1={left} x2={width - 20} y1={y + row_h - 2} y2={y + row_h - 2} stroke='#f0f0f0'/>"
+        )
         colour = STATUS_COLOURS.get(step["status"], "#9e9e9e")
         if step.get("started"):
             x0 = x(_dt(step["started"]))
@@ -120,7 +145,9 @@ def _timeline_svg(data: dict[str, Any]) -> str:
             )
         if step.get("planned"):
             px = x(_dt(step["planned"]))
-            shapes.append(f"<path d='M{px:.1f} {y + 3} l5 7 l-5 7 l-5 -7 z' fill='none' stroke='#333'/>")
+            shapes.append(
+                f"<path d='M{px:.1f} {y + 3} l5 7 l-5 7 l-5 -7 z' fill='none' stroke='#333'/>"
+            )
     axis = f"<text x={left} y={height - 4}>{_hms(data['steps'][0].get('planned') or str(start))}</text>"
     axis += f"<text x={width - 80} y={height - 4}>{escape(end.astimezone().strftime('%H:%M:%S'))}</text>"
     return (
@@ -159,7 +186,9 @@ def _failures(data: dict[str, Any]) -> str:
         for command in step["commands"]:
             if command.get("status") == "ok":
                 continue
-            out.append(f"<p><code>{escape(command['command'])}</code> → exit {escape(str(command.get('exit_code')))}</p>")
+            out.append(
+                f"<p><code>{escape(command['command'])}</code> → exit {escape(str(command.get('exit_code')))}</p>"
+            )
             if command.get("tail"):
                 out.append("<pre>" + escape("\n".join(command["tail"][-20:])) + "</pre>")
     return "\n".join(out)
@@ -184,7 +213,9 @@ def _checks(data: dict[str, Any]) -> str:
 def _guards(data: dict[str, Any]) -> str:
     if not data["guards"]:
         return ""
-    out = ["<h2>Guards</h2><table class=grid><tr><th>Guard</th><th>Samples</th><th>Last value</th><th>Min / max</th><th>Trend</th></tr>"]
+    out = [
+        "<h2>Guards</h2><table class=grid><tr><th>Guard</th><th>Samples</th><th>Last value</th><th>Min / max</th><th>Trend</th></tr>"
+    ]
     for guard, entry in data["guards"].items():
         last = "" if entry["last"] is None else f"{entry['last']:.4g}"
         bounds = "" if entry["min"] is None else f"{entry['min']:.4g} / {entry['max']:.4g}"
@@ -194,7 +225,9 @@ def _guards(data: dict[str, Any]) -> str:
     out.append("</table>")
     for entry in data["guards"].values():
         for breach in entry["breaches"]:
-            out.append(f"<p class=bad>{_hms(breach['ts'])} {escape(str(breach['reason']))} → {escape(str(breach['action']))}</p>")
+            out.append(
+                f"<p class=bad>{_hms(breach['ts'])} {escape(str(breach['reason']))} → {escape(str(breach['action']))}</p>"
+            )
     return "\n".join(out)
 
 
@@ -204,7 +237,10 @@ def _sparkline(values: list[float]) -> str:
     values = values[-120:]
     low, high = min(values), max(values)
     span = (high - low) or 1.0
-    points = " ".join(f"{i * 200 / (len(values) - 1):.1f},{20 - (v - low) / span * 18 + 1:.1f}" for i, v in enumerate(values))
+    points = " ".join(
+        f"{i * 200 / (len(values) - 1):.1f},{20 - (v - low) / span * 18 + 1:.1f}"
+        for i, v in enumerate(values)
+    )
     return f"<svg width=200 height=22><polyline points='{points}' fill='none' stroke='#1565c0' stroke-width=1.5/></svg>"
 
 
@@ -220,7 +256,9 @@ def _rollback(data: dict[str, Any]) -> str:
     return (
         f"<h2>Rollback</h2><p class=bad><b>Reason:</b> {escape(str(rb['reason']))}<br><b>Trigger:</b> {escape(str(rb['trigger']))}"
         f"<br><b>Result:</b> {escape(str(rb['status'] or 'in progress'))}</p>"
-        "<table class=grid><tr><th>Step</th><th>Status</th><th>Attempts</th><th>Detail</th></tr>" + rows + "</table>"
+        "<table class=grid><tr><th>Step</th><th>Status</th><th>Attempts</th><th>Detail</th></tr>"
+        + rows
+        + "</table>"
     )
 
 
@@ -237,5 +275,8 @@ def _decisions(data: dict[str, Any]) -> str:
 def _notifications(data: dict[str, Any]) -> str:
     if not data["notifications"]:
         return ""
-    items = "".join(f"<li>{_hms(n.get('ts'))} {escape(str(n.get('message')))}</li>" for n in data["notifications"])
+    items = "".join(
+        f"<li>{_hms(n.get('ts'))} {escape(str(n.get('message')))}</li>"
+        for n in data["notifications"]
+    )
     return f"<h2>Notifications</h2><ul>{items}</ul>"

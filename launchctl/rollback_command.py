@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from launchctl.engine import ROLLBACK_REQUEST_FILE
@@ -38,7 +38,6 @@ def _already(state: LaunchState) -> str | None:
 def request_rollback(
     journal_dir: Path,
     reason: str,
-    environ: Mapping[str, str],
     echo: Callable[[str], None],
     run_here: Callable[[Path, str], int],
 ) -> int:
@@ -56,11 +55,15 @@ def request_rollback(
         return run_here(journal_dir, reason)
     except JournalBusy:
         # A driver appeared between our look and our lock: hand it the request instead.
-        outcome = _ask_driver(journal_dir, reason, driver_alive(journal_dir) or "a driver", state.last_seq, echo)
+        outcome = _ask_driver(
+            journal_dir, reason, driver_alive(journal_dir) or "a driver", state.last_seq, echo
+        )
         return outcome if outcome is not None else EXIT_BAD_INPUT
 
 
-def _ask_driver(journal_dir: Path, reason: str, holder: str, seen: int, echo: Callable[[str], None]) -> int | None:
+def _ask_driver(
+    journal_dir: Path, reason: str, holder: str, seen: int, echo: Callable[[str], None]
+) -> int | None:
     """Leave the request and wait for the driver to take it; None when it went away without doing so."""
     request = journal_dir / ROLLBACK_REQUEST_FILE
     temporary = journal_dir / f".{ROLLBACK_REQUEST_FILE}.{os.getpid()}"
@@ -71,16 +74,22 @@ def _ask_driver(journal_dir: Path, reason: str, holder: str, seen: int, echo: Ca
     while time.monotonic() < deadline:
         events = read_journal(journal_dir).events
         new = [e for e in events if e.get("seq", 0) > seen]
-        taken = next((e for e in new if e["event"] in ("rollback_requested", "rollback_started")), None)
+        taken = next(
+            (e for e in new if e["event"] in ("rollback_requested", "rollback_started")), None
+        )
         if taken is not None:
-            echo(f"the driver started the rollback at {taken['ts']}; follow it with: launchctl status {journal_dir}")
+            echo(
+                f"the driver started the rollback at {taken['ts']}; follow it with: launchctl status {journal_dir}"
+            )
             return EXIT_OK
         if driver_alive(journal_dir) is None:
             request.unlink(missing_ok=True)
             echo("the driver stopped without taking the request; rolling back here")
             return None
         time.sleep(0.1)
-    echo(f"the driver has not acknowledged within {ACK_SECONDS:.0f}s; the request stays in {request}")
+    echo(
+        f"the driver has not acknowledged within {ACK_SECONDS:.0f}s; the request stays in {request}"
+    )
     return EXIT_ROLLBACK_INCOMPLETE
 
 

@@ -8,7 +8,7 @@ due now.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from runbook import model
 from runbook.durations import parse_duration
@@ -47,14 +47,3 @@ def resolve_t0(option: str | None, runbook: model.Runbook, now: datetime) -> dat
     if runbook.t0 is not None:
         return runbook.t0
     return now - runbook.steps[0].at
-
-
-def planned_start(t0: datetime, step: model.Step) -> datetime:
-    return t0 + step.at
-
-
-def timeline_end(runbook: model.Runbook) -> timedelta:
-    """The latest T-offset the launch cares about: the last step or the last guard window's end."""
-    ends = [runbook.steps[-1].at]
-    ends.extend(g.during[1] for g in runbook.guards if g.during is not None)
-    return max(ends)

@@ -44,7 +44,6 @@ class GuardRow:
     value: float | None = None
     status: str = "waiting"
     history: deque = field(default_factory=lambda: deque(maxlen=24))
-    window_open: bool = False
     breaches: int = 0
 
     def sparkline(self) -> str:
@@ -57,7 +56,10 @@ class GuardRow:
         low = min(0.0, *values)
         high = max(values + ([limit] if limit is not None else []))
         span = (high - low) or 1.0
-        return "".join(SPARK[min(7, int((v - low) / span * 7.999))] if v is not None else " " for v in self.history)
+        return "".join(
+            SPARK[min(7, int((v - low) / span * 7.999))] if v is not None else " "
+            for v in self.history
+        )
 
 
 @dataclass
@@ -90,16 +92,28 @@ class ViewModel:
 
     def _on_launch_started(self, e: dict[str, Any]) -> None:
         self.name, self.launch_id, self.t0 = e["name"], e["launch_id"], parse_ts(e["t0"])
-        self.mode = "dry run" if e.get("dry_run") else ("live" if e.get("speed", 1) == 1 else f"rehearsal ×{e['speed']:g}")
+        self.mode = (
+            "dry run"
+            if e.get("dry_run")
+            else ("live" if e.get("speed", 1) == 1 else f"rehearsal ×{e['speed']:g}")
+        )
         if e.get("no_wait"):
             self.mode += ", no-wait"
         for item in e.get("plan", []):
-            self.steps[item["step"]] = StepRow(item["step"], item["title"], item["offset"], parse_ts(item["planned"]), item.get("target", "local"))
+            self.steps[item["step"]] = StepRow(
+                item["step"],
+                item["title"],
+                item["offset"],
+                parse_ts(item["planned"]),
+                item.get("target", "local"),
+            )
         for guard in e.get("guards", []):
             self.guards[guard] = GuardRow(guard)
         gate = e.get("gate")
         if e.get("gate_override"):
-            self.banner = f"GATE OVERRIDDEN ({gate['decision'] if gate else '?'}): {e['gate_override']}"
+            self.banner = (
+                f"GATE OVERRIDDEN ({gate['decision'] if gate else '?'}): {e['gate_override']}"
+            )
         elif gate and gate["decision"] == "GO WITH CAUTION":
             self.banner = "GO WITH CAUTION: enhanced monitoring"
         self.phase = "running"
@@ -111,7 +125,12 @@ class ViewModel:
         row = self.steps.get(e["step"])
         if row is None:
             return
-        row.state, row.started, row.late_s, row.reason = "running", self.clock, e.get("late_s"), None
+        row.state, row.started, row.late_s, row.reason = (
+            "running",
+            self.clock,
+            e.get("late_s"),
+            None,
+        )
         row.hosts_ok = row.hosts_failed = 0
         row.hosts_total = e.get("hosts")
         self.running = row.id
@@ -147,11 +166,11 @@ class ViewModel:
 
     def _on_guard_window_opened(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
-        row.window_open, row.status, row.threshold = True, "watching", e.get("threshold", row.threshold)
+        row.status, row.threshold = "watching", e.get("threshold", row.threshold)
 
     def _on_guard_window_closed(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
-        row.window_open, row.status = False, "closed"
+        row.status = "closed"
 
     def _on_guard_sample(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))

@@ -52,8 +52,6 @@ class GuardState:
         self.guard = guard
         self.breach_since: datetime | None = None
         self.inconclusive_streak = 0
-        self.last_value: float | None = None
-        self.last_status: SampleStatus | None = None
 
     def classify(self, value: float | None) -> SampleStatus:
         if value is None:
@@ -72,7 +70,6 @@ class GuardState:
         hold for ``for`` again before it asks again.
         """
         status = self.classify(value)
-        self.last_status = status
         if status is SampleStatus.INCONCLUSIVE:
             self.inconclusive_streak += 1
             if self.inconclusive_streak >= self.guard.inconclusive_limit:
@@ -86,7 +83,6 @@ class GuardState:
                 )
             return status, None
         self.inconclusive_streak = 0
-        self.last_value = value
         if status is SampleStatus.OK:
             self.breach_since = None
             return status, None

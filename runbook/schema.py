@@ -72,7 +72,6 @@ def describe_node(node: YNode) -> str:
 class Type:
     """One kind of value in the format."""
 
-    description = ""
 
     def convert(self, node: YNode, path: str, ctx: Context) -> Any:
         raise NotImplementedError

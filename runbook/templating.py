@@ -12,8 +12,7 @@ inserts it verbatim for authors who mean it. ``{{ "{{" }}`` writes a literal
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 BUILTINS = frozenset(
@@ -85,17 +84,8 @@ def template_names(text: str) -> set[str]:
     return {p.name for p in parse_template(text) if p.name is not None}
 
 
-def shell_quote(value: str) -> str:
-    """Quote for a POSIX shell, leaving plain words (hosts, versions, URLs) untouched."""
-    return shlex.quote(value) if value else "''"
-
-
-def render(
-    text: str,
-    values: Mapping[str, str],
-    quote: Callable[[str], str] | None = None,
-) -> str:
-    """Fill placeholders from ``values``; ``quote`` (for shell commands) wraps each non-raw value.
+def render(text: str, values: Mapping[str, str]) -> str:
+    """Fill placeholders from ``values`` as plain text (shell commands go through ``shell_template``).
 
     A name missing from ``values`` raises ``KeyError``: the loader has already
     proved every name exists, so this means a built-in is used out of its scope.
@@ -110,8 +100,7 @@ def render(
         if placeholder.literal is not None:
             pieces.append(placeholder.literal)
         else:
-            value = values[placeholder.name]
-            pieces.append(value if placeholder.raw or quote is None else quote(value))
+            pieces.append(values[placeholder.name])
         position = placeholder.end
     pieces.append(text[position:])
     return "".join(pieces)
@@ -134,8 +123,3 @@ def format_value(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def unknown_names(text: str, known: Iterable[str]) -> list[str]:
-    known_set = set(known)
-    return sorted(template_names(text) - known_set)

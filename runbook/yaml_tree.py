@@ -57,10 +57,6 @@ class YMap(YNode):
     key_marks: dict[str, Mark] = field(default_factory=dict)
 
 
-class YamlTreeError(Exception):
-    pass
-
-
 def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -239,13 +235,3 @@ def _position(data: bytes, offset: int) -> tuple[int, int]:
     line = before.count(b"\n") + 1
     column = offset - (before.rfind(b"\n") + 1) + 1
     return line, column
-
-
-def to_plain(node: YNode) -> Any:
-    """The node as plain Python values (for free-form parts such as ``vars``)."""
-    if isinstance(node, YScalar):
-        return node.value
-    if isinstance(node, YSeq):
-        return [to_plain(item) for item in node.items]
-    assert isinstance(node, YMap)
-    return {key: to_plain(value) for key, value in node.items.items()}

@@ -92,7 +92,3 @@ class SimulatedClock:
 
     def sleep(self, seconds: float, cancel: CancelToken | None = None) -> bool:
         return self.sleep_until(self.now() + timedelta(seconds=seconds), cancel)
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += timedelta(seconds=seconds)

@@ -18,7 +18,6 @@ from runbook.templating import (
     TemplateError,
     parse_template,
     render,
-    shell_quote,
     template_names,
 )
 
@@ -295,51 +294,9 @@ def test_render_without_quoting_inserts_values_verbatim():
     assert render("no placeholders", values) == "no placeholders"
 
 
-HOSTILE_VALUES = [
-    ("x; rm -rf /", "'x; rm -rf /'"),
-    ("$(id)", "'$(id)'"),
-    ("`id`", "'`id`'"),
-    ("$HOME", "'$HOME'"),
-    ("it's", "'it'\"'\"'s'"),
-    ('say "hi"', "'say \"hi\"'"),
-    ("two words", "'two words'"),
-    ("a\nb", "'a\nb'"),
-    ("a && b | c > /tmp/x", "'a && b | c > /tmp/x'"),
-    ("*", "'*'"),
-    ("", "''"),
-]
+HOSTILE_VALUES = ["x; rm -rf /", "$(id)", "`id`", "$HOME", "it's", 'say "hi"', "two words", "a\nb", "a && b | c > /tmp/x", "*", ""]
 
 PLAIN_VALUES = ["v1.4.0", "app1", "http://127.0.0.1:8000/health", "user@host", "a=b,c%d+e"]
-
-
-@pytest.mark.parametrize(("value", "quoted"), HOSTILE_VALUES, ids=repr)
-def test_render_with_shell_quoting_quotes_hostile_values(value, quoted):
-    assert render("deploy {{ v }}", {"v": value}, shell_quote) == f"deploy {quoted}"
-
-
-@pytest.mark.parametrize(("value", "quoted"), HOSTILE_VALUES, ids=repr)
-def test_shell_quoted_value_reaches_the_command_as_one_unchanged_argument(value, quoted):
-    command = render("printf '%s|' {{ v }}", {"v": value}, shell_quote)
-    result = subprocess.run(
-        ["/bin/sh", "-c", command], capture_output=True, text=True, timeout=10, check=True
-    )
-    assert result.stdout == f"{value}|"
-
-
-@pytest.mark.parametrize("value", PLAIN_VALUES)
-def test_render_with_shell_quoting_leaves_plain_words_alone(value):
-    assert render("deploy {{ v }}", {"v": value}, shell_quote) == f"deploy {value}"
-
-
-def test_raw_placeholder_is_inserted_verbatim_even_in_a_shell_command():
-    values = {"flags": "--force $(id)"}
-    assert render("deploy {{ flags | raw }}", values, shell_quote) == "deploy --force $(id)"
-
-
-def test_literal_braces_are_written_as_is_and_never_quoted():
-    text = "docker inspect -f '{{ \"{{\" }} .State.Status }}' {{ name }}"
-    rendered = render(text, {"name": "api 1"}, shell_quote)
-    assert rendered == "docker inspect -f '{{ .State.Status }}' 'api 1'"
 
 
 # render_shell_command never pastes a value into the command text; whatever the value
@@ -371,7 +328,7 @@ def _sh(command: str) -> str:
 
 
 @pytest.mark.parametrize(("template", "expected"), SHELL_CONTEXTS, ids=repr)
-@pytest.mark.parametrize("value", [v for v, _ in HOSTILE_VALUES] + PLAIN_VALUES, ids=repr)
+@pytest.mark.parametrize("value", HOSTILE_VALUES + PLAIN_VALUES, ids=repr)
 def test_render_shell_keeps_any_value_inside_the_quoting_it_sits_in(template, expected, value):
     command = render_shell_command(template, {"v": value})
     assert _sh(command.script) == expected.format(value)
