@@ -43,58 +43,16 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
 
+from perf_common import child_profiler, launchctl_script, short_location, verdict
+
 GOAL_PER_STEP_MS = 5.0
 GOAL_DRY_RUN_S = 1.0
-REPO = Path(__file__).resolve().parents[2]
 
 # Run inside a child interpreter: profile every thread, merge, dump to argv[1].
-CHILD_ALL_THREADS = r"""
-import cProfile, pstats, sys, threading
-out = sys.argv[1]
-sys.argv = ["launchctl"] + sys.argv[2:]
-collected = []
-
-class _Frozen:
-    def __init__(self, stats):
-        self.stats = stats
-    def create_stats(self):
-        pass
-
-_orig_run = threading.Thread.run
-def _profiled_run(self):
-    prof = cProfile.Profile()
-    prof.enable()
-    try:
-        _orig_run(self)
-    finally:
-        prof.disable()
-        prof.create_stats()          # in this thread: never disables another thread's profiler
-        collected.append(_Frozen(prof.stats))
-threading.Thread.run = _profiled_run
-
-main_prof = cProfile.Profile()
-code = 0
-main_prof.enable()
-try:
-    from launchctl.cli import main
-    main()
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-finally:
-    main_prof.disable()
-main_prof.create_stats()
-stats = pstats.Stats(_Frozen(main_prof.stats))
-for frozen in list(collected):
-    stats.add(frozen)
-stats.dump_stats(out)
-sys.stderr.write(f"profiled threads: {len(collected)} + main\n")
-sys.exit(code)
-"""
 
 # Run inside a child interpreter: the same launch with os.fsync a no-op (the counterfactual).
 CHILD_NO_FSYNC = r"""
@@ -104,21 +62,6 @@ sys.argv = ["launchctl"] + sys.argv[1:]
 from launchctl.cli import main
 main()
 """
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def launchctl_script() -> str:
-    """The console script next to this interpreter (a pyenv shim on PATH adds ~80 ms per call)."""
-    candidate = Path(sysconfig.get_path("scripts")) / "launchctl"
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return str(candidate)
-    found = shutil.which("launchctl")
-    if found is None:
-        sys.exit("launchctl is not installed (pip install -e .)")
-    return found
 
 
 def write_runbook(path: Path, steps: int) -> None:
@@ -206,24 +149,6 @@ def thread_per_step(steps: int) -> float:
 
 def fmt_s(values: list[float]) -> str:
     return " ".join(f"{v:.3f}" for v in values)
-
-
-def short_location(key: tuple[str, int, str]) -> str:
-    filename, line, func = key
-    if filename == "~":
-        return func
-    path = Path(filename)
-    try:
-        where = str(path.resolve().relative_to(REPO))
-    except ValueError:
-        parts = path.parts
-        if "site-packages" in parts:
-            where = "/".join(parts[parts.index("site-packages") + 1 :])
-        elif "python3.11" in parts:
-            where = "stdlib/" + "/".join(parts[parts.index("python3.11") + 1 :])
-        else:
-            where = filename
-    return f"{where}:{line}({func})"
 
 
 def print_top(stats, sort: str, count: int, title: str) -> None:
@@ -343,7 +268,7 @@ def profile_all_threads(work: Path, runbook: Path, steps: int, *options: str):
         [
             sys.executable,
             "-c",
-            CHILD_ALL_THREADS,
+            child_profiler(),
             str(out),
             "run",
             str(runbook),

@@ -58,7 +58,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -68,6 +67,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
+from perf_common import child_profiler, launchctl_script, short_location, verdict  # noqa: E402
 from realservers import Exporter, Prometheus  # noqa: E402
 
 SCRAPE_S = 1.0
@@ -79,66 +79,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Child interpreter: run launchctl with every thread under cProfile timed by
 # time.thread_time (per-thread CPU), merge the stats, dump them to argv[1].
-CHILD_PROFILE = r"""
-import cProfile, pstats, sys, threading, time
-out = sys.argv[1]
-sys.argv = ["launchctl"] + sys.argv[2:]
-collected = []
-
-class _Frozen:
-    def __init__(self, stats):
-        self.stats = stats
-    def create_stats(self):
-        pass
-
-_orig_run = threading.Thread.run
-def _profiled_run(self):
-    prof = cProfile.Profile(time.thread_time)
-    prof.enable()
-    try:
-        _orig_run(self)
-    finally:
-        prof.disable()
-        prof.create_stats()
-        collected.append(_Frozen(prof.stats))
-threading.Thread.run = _profiled_run
-
-main_prof = cProfile.Profile(time.thread_time)
-code = 0
-main_prof.enable()
-try:
-    from launchctl.cli import main
-    main()
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-finally:
-    main_prof.disable()
-main_prof.create_stats()
-stats = pstats.Stats(_Frozen(main_prof.stats))
-for frozen in list(collected):
-    stats.add(frozen)
-stats.dump_stats(out)
-sys.stderr.write(f"profiled threads: {len(collected)} + main\n")
-sys.exit(code)
-"""
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def launchctl_script() -> str:
-    """The console script next to this interpreter (a version-manager shim would add a process)."""
-    candidate = Path(sysconfig.get_path("scripts")) / "launchctl"
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return str(candidate)
-    found = shutil.which("launchctl")
-    if found is None:
-        sys.exit("launchctl is not installed (pip install -e .)")
-    return found
 
 
 def ts(event: dict) -> float:
@@ -393,25 +336,6 @@ def cpu_run(prom: Prometheus, work: Path, launchctl: str, guards: int, seconds: 
     }
 
 
-def short_location(key: tuple[str, int, str]) -> str:
-    filename, line, func = key
-    if filename == "~":
-        return func
-    path = Path(filename)
-    try:
-        where = str(path.resolve().relative_to(REPO))
-    except ValueError:
-        parts = path.parts
-        if "site-packages" in parts:
-            where = "/".join(parts[parts.index("site-packages") + 1 :])
-        elif any(p.startswith("python3.") for p in parts):
-            index = next(i for i, p in enumerate(parts) if p.startswith("python3."))
-            where = "stdlib/" + "/".join(parts[index + 1 :])
-        else:
-            where = filename
-    return f"{where}:{line}({func})"
-
-
 def profile_cpu(prom: Prometheus, work: Path, guards: int, seconds: int) -> None:
     import pstats
 
@@ -426,7 +350,7 @@ def profile_cpu(prom: Prometheus, work: Path, guards: int, seconds: int) -> None
             [
                 sys.executable,
                 "-c",
-                CHILD_PROFILE,
+                child_profiler("time.thread_time"),
                 str(out),
                 "run",
                 str(runbook),

@@ -76,6 +76,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
+from perf_common import verdict  # noqa: E402
 from realservers import Exporter, Prometheus  # noqa: E402
 
 from launchctl.display import Display  # noqa: E402
@@ -91,10 +92,6 @@ MIB = 1024 * 1024
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 def rss_bytes() -> int:

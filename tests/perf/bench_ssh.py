@@ -39,12 +39,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import textwrap
 import time
 from datetime import datetime
 from pathlib import Path
+
+from perf_common import launchctl_script, verdict
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -70,20 +71,6 @@ FABRIC_POOL = textwrap.dedent(
     print(time.perf_counter() - started, sum(1 for code in codes if code != 0))
     """
 )
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def launchctl_script() -> str:
-    candidate = Path(sysconfig.get_path("scripts")) / "launchctl"
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return str(candidate)
-    found = shutil.which("launchctl")
-    if found is None:
-        sys.exit("launchctl is not installed (pip install -e .)")
-    return found
 
 
 def start_sshd(base: Path):

@@ -25,9 +25,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import time
-from pathlib import Path
+
+from perf_common import launchctl_script, verdict
 
 GOAL_RATIO = 3.0
 FORBIDDEN = ("fabric", "httpx", "rich")
@@ -42,21 +42,6 @@ WATCHED = (
     "structlog",
     "yaml",
 )
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def launchctl_script() -> str:
-    """The console script next to this interpreter (not a PATH shim), else whatever PATH gives."""
-    candidate = Path(sysconfig.get_path("scripts")) / "launchctl"
-    if candidate.is_file() and os.access(candidate, os.X_OK):
-        return str(candidate)
-    found = shutil.which("launchctl")
-    if found is None:
-        sys.exit("launchctl is not installed (pip install -e .)")
-    return found
 
 
 def time_once(argv: list[str]) -> float:
