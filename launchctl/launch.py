@@ -342,7 +342,7 @@ def plan_launch(
         recorder,
         HeadlessOperator(True),
         clock,
-        DryRunExecutor(runbook, _values(runbook, settings)),
+        DryRunExecutor(),
         environ,
     )
     engine.run()
@@ -372,7 +372,7 @@ def _drive(
     """Assemble the executor, notifier and engine, then ``act`` (run the launch, or only roll back)."""
     values = _values(runbook, settings)
     if settings.dry_run:
-        executor = DryRunExecutor(runbook, values)
+        executor = DryRunExecutor()
     else:
         executor = RealExecutor(runbook, values, cwd=settings.cwd, environ=environ)
     notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))

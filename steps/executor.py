@@ -280,11 +280,6 @@ class DryRunExecutor:
 
     dry_run = True
 
-    def __init__(self, runbook: model.Runbook, values: Mapping[str, str]) -> None:
-        self._prometheus_url = (
-            render_text(runbook.prometheus_url, values) if runbook.prometheus_url else None
-        )
-
     def run_command(
         self,
         template,
