@@ -1,4 +1,4 @@
-"""The command line: a thin click shell over ``launchctl.launch``; exit codes are decided in ``main``.
+"""The command line: a thin click shell over ``launchctl.engine.assembly``; exit codes are decided in ``main``.
 
 Heavy libraries (fabric, httpx, rich) are imported only by the commands that
 use them, so ``launchctl --help`` stays fast.
@@ -25,7 +25,7 @@ def _echo_err(text: str) -> None:
 
 def _display(dry_run: bool = False):
     """The live view on a terminal, plain timestamped lines otherwise."""
-    from launchctl.display import make_display
+    from launchctl.views.terminal import make_display
 
     return make_display(dry_run)
 
@@ -76,9 +76,9 @@ def validate(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
 @runbook_inputs
 def plan(runbook: str, t0: str | None, var: tuple[str, ...], targets: str | None) -> None:
     """Print the timeline: offset, wall-clock time, step, target and what runs."""
-    from launchctl.journal import iso
-    from launchctl.launch import plan_launch
-    from launchctl.plan_view import plan_rows, render_plan
+    from launchctl.engine.assembly import plan_launch
+    from launchctl.journal.catalogue import iso
+    from launchctl.views.plan_text import plan_rows, render_plan
 
     book = _load(runbook, var, targets)
     start, events = plan_launch(book, t0, os.environ)
@@ -133,7 +133,7 @@ def run_options(command):
 def _run_setup(
     runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate, drill=None
 ):
-    from launchctl.launch import RunOptions
+    from launchctl.engine.assembly import RunOptions
     from runbook.loader import parse_var_overrides
 
     book = _load(runbook, var, targets)
@@ -156,7 +156,7 @@ def _run_setup(
 @run_options
 def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate) -> None:
     """Run the launch."""
-    from launchctl.launch import start_launch
+    from launchctl.engine.assembly import start_launch
 
     book, options = _run_setup(
         runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate
@@ -193,9 +193,9 @@ def drill(
     live,
 ) -> None:
     """Rollback drill: inject a failure, run the rollback, time it. Exit 0 when the rollback completed."""
-    from launchctl.drill import DrillSpec, render_summary, summarize
-    from launchctl.journal import read_journal
-    from launchctl.launch import start_launch
+    from launchctl.engine.assembly import start_launch
+    from launchctl.engine.drill import DrillSpec, render_summary, summarize
+    from launchctl.journal.reader import read_journal
 
     spec = DrillSpec(fail_at=fail_at, breach=breach, live=live)
     book, options = _run_setup(
@@ -233,7 +233,7 @@ def drill(
 @click.option("--force", is_flag=True, help="Resume even though the runbook's steps changed.")
 def resume(journal_dir: Path, yes: bool, force: bool) -> None:
     """Go on with an interrupted launch."""
-    from launchctl.launch import resume_launch
+    from launchctl.engine.assembly import resume_launch
 
     sys.exit(
         resume_launch(
@@ -252,7 +252,7 @@ def resume(journal_dir: Path, yes: bool, force: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def status(journal_dir: Path, fmt: str) -> None:
     """Where a launch stands, from its journal."""
-    from launchctl.status_view import render_status, status_data
+    from launchctl.views.status_text import render_status, status_data
 
     data = status_data(journal_dir)
     click.echo(json.dumps(data, indent=2, default=str) if fmt == "json" else render_status(data))
@@ -268,14 +268,14 @@ def status(journal_dir: Path, fmt: str) -> None:
 )
 def report(journal_dir: Path, fmt: str, output: Path | None) -> None:
     """The launch record."""
-    from launchctl.journal import read_journal
-    from launchctl.report import render_json, render_markdown
-    from launchctl.state import replay
+    from launchctl.journal.reader import read_journal
+    from launchctl.journal.replay import replay
+    from launchctl.views.report import render_json, render_markdown
 
     read = read_journal(journal_dir)
     state = replay(read.events, read.torn_lines)
     if fmt == "html":
-        from launchctl.report_html import render_html
+        from launchctl.views.report_html import render_html
 
         text = render_html(state)
     else:
@@ -305,7 +305,7 @@ def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def gate(checklist: str, fmt: str) -> None:
     """Go/no-go decision from a readiness checklist: exit 0 GO, 1 GO WITH CAUTION, 4 NO-GO."""
-    from launchctl.gate_view import gate_exit_code, render_gate_json, render_gate_text
+    from launchctl.views.gate_text import gate_exit_code, render_gate_json, render_gate_text
     from runbook.checklist import evaluate_gate, load_checklist
 
     result = evaluate_gate(load_checklist(checklist))
@@ -320,8 +320,8 @@ def gate(checklist: str, fmt: str) -> None:
 )
 def rollback(journal_dir: Path, reason: str) -> None:
     """Roll a launch back now: asks the live driver, or runs the rollback sequence when none is live."""
-    from launchctl.launch import rollback_here
-    from launchctl.rollback_command import request_rollback, rollback_exit_code
+    from launchctl.engine.assembly import rollback_here
+    from launchctl.engine.second_terminal import request_rollback, rollback_exit_code
 
     def run_here(directory: Path, why: str) -> int:
         return rollback_exit_code(

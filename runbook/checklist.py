@@ -130,28 +130,54 @@ class GateResult:
         return [r for r in self.checklist.risks if r.level is level]
 
     def status_counts(self) -> dict[str, int]:
-        return {status: sum(1 for i in self.checklist.items if i.status == status) for status in STATUSES}
+        return {
+            status: sum(1 for i in self.checklist.items if i.status == status)
+            for status in STATUSES
+        }
 
     def to_data(self) -> dict[str, Any]:
         return {
             "checklist": self.checklist.name,
             "decision": self.decision.value,
             "reasons": self.reasons,
-            "critical": {"passed": self.critical.passed, "total": self.critical.total, "percent": round(self.critical.percent, 2)},
-            "total": {"passed": self.total.passed, "total": self.total.total, "percent": round(self.total.percent, 2)},
+            "critical": {
+                "passed": self.critical.passed,
+                "total": self.critical.total,
+                "percent": round(self.critical.percent, 2),
+            },
+            "total": {
+                "passed": self.total.passed,
+                "total": self.total.total,
+                "percent": round(self.total.percent, 2),
+            },
             "status_counts": self.status_counts(),
             "failing_critical": [
-                {"id": i.id, "title": i.title, "status": i.status, "owner": i.owner, "category": i.category}
+                {
+                    "id": i.id,
+                    "title": i.title,
+                    "status": i.status,
+                    "owner": i.owner,
+                    "category": i.category,
+                }
                 for i in self.failing_critical
             ],
             "risks": {
                 level.value: [
-                    {"id": r.id, "title": r.title, "likelihood": r.likelihood, "impact": r.impact, "mitigated": r.mitigated}
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "likelihood": r.likelihood,
+                        "impact": r.impact,
+                        "mitigated": r.mitigated,
+                    }
                     for r in self.risks(level)
                 ]
                 for level in RiskLevel
             },
-            "signoffs": [{"role": s.role, "name": s.name, "signed": s.signed} for s in self.checklist.signoffs],
+            "signoffs": [
+                {"role": s.role, "name": s.name, "signed": s.signed}
+                for s in self.checklist.signoffs
+            ],
         }
 
 
@@ -174,9 +200,13 @@ def evaluate_gate(checklist: Checklist) -> GateResult:
     if red:
         blockers.append(f"{len(red)} unmitigated red risk(s): {', '.join(r.id for r in red)}")
     if yellow:
-        cautions.append(f"{len(yellow)} unmitigated yellow risk(s): {', '.join(r.id for r in yellow)}")
+        cautions.append(
+            f"{len(yellow)} unmitigated yellow risk(s): {', '.join(r.id for r in yellow)}"
+        )
     if unsigned:
-        blockers.append(f"{len(unsigned)} sign-off(s) missing: {', '.join(s.role for s in unsigned)}")
+        blockers.append(
+            f"{len(unsigned)} sign-off(s) missing: {', '.join(s.role for s in unsigned)}"
+        )
     if not checklist.signoffs:
         blockers.append("no sign-offs recorded: a launch needs its decision makers to sign")
     if blockers:
@@ -193,7 +223,11 @@ class _Upper(Type):
         self.choice = Choice(values)
 
     def convert(self, node: YNode, path: str, ctx: Context) -> Any:
-        if isinstance(node, YScalar) and isinstance(node.value, str) and node.value.upper() in self.choice.values:
+        if (
+            isinstance(node, YScalar)
+            and isinstance(node.value, str)
+            and node.value.upper() in self.choice.values
+        ):
             return node.value.upper()
         return self.choice.convert(node, path, ctx)
 
@@ -228,7 +262,9 @@ ITEM = Record(
         "evidence": Field(_text()),
         "notes": Field(_text()),
     },
-    lambda v, n, p, c: Item(v["id"], v["title"], v["status"], v["critical"], v["category"], v["owner"], v["evidence"]),
+    lambda v, n, p, c: Item(
+        v["id"], v["title"], v["status"], v["critical"], v["category"], v["owner"], v["evidence"]
+    ),
 )
 RISK = Record(
     "risk",
@@ -241,7 +277,9 @@ RISK = Record(
         "mitigation": Field(_text()),
         "owner": Field(_text()),
     },
-    lambda v, n, p, c: Risk(v["id"], v["title"], v["likelihood"], v["impact"], v["mitigated"], v["mitigation"]),
+    lambda v, n, p, c: Risk(
+        v["id"], v["title"], v["likelihood"], v["impact"], v["mitigated"], v["mitigation"]
+    ),
 )
 SIGNOFF = Record(
     "sign-off",
@@ -270,8 +308,16 @@ def _unique(ctx: Context, tree: YMap, section: str, keys: list[str], field: str)
     for index, key in enumerate(keys):
         if key in seen:
             node = tree.items[section].items[index]
-            mark = node.items[field].mark if isinstance(node, YMap) and field in node.items else node.mark
-            ctx.error(mark, f"{section}[{index}].{field}", f"duplicate {field} '{key}' (also {section}[{seen[key]}])")
+            mark = (
+                node.items[field].mark
+                if isinstance(node, YMap) and field in node.items
+                else node.mark
+            )
+            ctx.error(
+                mark,
+                f"{section}[{index}].{field}",
+                f"duplicate {field} '{key}' (also {section}[{seen[key]}])",
+            )
         seen.setdefault(key, index)
 
 
@@ -291,4 +337,6 @@ def load_checklist(path: Path | str) -> Checklist:
     _unique(ctx, tree, "signoffs", [signoff.role for signoff in values["signoffs"]], "role")
     if ctx.diagnostics:
         raise ValidationFailed(ctx.diagnostics)
-    return Checklist(values["checklist"], path.resolve(), values["items"], values["risks"], values["signoffs"])
+    return Checklist(
+        values["checklist"], path.resolve(), values["items"], values["risks"], values["signoffs"]
+    )

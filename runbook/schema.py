@@ -41,7 +41,9 @@ class Context:
         ``always`` is for problems of a whole mapping (a missing key), which share
         their mark with the mapping's first key but are a different problem.
         """
-        if not always and any(d.line == mark.line and d.column == mark.column for d in self.diagnostics):
+        if not always and any(
+            d.line == mark.line and d.column == mark.column for d in self.diagnostics
+        ):
             return
         prefix = f"{path}: " if path else ""
         self.diagnostics.append(Diagnostic(self.file, mark.line, mark.column, prefix + message))
@@ -71,7 +73,6 @@ def describe_node(node: YNode) -> str:
 
 class Type:
     """One kind of value in the format."""
-
 
     def convert(self, node: YNode, path: str, ctx: Context) -> Any:
         raise NotImplementedError
@@ -209,7 +210,9 @@ class Record(Type):
 
     def convert(self, node: YNode, path: str, ctx: Context) -> Any:
         if not isinstance(node, YMap):
-            ctx.error(node.mark, path, f"expected a mapping ({self.title}), got {describe_node(node)}")
+            ctx.error(
+                node.mark, path, f"expected a mapping ({self.title}), got {describe_node(node)}"
+            )
             return INVALID
         inner = ctx.within(*self.scope) if self.scope else ctx
         values: dict[str, Any] = {}
@@ -240,7 +243,9 @@ class Record(Type):
         if name not in node.items:
             values[name] = spec.default
             if spec.required:
-                ctx.error(node.mark, path or self.title, f"missing required key '{name}'", always=True)
+                ctx.error(
+                    node.mark, path or self.title, f"missing required key '{name}'", always=True
+                )
                 return False
             return True
         values[name] = spec.type.convert(node.items[name], _join(path, name), ctx)
@@ -275,7 +280,9 @@ class OneOfKeys(Type):
 
     def convert(self, node: YNode, path: str, ctx: Context) -> Any:
         if not isinstance(node, YMap):
-            ctx.error(node.mark, path, f"expected a mapping ({self.title}), got {describe_node(node)}")
+            ctx.error(
+                node.mark, path, f"expected a mapping ({self.title}), got {describe_node(node)}"
+            )
             return INVALID
         present = [key for key in self.variants if key in node.items]
         names = " | ".join(self.variants)

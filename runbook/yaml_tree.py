@@ -104,7 +104,9 @@ class _Walker:
             value = self._constructor.construct_object(node, deep=True)
         except (ValueError, OverflowError, yaml.YAMLError) as exc:
             shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
-            problem = "number has too many digits" if "digits" in str(exc) else str(exc).splitlines()[0]
+            problem = (
+                "number has too many digits" if "digits" in str(exc) else str(exc).splitlines()[0]
+            )
             self.error(mark, f"cannot read {shown!r}: {problem}")
             value = node.value
         return YScalar(mark, value, node.tag)

@@ -174,3 +174,11 @@ def ssh_lab(sshd, silent_server, ssh_home, workdir):
     from realservers_ssh import SshLab
 
     return SshLab(sshd, workdir, silent_server.port)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/e2e/ starts real servers or processes: marked ``slow``."""
+    e2e = Path(__file__).resolve().parent / "e2e"
+    for item in items:
+        if e2e in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.slow)

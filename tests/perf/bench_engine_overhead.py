@@ -120,7 +120,7 @@ def local_shell_spawn(steps: int) -> float:
 
 def journal_appends(directory: Path, sample_events: list[dict], durable: bool) -> float:
     """The real JournalWriter appending the real run's events (write + fsync each when durable)."""
-    from launchctl.journal import JournalWriter
+    from launchctl.journal.writer import JournalWriter
 
     directory.mkdir(parents=True)
     writer = JournalWriter(directory, durable=durable)
@@ -205,15 +205,23 @@ def profile_breakdown(stats, wall: float, steps: int) -> None:
     probes = [
         ("os.fsync (journal durability)", is_builtin("<built-in method posix.fsync>"), "tottime"),
         ("os.write (journal lines)", is_builtin("<built-in method posix.write>"), "tottime"),
-        ("journal.JournalWriter.append", is_func("launchctl/journal.py", "append"), "cumtime"),
+        (
+            "journal.JournalWriter.append",
+            is_func("launchctl/journal/writer.py", "append"),
+            "cumtime",
+        ),
         (
             "recorder.Recorder.emit (mask+journal+console)",
-            is_func("launchctl/recorder.py", "emit"),
+            is_func("launchctl/journal/recorder.py", "emit"),
             "cumtime",
         ),
         ("json encode (JSONEncoder.encode)", is_func("json/encoder.py", "encode"), "cumtime"),
-        ("masking (SecretMasker.data)", is_func("launchctl/masking.py", "data"), "cumtime"),
-        ("console.PlainConsole.__call__", is_func("launchctl/console.py", "__call__"), "cumtime"),
+        ("masking (SecretMasker.data)", is_func("launchctl/journal/masking.py", "data"), "cumtime"),
+        (
+            "console.PlainConsole.__call__",
+            is_func("launchctl/views/plain.py", "__call__"),
+            "cumtime",
+        ),
         (
             "subprocess.Popen._execute_child (fork+exec)",
             is_func("subprocess.py", "_execute_child"),
@@ -235,12 +243,12 @@ def profile_breakdown(stats, wall: float, steps: int) -> None:
         ("local_shell.LocalShell.run", is_func("steps/local_shell.py", "run"), "cumtime"),
         (
             "engine.Engine._action_context (env+ctx)",
-            is_func("launchctl/engine.py", "_action_context"),
+            is_func("launchctl/engine/engine.py", "_action_context"),
             "cumtime",
         ),
         (
             "engine.Engine._pending_interrupt (Path.exists)",
-            is_func("launchctl/engine.py", "_pending_interrupt"),
+            is_func("launchctl/engine/engine.py", "_pending_interrupt"),
             "cumtime",
         ),
         ("runbook.loader.load_runbook", is_func("runbook/loader.py", "load_runbook"), "cumtime"),

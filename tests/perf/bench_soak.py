@@ -79,8 +79,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from perf_common import verdict  # noqa: E402
 from realservers import Exporter, Prometheus  # noqa: E402
 
-from launchctl.display import Display  # noqa: E402
-from launchctl.launch import RunOptions, start_launch  # noqa: E402
+from launchctl.engine.assembly import RunOptions, start_launch  # noqa: E402
+from launchctl.views.terminal import Display  # noqa: E402
 from runbook.durations import format_offset  # noqa: E402
 from runbook.loader import load_runbook  # noqa: E402
 

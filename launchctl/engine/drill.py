@@ -1,0 +1,233 @@
+"""Rollback drills: inject a failure at a step or a breach of a guard, then time the rollback.
+
+A drill is a launch with one fault planted. Without ``--live`` it is a dry run
+(nothing touched; the rollback it would run is printed); with ``--live`` the
+launch runs for real up to the fault and the rollback runs for real.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rollback.guards import Verdict, VerdictKind
+from runbook import model
+from runbook.errors import EXIT_ROLLED_BACK, InputError
+from runbook.model import GuardAction
+
+if TYPE_CHECKING:
+    from launchctl.engine.engine import Engine
+
+
+@dataclass(frozen=True)
+class DrillSpec:
+    fail_at: str | None = None
+    breach: str | None = None
+    live: bool = False
+
+    def to_data(self) -> dict[str, Any]:
+        return {"fail_at": self.fail_at, "breach": self.breach, "live": self.live}
+
+    def check(self, runbook: model.Runbook) -> None:
+        """The named step or guard must exist: a drill that injects nothing proves nothing."""
+        if (self.fail_at is None) == (self.breach is None):
+            raise InputError("drill: give exactly one of --fail-at STEP or --breach GUARD")
+        if self.fail_at is not None and self.fail_at not in runbook.step_ids:
+            raise InputError(
+                f"drill: --fail-at {self.fail_at!r}: no such step (steps: {', '.join(runbook.step_ids)})"
+            )
+        guards = [g.id for g in runbook.guards]
+        if self.breach is not None and self.breach not in guards:
+            known = ", ".join(guards) or "none"
+            raise InputError(f"drill: --breach {self.breach!r}: no such guard (guards: {known})")
+        if not runbook.rollback:
+            raise InputError("drill: the runbook has no rollback sequence to drill")
+
+
+def forced_breach(guard: model.Guard) -> Verdict:
+    return Verdict(
+        VerdictKind.BREACH,
+        GuardAction.ROLLBACK,
+        f"drill: guard '{guard.id}' forced into breach",
+        None,
+    )
+
+
+def start_breach_timer(window_start, clock, stop: threading.Event, inject) -> threading.Thread:
+    """Live drills: force the breach the moment the guard's window opens, even mid-step.
+
+    ``window_start()`` returns None until the window's anchor is known (under
+    ``--no-wait`` that is when the first step at or after T+0 starts).
+    """
+
+    def wait_and_inject() -> None:
+        while not stop.is_set():
+            start = window_start()
+            remaining = (
+                0.2 if start is None else (start - clock.now()).total_seconds() / clock.speed
+            )
+            if start is not None and remaining <= 0:
+                inject()
+                return
+            stop.wait(min(remaining, 0.5))
+
+    thread = threading.Thread(target=wait_and_inject, name="drill-breach", daemon=True)
+    thread.start()
+    return thread
+
+
+class DrillDriver:
+    """The engine's side of a drill: plant the fault, time the rollback, journal the figures.
+
+    With no drill every method is a no-op, so the engine calls them unconditionally.
+    """
+
+    def __init__(self, engine: Engine, spec: DrillSpec | None) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.times: dict[str, float] = {}
+        self._stop = threading.Event()
+
+    def _guard(self) -> model.Guard | None:
+        if self.spec is None or self.spec.breach is None:
+            return None
+        return next(g for g in self.engine.runbook.guards if g.id == self.spec.breach)
+
+    def fails_at(self, step: model.Step) -> bool:
+        return self.spec is not None and self.spec.fail_at == step.id
+
+    def start_timer(self) -> None:
+        guard = self._guard()
+        if guard is None or self.engine.clock.simulated:
+            return
+
+        def window_start() -> datetime | None:
+            window = self.engine.guards.window(guard)
+            return window[0] if window else None
+
+        start_breach_timer(
+            window_start, self.engine.clock, self._stop, lambda: self._inject_breach(guard)
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def breach_if_due(self, before: datetime) -> None:
+        """Dry drills: if the drilled guard's window opens before ``before``, jump there and breach."""
+        guard = self._guard()
+        engine = self.engine
+        if guard is None or not engine.clock.simulated:
+            return
+        window = engine.guards.window(guard)
+        if window is not None and window[0] <= before:
+            engine.clock.sleep_until(window[0])
+            self._inject_breach(guard)
+            engine.blocker.run(lambda cancel: None)
+
+    def _inject_breach(self, guard: model.Guard) -> None:
+        self.times["injected"] = time.monotonic()
+        self.engine.recorder.emit(
+            "drill_injected", fault=f"breach of guard '{guard.id}'", guard=guard.id
+        )
+        self.engine.guards.raise_alert(guard, forced_breach(guard))
+
+    def inject_step_failure(self, step: model.Step, planned: datetime) -> None:
+        """The step is not run: it is recorded as started and failed, and the rollback begins."""
+        from launchctl.engine.control import StartRollback
+        from launchctl.journal.catalogue import iso
+        from runbook.durations import format_offset
+
+        engine = self.engine
+        self.times["injected"] = time.monotonic()
+        engine.mark_started(step.id)
+        engine.recorder.emit(
+            "step_started",
+            step=step.id,
+            title=step.title,
+            offset=format_offset(step.at),
+            planned=iso(planned),
+        )
+        engine.recorder.emit("drill_injected", fault=f"failure of step '{step.id}'", step=step.id)
+        reason = f"drill: injected failure at step '{step.id}' (the step was not run)"
+        engine.recorder.emit("step_failed", step=step.id, status="failed", reason=reason)
+        engine.recorder.emit("step_finished", step=step.id, status="failed", reason=reason)
+        raise StartRollback(reason, step.id)
+
+    def rollback_started(self, at: float) -> None:
+        self.times.setdefault("rollback", at)
+
+    def finish(self, status: str, exit_code: int) -> None:
+        """The drill's figures, journaled: time from injection to rollback start, rollback duration."""
+        if self.spec is None:
+            return
+        injected, started, ended = (
+            self.times.get("injected"),
+            self.times.get("rollback"),
+            time.monotonic(),
+        )
+        to_rollback = (
+            round(started - injected, 3) if injected is not None and started is not None else None
+        )
+        duration = round(ended - started, 3) if started is not None else None
+        passed = exit_code == EXIT_ROLLED_BACK
+        self.engine.recorder.emit(
+            "drill_result",
+            status="passed" if passed else "failed",
+            injection_to_rollback_s=to_rollback,
+            rollback_duration_s=duration,
+            launch_status=status,
+        )
+        figures = (
+            f"injection to rollback {to_rollback}s, rollback took {duration}s"
+            if to_rollback is not None
+            else status
+        )
+        self.engine.notify(f"DRILL {'PASSED' if passed else 'FAILED'}: {figures}", "drill")
+
+
+def summarize(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Injection-to-rollback time, the rollback's duration and each rollback step, from the journal."""
+
+    def ts(event: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(event["ts"].replace("Z", "+00:00"))
+
+    injected = next((e for e in events if e["event"] == "drill_injected"), None)
+    started = next((e for e in events if e["event"] == "rollback_started"), None)
+    finished = next((e for e in events if e["event"] == "rollback_finished"), None)
+    return {
+        "injected": injected,
+        "injection_to_rollback_s": round((ts(started) - ts(injected)).total_seconds(), 3)
+        if injected and started
+        else None,
+        "rollback_duration_s": finished.get("duration_s") if finished else None,
+        "rollback_status": finished.get("status") if finished else None,
+        "steps": [
+            {
+                "step": e["step"],
+                "status": e["status"],
+                "reason": e.get("reason"),
+                "attempts": e.get("attempts"),
+            }
+            for e in events
+            if e["event"] == "rollback_step_finished"
+        ],
+    }
+
+
+def render_summary(summary: dict[str, Any], dry_run: bool) -> str:
+    kind = "dry drill (nothing was touched)" if dry_run else "live drill"
+    if summary["injected"] is None:
+        return f"drill ({kind}): the fault was never injected; the launch ended before reaching it"
+    lines = [f"drill ({kind}): injected {summary['injected'].get('fault')}"]
+    if summary["injection_to_rollback_s"] is not None:
+        lines.append(f"  injection to rollback start: {summary['injection_to_rollback_s']:.3f} s")
+    if summary["rollback_duration_s"] is not None:
+        lines.append(f"  rollback duration:           {summary['rollback_duration_s']:.3f} s")
+    lines.append(f"  rollback: {summary['rollback_status'] or 'did not finish'}")
+    for step in summary["steps"]:
+        detail = f" — {step['reason']}" if step["reason"] else ""
+        lines.append(f"    {step['step']:<24} {step['status']}{detail}")
+    return "\n".join(lines)

@@ -1,0 +1,298 @@
+"""The launch record, rendered from the journal alone: Markdown for people, JSON for tools."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from launchctl.journal.replay import LaunchState
+
+OUTCOMES = {
+    "completed": "Launch completed",
+    "rolled_back": "Launch failed; rollback completed (system restored)",
+    "rollback_incomplete": "ROLLBACK INCOMPLETE: a person must act",
+    "paused": "Paused (resumable)",
+}
+
+
+def _dt(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+
+
+def _hms(stamp: str | None) -> str:
+    moment = _dt(stamp)
+    return moment.astimezone().strftime("%H:%M:%S") if moment else "—"
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    a, b = _dt(start), _dt(end)
+    return round((b - a).total_seconds(), 3) if a and b else None
+
+
+def outcome_of(state: LaunchState) -> str:
+    if state.finished is not None:
+        return state.finished.get("status", "finished")
+    if state.paused is not None:
+        return "paused"
+    return "in_progress"
+
+
+def step_rows(state: LaunchState) -> list[dict[str, Any]]:
+    plan = {item["step"]: item for item in state.launch.get("plan", [])}
+    rows = []
+    for record in state.steps.values():
+        planned = plan.get(record.id, {})
+        rows.append(
+            {
+                "step": record.id,
+                "title": planned.get("title"),
+                "offset": planned.get("offset"),
+                "target": planned.get("target"),
+                "planned": record.planned or planned.get("planned"),
+                "started": record.started,
+                "finished": record.finished,
+                "duration_s": _seconds(record.started, record.finished),
+                "late_s": record.late_s,
+                "status": record.status,
+                "continued": record.continued,
+                "attempts": record.attempts,
+                "reason": record.reason,
+                "commands": record.commands,
+                "checks": record.checks,
+            }
+        )
+    return rows
+
+
+def guard_summary(state: LaunchState) -> dict[str, Any]:
+    """Per guard: how many samples, the last, lowest and highest values, and every breach."""
+    summary: dict[str, Any] = {}
+    for event in state.guard_events:
+        guard = event.get("guard")
+        if guard is None:
+            continue
+        entry = summary.setdefault(guard, {"samples": 0, "values": [], "breaches": []})
+        if event["event"] == "guard_sample":
+            entry["samples"] += 1
+            if event.get("value") is not None:
+                entry["values"].append(event["value"])
+        elif event["event"] in ("guard_breach", "guard_inconclusive"):
+            entry["breaches"].append(
+                {
+                    "ts": event.get("ts"),
+                    "reason": event.get("reason"),
+                    "action": event.get("action"),
+                    "value": event.get("value"),
+                }
+            )
+    for entry in summary.values():
+        values = entry.pop("values")
+        entry["last"] = values[-1] if values else None
+        entry["min"] = min(values) if values else None
+        entry["max"] = max(values) if values else None
+        entry["trend"] = values[-120:]
+    return summary
+
+
+def to_json_data(state: LaunchState) -> dict[str, Any]:
+    launch = state.launch
+    rollback = None
+    if state.rollback is not None:
+        rollback = {
+            "reason": state.rollback.reason,
+            "trigger": state.rollback.trigger,
+            "started": state.rollback.started,
+            "finished": state.rollback.finished,
+            "status": state.rollback.status,
+            "steps": [
+                {
+                    "step": r.id,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "attempts": r.attempts,
+                    "commands": r.commands,
+                    "checks": r.checks,
+                }
+                for r in state.rollback.steps.values()
+            ],
+        }
+    return {
+        "launch_id": state.launch_id,
+        "name": launch.get("name"),
+        "runbook": launch.get("runbook"),
+        "runbook_sha256": launch.get("runbook_sha256"),
+        "user": launch.get("user"),
+        "t0": launch.get("t0"),
+        "mode": {k: launch.get(k) for k in ("dry_run", "no_wait", "speed", "yes")},
+        "gate_override": launch.get("gate_override"),
+        "started": launch.get("ts"),
+        "finished": state.finished.get("ts") if state.finished else None,
+        "outcome": outcome_of(state),
+        "exit_code": state.finished.get("exit_code") if state.finished else None,
+        "paused": state.paused,
+        "steps": step_rows(state),
+        "rollback": rollback,
+        "gate": launch.get("gate"),
+        "guards": guard_summary(state),
+        "drill": launch.get("drill"),
+        "decisions": state.decisions,
+        "notifications": state.notifications,
+        "resumes": state.resumes,
+    }
+
+
+def render_json(state: LaunchState) -> str:
+    return json.dumps(to_json_data(state), indent=2, ensure_ascii=False, default=str)
+
+
+def format_value(value: Any) -> str:
+    """Observed values for people: four significant digits, integers as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _md_escape(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(state: LaunchState) -> str:
+    data = to_json_data(state)
+    mode = data["mode"]
+    kind = "dry run" if mode.get("dry_run") else "live"
+    extras = [kind]
+    if mode.get("no_wait"):
+        extras.append("no-wait")
+    if mode.get("speed") not in (None, 1, 1.0):
+        extras.append(f"speed ×{mode['speed']:g}")
+    outcome = data["outcome"]
+    lines = [
+        f"# Launch record: {data['name']}",
+        "",
+        f"- **Outcome:** {OUTCOMES.get(outcome, outcome)}"
+        + (f" (exit {data['exit_code']})" if data["exit_code"] is not None else ""),
+        f"- **Launch:** `{data['launch_id']}` ({', '.join(extras)}), driven by {data['user']}",
+        f"- **T0:** {data['t0']}",
+        f"- **Runbook:** `{data['runbook']}` (sha256 `{(data['runbook_sha256'] or '')[:12]}`)",
+        f"- **Started:** {data['started']} — **finished:** {data['finished'] or '—'}",
+    ]
+    if data["gate"]:
+        gate = data["gate"]
+        lines.append(
+            f"- **Go/no-go:** {gate['decision']} (critical {gate['critical']['passed']}/{gate['critical']['total']}, "
+            f"total {gate['total']['passed']}/{gate['total']['total']})"
+            + (f" — {'; '.join(gate['reasons'])}" if gate["reasons"] else "")
+        )
+    if data["gate_override"]:
+        lines.append(f"- **Go/no-go gate overridden:** {data['gate_override']}")
+    if data["paused"]:
+        lines.append(f"- **Paused:** {data['paused'].get('reason')}")
+    lines += [
+        "",
+        "## Timeline",
+        "",
+        "| Offset | Step | Planned | Actual | Slip | Duration | Status |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in data["steps"]:
+        slip = f"+{row['late_s']:.0f}s" if row["late_s"] else ""
+        duration = f"{row['duration_s']:.1f}s" if row["duration_s"] is not None else ""
+        status = row["status"] + (" (continued)" if row["continued"] else "")
+        if row["attempts"] > 1:
+            status += f", {row['attempts']} attempts"
+        lines.append(
+            f"| {row['offset'] or ''} | {_md_escape(row['step'])} | {_hms(row['planned'])} | {_hms(row['started'])} "
+            f"| {slip} | {duration} | {status} |"
+        )
+    failures = [
+        row for row in data["steps"] if row["reason"] and row["status"] in ("failed", "interrupted")
+    ]
+    if failures:
+        lines += ["", "## Failures"]
+        for row in failures:
+            lines += ["", f"### {row['step']}: {row['reason']}"]
+            lines += _command_tails(row["commands"])
+    checks = [(row["step"], check) for row in data["steps"] for check in row["checks"]]
+    if checks:
+        lines += [
+            "",
+            "## Checks",
+            "",
+            "| Step | Kind | Subject | Result | Value | Detail |",
+            "|---|---|---|---|---|---|",
+        ]
+        for step, check in checks:
+            host = f" [{check['host']}]" if check.get("host") else ""
+            value = format_value(check.get("value"))
+            lines.append(
+                f"| {step} | {check['kind']} | `{_md_escape(check['subject'])}`{host} | {check['status']} | {value} | {_md_escape(check.get('reason', ''))} |"
+            )
+    if data["guards"]:
+        lines += [
+            "",
+            "## Guards",
+            "",
+            "| Guard | Samples | Last | Min | Max | Breaches |",
+            "|---|---|---|---|---|---|",
+        ]
+        for guard, entry in data["guards"].items():
+            shown = ["" if entry[k] is None else f"{entry[k]:.4g}" for k in ("last", "min", "max")]
+            lines.append(
+                f"| {guard} | {entry['samples']} | {' | '.join(shown)} | {len(entry['breaches'])} |"
+            )
+        for entry in data["guards"].values():
+            for breach in entry["breaches"]:
+                lines.append(
+                    f"- {_hms(breach['ts'])} {_md_escape(breach['reason'])} → {breach['action']}"
+                )
+    if data["rollback"]:
+        rb = data["rollback"]
+        duration = _seconds(rb["started"], rb["finished"])
+        lines += [
+            "",
+            "## Rollback",
+            "",
+            f"- **Reason:** {rb['reason']}",
+            f"- **Trigger:** {rb['trigger']}",
+            f"- **Result:** {rb['status'] or 'in progress'}"
+            + (f" in {duration:.1f}s" if duration is not None else ""),
+            "",
+            "| Step | Status | Attempts | Detail |",
+            "|---|---|---|---|",
+        ]
+        for step in rb["steps"]:
+            lines.append(
+                f"| {step['step']} | {step['status']} | {step['attempts']} | {_md_escape(step['reason'] or '')} |"
+            )
+        for step in rb["steps"]:
+            if step["status"] == "failed":
+                lines += ["", f"### rollback {step['step']}: {step['reason']}"]
+                lines += _command_tails(step["commands"])
+    if data["decisions"]:
+        lines += ["", "## Operator decisions", ""]
+        for decision in data["decisions"]:
+            lines.append(
+                f"- {_hms(decision.get('ts'))} {decision.get('user')}: {decision.get('question')} → **{decision.get('answer')}**"
+            )
+    if data["notifications"]:
+        lines += ["", "## Notifications", ""]
+        lines += [f"- {_hms(n.get('ts'))} {n.get('message')}" for n in data["notifications"]]
+    return "\n".join(lines) + "\n"
+
+
+def _command_tails(commands: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for command in commands:
+        if command.get("status") == "ok":
+            continue
+        host = f" on {command['host']}" if command.get("host") not in (None, "localhost") else ""
+        lines += [
+            "",
+            f"`{command['command']}`{host} → exit {command.get('exit_code')} ({command.get('reason')})",
+        ]
+        if command.get("tail"):
+            lines += ["", "```", *command["tail"][-20:], "```"]
+    return lines

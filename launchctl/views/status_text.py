@@ -1,0 +1,73 @@
+"""``launchctl status``: where a launch stands, from its journal and whether a driver holds its lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from launchctl.journal.lock import driver_alive
+from launchctl.journal.reader import read_journal
+from launchctl.journal.replay import replay
+from launchctl.views.report import _hms, outcome_of, step_rows
+
+
+def status_data(directory: Path) -> dict[str, Any]:
+    read = read_journal(directory)
+    state = replay(read.events, read.torn_lines)
+    in_flight = state.in_flight_step
+    return {
+        "launch_id": state.launch_id,
+        "name": state.launch.get("name"),
+        "t0": state.launch.get("t0"),
+        "dry_run": bool(state.launch.get("dry_run")),
+        "phase": state.phase,
+        "outcome": outcome_of(state),
+        "exit_code": state.finished.get("exit_code") if state.finished else None,
+        "driver": driver_alive(directory),
+        "in_flight": in_flight.id if in_flight else None,
+        "paused_reason": state.paused.get("reason") if state.paused else None,
+        "last_event": state.last_ts,
+        "steps": [
+            {k: row[k] for k in ("step", "offset", "planned", "started", "status", "reason")}
+            for row in step_rows(state)
+        ],
+        "rollback": None
+        if state.rollback is None
+        else {
+            "reason": state.rollback.reason,
+            "status": state.rollback.status or "in progress",
+            "steps": {k: v.status for k, v in state.rollback.steps.items()},
+        },
+        "torn_lines": state.torn_lines,
+        "journal": str(directory.absolute()),
+    }
+
+
+def render_status(data: dict[str, Any]) -> str:
+    mode = " (dry run)" if data["dry_run"] else ""
+    driver = f"live, driven by {data['driver']}" if data["driver"] else "no live driver"
+    lines = [
+        f"{data['name']}{mode} — {data['launch_id']}",
+        f"phase: {data['phase']} ({driver}); outcome: {data['outcome']}"
+        + (f", exit {data['exit_code']}" if data["exit_code"] is not None else ""),
+        f"T0: {data['t0']}   last event: {data['last_event']}",
+    ]
+    if data["paused_reason"]:
+        lines.append(f"paused: {data['paused_reason']}  → launchctl resume {data['journal']}")
+    lines.append("")
+    for step in data["steps"]:
+        marker = {"ok": "✓", "failed": "✗", "started": "▶", "interrupted": "!", "skipped": "·"}.get(
+            step["status"], " "
+        )
+        reason = f" — {step['reason']}" if step["reason"] else ""
+        lines.append(
+            f" {marker} {step['offset'] or '':<8} {step['step']:<24} planned {_hms(step['planned'])}"
+            f"  actual {_hms(step['started'])}  {step['status']}{reason}"
+        )
+    if data["rollback"]:
+        rb = data["rollback"]
+        lines += ["", f"rollback: {rb['status']} — {rb['reason']}"]
+        lines += [f"   {k}: {v}" for k, v in rb["steps"].items()]
+    if data["torn_lines"]:
+        lines.append(f"\n(note: {data['torn_lines']} torn journal line(s) ignored)")
+    return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""The import direction of ARCHITECTURE.md is a rule: runbook <- steps <- rollback <- launchctl,
+and each third-party library lives in its one place."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ORDER = ["runbook", "steps", "rollback", "launchctl"]
+LIBRARY_HOMES = {
+    "yaml": {"runbook"},
+    "fabric": {"steps"},
+    "paramiko": {"steps"},
+    "invoke": {"steps"},
+    "httpx": {"steps"},
+    "click": {"launchctl"},
+    "rich": {"launchctl"},
+    "tenacity": {"steps", "rollback", "launchctl"},
+}
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name.split(".")[0], node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module.split(".")[0], node.lineno))
+    return found
+
+
+def _modules() -> list[tuple[str, Path]]:
+    return [(package, path) for package in ORDER for path in sorted((REPO / package).rglob("*.py"))]
+
+
+@pytest.mark.parametrize(
+    "package,path", _modules(), ids=lambda v: str(v.relative_to(REPO)) if isinstance(v, Path) else v
+)
+def test_imports_go_one_way_and_libraries_stay_home(package, path):
+    rank = ORDER.index(package)
+    for module, line in _imports(path):
+        if module in ORDER:
+            assert ORDER.index(module) <= rank, (
+                f"{path.relative_to(REPO)}:{line} imports {module} (against the direction)"
+            )
+        homes = LIBRARY_HOMES.get(module)
+        if homes is not None:
+            assert package in homes, (
+                f"{path.relative_to(REPO)}:{line} imports {module}, which lives in {sorted(homes)}"
+            )
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from launchctl.cli import run_cli; run_cli(['--help']);"
+        "print('loaded=' + ','.join(m for m in ('fabric', 'paramiko', 'httpx', 'rich', 'tenacity') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "loaded="
