@@ -124,43 +124,34 @@ def run_options(command):
             metavar="REASON",
             help="Start despite a NO-GO gate; recorded in journal and report.",
         ),
+        click.option(
+            "--late-ok",
+            is_flag=True,
+            help="Start even though T0 is so far past that steps are already late.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
 
 
-def _run_setup(
-    runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate, drill=None
-):
+def _run_setup(runbook: str, var: tuple[str, ...], targets: str | None, **given):
+    """The runbook and the one ``RunOptions`` from ``run``/``drill``'s options."""
     from launchctl.engine.assembly import RunOptions
     from runbook.loader import parse_var_overrides
 
     book = _load(runbook, var, targets)
-    options = RunOptions(
-        t0=t0,
-        dry_run=dry_run,
-        no_wait=no_wait,
-        speed=speed,
-        yes=yes,
-        journal=journal,
-        var_overrides=parse_var_overrides(var),
-        targets_file=targets,
-        override_gate=override_gate,
-        drill=drill,
-    )
+    options = RunOptions(var_overrides=parse_var_overrides(var), targets_file=targets, **given)
     return book, options
 
 
 @cli.command()
 @run_options
-def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate) -> None:
+def run(runbook, var, targets, **given) -> None:
     """Run the launch."""
     from launchctl.engine.assembly import start_launch
 
-    book, options = _run_setup(
-        runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, override_gate
-    )
+    book, options = _run_setup(runbook, var, targets, **given)
     sys.exit(start_launch(book, options, os.environ, _echo_err, display=_display(options.dry_run)))
 
 
@@ -177,40 +168,15 @@ def run(runbook, t0, dry_run, no_wait, speed, targets, var, yes, journal, overri
     is_flag=True,
     help="Run the launch for real up to the fault, and the rollback for real.",
 )
-def drill(
-    runbook,
-    t0,
-    dry_run,
-    no_wait,
-    speed,
-    targets,
-    var,
-    yes,
-    journal,
-    override_gate,
-    fail_at,
-    breach,
-    live,
-) -> None:
+def drill(runbook, var, targets, fail_at, breach, live, **given) -> None:
     """Rollback drill: inject a failure, run the rollback, time it. Exit 0 when the rollback completed."""
     from launchctl.engine.assembly import start_launch
     from launchctl.engine.drill import DrillSpec, render_summary, summarize
     from launchctl.journal.reader import read_journal
 
     spec = DrillSpec(fail_at=fail_at, breach=breach, live=live)
-    book, options = _run_setup(
-        runbook,
-        t0,
-        dry_run or not live,
-        no_wait,
-        speed,
-        targets,
-        var,
-        yes,
-        journal,
-        override_gate,
-        spec,
-    )
+    given["dry_run"] = given["dry_run"] or not live
+    book, options = _run_setup(runbook, var, targets, drill=spec, **given)
     spec.check(book)
     journal_dirs: list[Path] = []
 
@@ -329,6 +295,17 @@ def rollback(journal_dir: Path, reason: str) -> None:
         )
 
     sys.exit(request_rollback(journal_dir, reason, _echo_err, run_here))
+
+
+@cli.command()
+@click.argument("journal_dir", type=click.Path(path_type=Path))
+@click.option("--by", "by", required=True, metavar="NAME", help="Who answers; journaled.")
+@click.option("--reject", is_flag=True, help="Answer no: the launch does not go on with the step.")
+def approve(journal_dir: Path, by: str, reject: bool) -> None:
+    """Answer the confirmation a live launch is waiting for, from a second terminal."""
+    from launchctl.engine.second_terminal import request_approval
+
+    sys.exit(request_approval(journal_dir, by, reject, _echo_err))
 
 
 @cli.command()

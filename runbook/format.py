@@ -15,7 +15,18 @@ from runbook import model, templating
 from runbook.format_common import ENV_NAME_PATTERN, given, ident, marks, target_ref
 from runbook.format_targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS
 from runbook.scalars import Choice, Duration, Int, Offset, Str, Threshold, Timestamp
-from runbook.schema import INVALID, Context, Field, ListOf, MapOf, OneOfKeys, Record, Type, mark_of
+from runbook.schema import (
+    INVALID,
+    Context,
+    Field,
+    ListOf,
+    MapOf,
+    OneOfKeys,
+    Record,
+    ScalarOrRecord,
+    Type,
+    mark_of,
+)
 from runbook.yaml_tree import YMap, YNode, YScalar, YSeq
 
 MAX_STEPS = 10_000
@@ -244,12 +255,46 @@ def _build_step(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> 
     )
 
 
+def _build_confirm(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    if values["on_timeout"] is not None and values["timeout"] is None:
+        ctx.error(mark_of(node, "on_timeout"), f"{path}.on_timeout", "only applies with 'timeout'")
+        return INVALID
+    return model.Confirm(
+        question=values["question"],
+        timeout=values["timeout"],
+        on_timeout=model.ConfirmTimeout(given(values["on_timeout"], "pause")),
+    )
+
+
+CONFIRM = ScalarOrRecord(
+    Str(),
+    Record(
+        "confirmation",
+        {
+            "question": Field(Str(), required=True, doc="what the operator must answer yes to"),
+            "timeout": Field(
+                Duration(positive=True),
+                doc="how long to wait for an answer (terminal or `launchctl approve`)",
+            ),
+            "on_timeout": Field(
+                Choice(["rollback", "pause", "continue"]),
+                doc="what happens when nobody answered in time (default pause)",
+            ),
+        },
+        _build_confirm,
+    ),
+    lambda question: model.Confirm(question=question),
+)
+
 STEP = Record(
     "step",
     {
         **_ACTION_FIELDS,
         "at": Field(Offset(), required=True, doc="T-offset: T-60m, T-60min, T+0, T+1h30m"),
-        "confirm": Field(Str(), doc="question the operator must answer yes to before the step"),
+        "confirm": Field(
+            CONFIRM,
+            doc="question the operator (or `launchctl approve`) must answer yes to before the step",
+        ),
         "wait": Field(
             Duration(), doc="hold this long (a soak) after the run and before the checks"
         ),

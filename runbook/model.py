@@ -126,10 +126,25 @@ class Action:
         return self.name or self.id
 
 
+class ConfirmTimeout(StrEnum):
+    ROLLBACK = "rollback"
+    PAUSE = "pause"
+    CONTINUE = "continue"
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A question asked before a step; unanswered for ``timeout``, ``on_timeout`` applies."""
+
+    question: str
+    timeout: timedelta | None = None
+    on_timeout: ConfirmTimeout = ConfirmTimeout.PAUSE
+
+
 @dataclass(frozen=True)
 class Step(Action):
     at: timedelta = timedelta(0)
-    confirm: str | None = None
+    confirm: Confirm | None = None
     wait: timedelta | None = None
     on_failure: OnFailure = OnFailure.ROLLBACK
 

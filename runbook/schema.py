@@ -299,6 +299,25 @@ class OneOfKeys(Type):
         }
 
 
+class ScalarOrRecord(Type):
+    """A field written either short (one scalar) or long (a mapping): ``confirm: "Go?"`` or
+    ``confirm: {question: "Go?", timeout: 10m}``. ``short(value)`` builds the model from the scalar."""
+
+    def __init__(self, scalar: Type, record: Record, short: Callable[[Any], Any]) -> None:
+        self.scalar = scalar
+        self.record = record
+        self.short = short
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        if isinstance(node, YMap):
+            return self.record.convert(node, path, ctx)
+        value = self.scalar.convert(node, path, ctx)
+        return INVALID if value is INVALID else self.short(value)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"oneOf": [self.scalar.json_schema(), self.record.json_schema()]}
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 

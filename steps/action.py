@@ -17,6 +17,7 @@ from runbook import model
 from runbook.durations import format_duration
 from steps.cancel import CancelToken
 from steps.clock import Clock
+from steps.deadline import Deadline
 from steps.executor import Executor, render_text
 from steps.results import ActionOutcome, CommandResult, CriterionResult, Outcome
 from steps.shell import OutputListener
@@ -149,19 +150,29 @@ def poll_criterion(
 ) -> list[CriterionResult]:
     """Evaluate once, or every ``every`` until all hosts pass or ``within`` runs out (tenacity).
 
-    Sleeps go through the launch clock, so ``--speed`` and dry runs apply.
+    ``within`` bounds the check as a whole: each attempt's deadline is its own
+    ``timeout`` or what is left of ``within``, whichever is sooner, so a
+    server that stalls or trickles cannot stretch the check. Sleeps go
+    through the launch clock, so ``--speed`` and dry runs apply.
     """
     from tenacity import RetryCallState, Retrying, retry_if_result, wait_fixed
 
     poll = criterion.poll
-    deadline = ctx.clock.now() + (poll.within or timedelta(0))
+    end = ctx.clock.now() + (poll.within or timedelta(0))
     every = poll.every.total_seconds()
+    timeout = criterion.timeout.total_seconds()
     attempts = 0
+
+    def deadline() -> Deadline:
+        if poll.within is None:
+            return Deadline.after(timeout, ctx.cancel)
+        left = (end - ctx.clock.now()).total_seconds() / ctx.clock.speed
+        return Deadline.after(max(0.0, min(timeout, left)), ctx.cancel)
 
     def evaluate() -> list[CriterionResult]:
         nonlocal attempts
         attempts += 1
-        results = ctx.executor.evaluate(criterion, target, ctx.values, ctx.cancel, attempts)
+        results = ctx.executor.evaluate(criterion, target, ctx.values, deadline(), attempts)
         for result in results:
             ctx.emit(
                 "check_result",
@@ -170,7 +181,7 @@ def poll_criterion(
         return results
 
     def out_of_time(state: RetryCallState) -> bool:
-        return ctx.cancel.cancelled or ctx.clock.now() + poll.every > deadline
+        return ctx.cancel.cancelled or ctx.clock.now() + poll.every > end
 
     if poll.within is None:
         return evaluate()

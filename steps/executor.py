@@ -24,6 +24,7 @@ from runbook.shell_template import ShellCommand, render_shell_command
 from runbook.templating import expand_secrets, render
 from steps import criteria
 from steps.cancel import CancelToken
+from steps.deadline import Deadline
 from steps.fanout import fan_out
 from steps.http import HttpSession
 from steps.local_shell import LocalShell
@@ -98,9 +99,11 @@ class Executor(Protocol):
         criterion: model.Criterion,
         target: model.Target | None,
         values: Mapping[str, str],
-        cancel: CancelToken,
+        deadline: Deadline,
         attempt: int,
-    ) -> list[CriterionResult]: ...
+    ) -> list[CriterionResult]:
+        """One evaluation per host (or one), each bounded by ``deadline`` and its cancel token."""
+        ...
 
     def close(self) -> None: ...
 
@@ -189,7 +192,7 @@ class RealExecutor:
             on_result=on_result,
         )
 
-    def evaluate(self, criterion, target, values, cancel, attempt):
+    def evaluate(self, criterion, target, values, deadline, attempt):
         hosts = hosts_of(target) if target is not None and not target.is_local else (None,)
         if isinstance(criterion, model.PrometheusCriterion):
             query = render_text(criterion.query, values)
@@ -204,7 +207,7 @@ class RealExecutor:
                     self._prometheus_url,
                     query,
                     criterion.expect,
-                    timeout=criterion.timeout.total_seconds(),
+                    deadline=deadline,
                     attempt=attempt,
                     session=self._http,
                 )
@@ -217,7 +220,7 @@ class RealExecutor:
                     body_contains=render_text(criterion.body_contains, values, host)
                     if criterion.body_contains
                     else None,
-                    timeout=criterion.timeout.total_seconds(),
+                    deadline=deadline,
                     host=host,
                     attempt=attempt,
                     session=self._http,
@@ -225,17 +228,17 @@ class RealExecutor:
                 for host in hosts
             ]
         return self._evaluate_command(
-            criterion, target or model.LOCAL_TARGET, values, cancel, attempt
+            criterion, target or model.LOCAL_TARGET, values, deadline, attempt
         )
 
-    def _evaluate_command(self, criterion, target, values, cancel, attempt):
+    def _evaluate_command(self, criterion, target, values, deadline, attempt):
         results = self.run_command(
             criterion.command,
             target,
             values,
             env={},
-            timeout=criterion.timeout.total_seconds(),
-            cancel=cancel,
+            timeout=max(0.001, deadline.remaining()),
+            cancel=deadline.cancel or CancelToken(),
             failed=lambda result: command_failed(result, criterion.exit),
         )
         evaluations = []
@@ -304,7 +307,7 @@ class DryRunExecutor:
                 on_result(result)
         return results
 
-    def evaluate(self, criterion, target, values, cancel, attempt):
+    def evaluate(self, criterion, target, values, deadline, attempt):
         hosts = hosts_of(target) if target is not None and not target.is_local else (None,)
         return [
             CriterionResult(

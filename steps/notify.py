@@ -15,6 +15,8 @@ from typing import Any
 
 from runbook.model import NotifyChannel
 from runbook.templating import expand_secrets
+from steps.deadline import Deadline
+from steps.http import HttpSession, RequestFailed
 
 SEND_TIMEOUT_SECONDS = 5.0
 ATTEMPTS = 3
@@ -64,18 +66,19 @@ class Notifier:
         self._worker.join(timeout)
 
     def _drain(self) -> None:
-        import httpx
-
-        with httpx.Client(timeout=SEND_TIMEOUT_SECONDS) as client:
+        session = HttpSession()
+        try:
             while (item := self._queue.get()) is not None:
                 message, event = item
                 for channel in self._channels:
-                    delivery = self._deliver(client, channel, message, event)
+                    delivery = self._deliver(session, channel, message, event)
                     if self._on_delivery is not None:
                         self._on_delivery(delivery)
+        finally:
+            session.close()
 
     def _deliver(
-        self, client: Any, channel: NotifyChannel, message: str, event: dict[str, Any]
+        self, session: HttpSession, channel: NotifyChannel, message: str, event: dict[str, Any]
     ) -> Delivery:
         from tenacity import Retrying, stop_after_attempt, wait_exponential
 
@@ -89,8 +92,13 @@ class Notifier:
                 stop=stop_after_attempt(ATTEMPTS), wait=wait_exponential(0.2, max=2), reraise=True
             ):
                 with attempt:
-                    response = client.post(url, json=payload_for(channel, message, event))
-                    response.raise_for_status()
+                    answer = session.post_json(
+                        url,
+                        payload_for(channel, message, event),
+                        deadline=Deadline.after(SEND_TIMEOUT_SECONDS),
+                    )
+                    if answer.status_code >= 400:
+                        raise RequestFailed(f"HTTP {answer.status_code}")
         except Exception as exc:  # any failure of a channel is reported, never raised
             return Delivery(
                 label,

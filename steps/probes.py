@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from steps.criteria import query_prometheus
+from steps.deadline import Deadline
+from steps.http import HttpSession, RequestFailed
+from steps.prometheus import instant_query
 
 if TYPE_CHECKING:
     from steps.ssh_pool import Endpoint, SshPool
@@ -22,32 +23,26 @@ class Probe:
     latency_ms: float | None = None
 
 
-def probe_http(url: str, timeout: float) -> Probe:
+def probe_http(url: str, timeout: float, session: HttpSession | None = None) -> Probe:
     """Any HTTP answer counts: before the launch a service may rightly say 503."""
-    import httpx
-
     started = time.monotonic()
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.get(url)
-    except httpx.HTTPError as exc:
-        return Probe(
-            "http",
-            url,
-            False,
-            f"no answer: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-        )
-    except ValueError as exc:
-        return Probe("http", url, False, f"bad URL: {exc}")
+        answer = (session or HttpSession()).get(url, deadline=Deadline.after(timeout))
+    except RequestFailed as failure:
+        return Probe("http", url, False, f"no answer: {failure}")
     latency = (time.monotonic() - started) * 1000
-    return Probe("http", url, True, f"answers (HTTP {response.status_code})", latency)
+    return Probe("http", url, True, f"answers (HTTP {answer.status_code})", latency)
 
 
-def probe_prometheus(base_url: str, query: str, timeout: float) -> Probe:
+def probe_prometheus(
+    base_url: str, query: str, timeout: float, session: HttpSession | None = None
+) -> Probe:
     started = time.monotonic()
-    value, problem = query_prometheus(base_url, query, timeout)
+    value, problem = instant_query(
+        session or HttpSession(), base_url, query, Deadline.after(timeout)
+    )
     latency = (time.monotonic() - started) * 1000
-    if value is None or math.isnan(value):
+    if value is None:
         return Probe("prometheus", query, False, problem, latency)
     return Probe("prometheus", query, True, f"answers with data (value {value:g})", latency)
 

@@ -13,14 +13,14 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from launchctl import __version__
 from launchctl.engine.drill import DrillSpec
 from launchctl.engine.engine import Engine, LaunchSettings
-from launchctl.engine.prompts import HeadlessOperator, Operator, TerminalOperator
+from launchctl.engine.prompts import TerminalPrompter
 from launchctl.engine.schedule import resolve_t0
 from launchctl.errors import RunbookChanged
 from launchctl.journal.catalogue import iso
@@ -34,7 +34,7 @@ from launchctl.views.plain import PlainConsole
 from launchctl.views.terminal import Display
 from runbook import model
 from runbook.checklist import Decision, GateResult, evaluate_gate, load_checklist
-from runbook.durations import format_offset
+from runbook.durations import format_duration, format_offset
 from runbook.errors import EXIT_BAD_INPUT, EXIT_NO_GO, InputError
 from runbook.loader import load_runbook
 from steps.clock import Clock, ScaledClock, SimulatedClock, utcnow
@@ -53,6 +53,7 @@ class RunOptions:
     var_overrides: dict[str, str] = field(default_factory=dict)
     targets_file: str | None = None
     override_gate: str | None = None
+    late_ok: bool = False
     drill: DrillSpec | None = None
 
 
@@ -74,10 +75,39 @@ def require_secrets(runbook: model.Runbook, environ: Mapping[str, str]) -> None:
         )
 
 
-def choose_operator(yes: bool, display: Display | None = None) -> Operator:
+def terminal_prompter(yes: bool, display: Display | None = None) -> TerminalPrompter | None:
+    """A person can be asked when both ends are a terminal and ``--yes`` did not answer for them."""
     if not yes and sys.stdin.isatty() and sys.stdout.isatty():
-        return TerminalOperator(display)
-    return HeadlessOperator(yes)
+        return TerminalPrompter(display)
+    return None
+
+
+LATE_TOLERANCE = timedelta(minutes=1)
+
+
+def _refuse_late_start(
+    runbook: model.Runbook, t0: datetime, now: datetime, yes: bool, echo: Callable[[str], None]
+) -> None:
+    """Starting after steps were due: say how late, and go on only if a person (or --late-ok) agrees.
+
+    Steps already due run at once, one after the other; guard windows hang on
+    the actual go-live, so their protection is whole whatever the delay.
+    """
+    late = [step for step in runbook.steps if t0 + step.at < now - LATE_TOLERANCE]
+    if not late:
+        return
+    behind = format_duration(timedelta(seconds=round((now - (t0 + late[0].at)).total_seconds())))
+    message = (
+        f"T0 {iso(t0)} puts {len(late)} step{'s' if len(late) > 1 else ''} in the past: "
+        f"'{late[0].id}' was due {behind} ago; they would run at once, one after the other"
+    )
+    if not yes and sys.stdin.isatty() and sys.stdout.isatty():
+        import click
+
+        if click.confirm(f"{message}. Start late?", default=False, err=True):
+            return
+        raise InputError("not started: the launch would start late (answer yes, or use --late-ok)")
+    raise InputError(f"{message}; start it anyway with --late-ok, or give a later --t0")
 
 
 def start_launch(
@@ -86,7 +116,7 @@ def start_launch(
     environ: Mapping[str, str],
     echo: Callable[[str], None],
     display: Display | None = None,
-    operator: Operator | None = None,
+    prompter: TerminalPrompter | None = None,
 ) -> int:
     """A new launch from the first step; returns the exit code."""
     display = display or Display([PlainConsole()])
@@ -99,6 +129,8 @@ def start_launch(
     gate = evaluate_gate(load_checklist(runbook.gate)) if runbook.gate else None
     now = utcnow()
     t0 = resolve_t0(options.t0, runbook, now)
+    if not (options.dry_run or options.no_wait or options.late_ok):
+        _refuse_late_start(runbook, t0, now, options.yes, echo)
     launch_id = new_launch_id(runbook.name, now)
     journal_dir = (options.journal or Path(".launchctl") / launch_id).absolute()
     echo(f"journal: {journal_dir}")
@@ -170,7 +202,7 @@ def start_launch(
             recorder,
             clock,
             environ,
-            operator or choose_operator(options.yes, display),
+            prompter or terminal_prompter(options.yes, display),
             display=display,
         )
     finally:
@@ -186,7 +218,7 @@ def resume_launch(
     environ: Mapping[str, str],
     echo: Callable[[str], None],
     display: Display | None = None,
-    operator: Operator | None = None,
+    prompter: TerminalPrompter | None = None,
 ) -> int:
     """Go on with an interrupted launch from what its journal proves happened."""
     display = display or Display([PlainConsole()])
@@ -215,7 +247,7 @@ def resume_launch(
                 reopened.recorder,
                 reopened.clock,
                 environ,
-                operator or choose_operator(yes, display),
+                prompter or terminal_prompter(yes, display),
                 state,
                 display,
             )
@@ -250,7 +282,7 @@ def rollback_here(
                 reopened.recorder,
                 reopened.clock,
                 environ,
-                HeadlessOperator(True),
+                None,
                 state,
                 display,
                 act=lambda engine: engine.roll_back(reason, "operator"),
@@ -339,15 +371,8 @@ def plan_launch(
     events: list[dict[str, Any]] = []
     recorder = Recorder(None, _masker(runbook, environ), clock, [events.append])
     settings = LaunchSettings(launch_id="plan", t0=t0, dry_run=True)
-    engine = Engine(
-        runbook,
-        settings,
-        recorder,
-        HeadlessOperator(True),
-        clock,
-        DryRunExecutor(),
-        environ,
-    )
+    settings.yes = True
+    engine = Engine(runbook, settings, recorder, None, clock, DryRunExecutor(), environ)
     engine.run()
     return t0, events
 
@@ -367,7 +392,7 @@ def _drive(
     recorder: Recorder,
     clock: Clock,
     environ: Mapping[str, str],
-    operator: Operator,
+    prompter: TerminalPrompter | None,
     state: LaunchState | None = None,
     display: Display | None = None,
     act: Callable[[Engine], int] = Engine.run,
@@ -380,7 +405,7 @@ def _drive(
         executor = RealExecutor(runbook, values, cwd=settings.cwd, environ=environ)
     notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
     engine = Engine(
-        runbook, settings, recorder, operator, clock, executor, environ, notifier, state
+        runbook, settings, recorder, prompter, clock, executor, environ, notifier, state
     )
     if display is not None:
         display.start()

@@ -7,19 +7,20 @@ launch runs for real up to the fault and the rollback runs for real.
 
 from __future__ import annotations
 
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from launchctl.journal.catalogue import parse_iso
+from launchctl.journal.recorder import Recorder
 from rollback.guards import Verdict, VerdictKind
 from runbook import model
+from runbook.durations import format_offset
 from runbook.errors import EXIT_ROLLED_BACK, InputError
 from runbook.model import GuardAction
-
-if TYPE_CHECKING:
-    from launchctl.engine.engine import Engine
+from steps.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -56,105 +57,80 @@ def forced_breach(guard: model.Guard) -> Verdict:
     )
 
 
-def start_breach_timer(window_start, clock, stop: threading.Event, inject) -> threading.Thread:
-    """Live drills: force the breach the moment the guard's window opens, even mid-step.
-
-    ``window_start()`` returns None until the window's anchor is known (under
-    ``--no-wait`` that is when the first step at or after T+0 starts).
-    """
-
-    def wait_and_inject() -> None:
-        while not stop.is_set():
-            start = window_start()
-            remaining = (
-                0.2 if start is None else (start - clock.now()).total_seconds() / clock.speed
-            )
-            if start is not None and remaining <= 0:
-                inject()
-                return
-            stop.wait(min(remaining, 0.5))
-
-    thread = threading.Thread(target=wait_and_inject, name="drill-breach", daemon=True)
-    thread.start()
-    return thread
-
-
 class DrillDriver:
-    """The engine's side of a drill: plant the fault, time the rollback, journal the figures.
+    """The launch's side of a drill: plant the fault, time the rollback, journal the figures.
 
     With no drill every method is a no-op, so the engine calls them unconditionally.
+    It is given what it acts through (recorder, clock, the guard's window
+    start, the loop's alert input); it holds no engine.
     """
 
-    def __init__(self, engine: Engine, spec: DrillSpec | None) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        spec: DrillSpec | None,
+        runbook: model.Runbook,
+        recorder: Recorder,
+        clock: Clock,
+        window_start: Callable[[model.Guard], datetime | None],
+        alert: Callable[[model.Guard, Verdict], None],
+        notify: Callable[[str, str], None],
+    ) -> None:
         self.spec = spec
+        self.recorder = recorder
+        self.clock = clock
+        self.window_start = window_start
+        self.alert = alert
+        self.notify = notify
         self.times: dict[str, float] = {}
-        self._stop = threading.Event()
-
-    def _guard(self) -> model.Guard | None:
-        if self.spec is None or self.spec.breach is None:
-            return None
-        return next(g for g in self.engine.runbook.guards if g.id == self.spec.breach)
+        self.guard = (
+            next(g for g in runbook.guards if g.id == spec.breach)
+            if spec is not None and spec.breach is not None
+            else None
+        )
+        self._injected = False
 
     def fails_at(self, step: model.Step) -> bool:
         return self.spec is not None and self.spec.fail_at == step.id
 
-    def start_timer(self) -> None:
-        guard = self._guard()
-        if guard is None or self.engine.clock.simulated:
+    def poll(self) -> None:
+        """A loop source (live drills): force the breach once the guard's window has opened."""
+        if self.guard is None or self._injected:
             return
-
-        def window_start() -> datetime | None:
-            window = self.engine.guards.window(guard)
-            return window[0] if window else None
-
-        start_breach_timer(
-            window_start, self.engine.clock, self._stop, lambda: self._inject_breach(guard)
-        )
-
-    def stop(self) -> None:
-        self._stop.set()
+        start = self.window_start(self.guard)
+        if start is not None and start <= self.clock.now():
+            self._inject_breach()
 
     def breach_if_due(self, before: datetime) -> None:
         """Dry drills: if the drilled guard's window opens before ``before``, jump there and breach."""
-        guard = self._guard()
-        engine = self.engine
-        if guard is None or not engine.clock.simulated:
+        if self.guard is None or self._injected or not self.clock.simulated:
             return
-        window = engine.guards.window(guard)
-        if window is not None and window[0] <= before:
-            engine.clock.sleep_until(window[0])
-            self._inject_breach(guard)
-            engine.blocker.run(lambda cancel: None)
+        start = self.window_start(self.guard)
+        if start is not None and start <= before:
+            self.clock.sleep_until(start)
+            self._inject_breach()
 
-    def _inject_breach(self, guard: model.Guard) -> None:
+    def _inject_breach(self) -> None:
+        self._injected = True
         self.times["injected"] = time.monotonic()
-        self.engine.recorder.emit(
-            "drill_injected", fault=f"breach of guard '{guard.id}'", guard=guard.id
-        )
-        self.engine.guards.raise_alert(guard, forced_breach(guard))
+        guard = self.guard
+        self.recorder.emit("drill_injected", fault=f"breach of guard '{guard.id}'", guard=guard.id)
+        self.alert(guard, forced_breach(guard))
 
-    def inject_step_failure(self, step: model.Step, planned: datetime) -> None:
-        """The step is not run: it is recorded as started and failed, and the rollback begins."""
-        from launchctl.engine.control import StartRollback
-        from launchctl.journal.catalogue import iso
-        from runbook.durations import format_offset
-
-        engine = self.engine
+    def inject_step_failure(self, step: model.Step, planned: datetime) -> str:
+        """The step is not run: it is journaled as started and failed; returns the failure's reason."""
         self.times["injected"] = time.monotonic()
-        engine.mark_started(step.id)
-        engine.recorder.emit(
+        self.recorder.emit(
             "step_started",
             step=step.id,
             title=step.title,
             offset=format_offset(step.at),
-            planned=iso(planned),
+            planned=planned,
         )
-        engine.recorder.emit("drill_injected", fault=f"failure of step '{step.id}'", step=step.id)
+        self.recorder.emit("drill_injected", fault=f"failure of step '{step.id}'", step=step.id)
         reason = f"drill: injected failure at step '{step.id}' (the step was not run)"
-        engine.recorder.emit("step_failed", step=step.id, status="failed", reason=reason)
-        engine.recorder.emit("step_finished", step=step.id, status="failed", reason=reason)
-        raise StartRollback(reason, step.id)
+        self.recorder.emit("step_failed", step=step.id, status="failed", reason=reason)
+        self.recorder.emit("step_finished", step=step.id, status="failed", reason=reason)
+        return reason
 
     def rollback_started(self, at: float) -> None:
         self.times.setdefault("rollback", at)
@@ -173,7 +149,7 @@ class DrillDriver:
         )
         duration = round(ended - started, 3) if started is not None else None
         passed = exit_code == EXIT_ROLLED_BACK
-        self.engine.recorder.emit(
+        self.recorder.emit(
             "drill_result",
             status="passed" if passed else "failed",
             injection_to_rollback_s=to_rollback,
@@ -185,14 +161,14 @@ class DrillDriver:
             if to_rollback is not None
             else status
         )
-        self.engine.notify(f"DRILL {'PASSED' if passed else 'FAILED'}: {figures}", "drill")
+        self.notify(f"DRILL {'PASSED' if passed else 'FAILED'}: {figures}", "drill")
 
 
 def summarize(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Injection-to-rollback time, the rollback's duration and each rollback step, from the journal."""
 
     def ts(event: dict[str, Any]) -> datetime:
-        return datetime.fromisoformat(event["ts"].replace("Z", "+00:00"))
+        return parse_iso(event["ts"])
 
     injected = next((e for e in events if e["event"] == "drill_injected"), None)
     started = next((e for e in events if e["event"] == "rollback_started"), None)

@@ -1,44 +1,47 @@
-"""The engine: the walk over the timeline, the same for a launch, a dry run, a drill and a plan.
+"""The walk over the timeline: the same for a launch, a dry run, a drill and a plan.
 
 What differs between those is injected: the clock (real, scaled, simulated),
-the executor (real or describing), the operator (a person or the headless
-rules) and the recorder's sinks. Blocking work runs through ``Blocker`` so
-Ctrl-C, signals, guard alerts and rollback requests reach it promptly; guards
-are supervised by ``GuardSupervisor``.
+the executor (real or describing), who answers questions (a person or the
+headless rules) and the recorder's sinks. The walk never blocks on its own:
+every wait goes through the ``LaunchLoop``, which takes guard verdicts,
+signals, second-terminal requests and answers meanwhile and raises when the
+course changes; this module decides what each step means.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
-import signal
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from launchctl.engine.control import Blocker, EndMonitoring, Interrupt, PauseLaunch, StartRollback
+from launchctl.engine.control import EndMonitoring, PauseLaunch, StartRollback
 from launchctl.engine.drill import DrillDriver, DrillSpec
 from launchctl.engine.guard_supervisor import GuardSupervisor
-from launchctl.engine.prompts import Operator
-from launchctl.engine.rollback_phase import RollbackPhase
+from launchctl.engine.inbox import Inbox
+from launchctl.engine.loop import LaunchLoop
+from launchctl.engine.prompts import HeadlessRules, Question, TerminalPrompter
 from launchctl.errors import JournalWriteFailed
 from launchctl.journal.catalogue import iso
+from launchctl.journal.reader import read_journal
 from launchctl.journal.recorder import Recorder
-from launchctl.journal.replay import LaunchState
+from launchctl.journal.replay import LaunchState, replay
+from rollback.guards import window
 from rollback.policy import Decision, decide_on_failure
+from rollback.run import PriorStep, RollbackStepResult, run_rollback, run_rollback_step
 from runbook import model
 from runbook.durations import format_offset
-from runbook.errors import EXIT_OK, EXIT_PAUSED
-from runbook.model import GuardAction
+from runbook.errors import EXIT_OK, EXIT_PAUSED, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
 from runbook.templating import expand_secrets, render
 from steps.action import ActionContext, run_action
 from steps.cancel import CancelToken
 from steps.clock import Clock
 from steps.executor import Executor, render_text
 from steps.notify import Notifier
-
-ROLLBACK_REQUEST_FILE = "rollback.request"
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Engine:
         runbook: model.Runbook,
         settings: LaunchSettings,
         recorder: Recorder,
-        operator: Operator,
+        prompter: TerminalPrompter | None,
         clock: Clock,
         executor: Executor,
         environ: Mapping[str, str],
@@ -70,8 +73,16 @@ class Engine:
         self.runbook = runbook
         self.settings = settings
         self.recorder = recorder
-        self.operator = operator
         self.clock = clock
+        self.loop = loop = LaunchLoop(
+            clock,
+            recorder,
+            HeadlessRules(settings.yes),
+            prompter,
+            Inbox(settings.journal_dir),
+            self.notify,
+            settings.user,
+        )
         self.executor = executor
         self.environ = environ
         self.notifier = notifier
@@ -84,76 +95,150 @@ class Engine:
             "launch.id": settings.launch_id,
             "launch.name": runbook.name,
         }
-        self.blocker = Blocker(self._pending_interrupt, self._interrupted, clock.simulated)
         self.guards = GuardSupervisor(
             runbook,
             clock,
             recorder,
             self.values,
             environ,
-            self.blocker.wake,
-            GuardSupervisor.recorded_anchor(settings.t0, settings.no_wait, state),
+            loop.guard_alert,
+            GuardSupervisor.recorded_times(settings.t0, state),
             executor.dry_run,
         )
-        self.drills = DrillDriver(self, settings.drill)
+        self.drills = DrillDriver(
+            settings.drill,
+            runbook,
+            recorder,
+            clock,
+            lambda guard: window(guard, self.guards.times)[0],
+            loop.guard_alert,
+            self.notify,
+        )
+        loop.sources.append(self.drills.poll)
+        loop.guards_watching = self.guards.watching
 
     # -- the walk -----------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Drive the launch to an end; returns the exit code (SPEC section 3)."""
-        with self.blocker.signal_handlers():
+        """Drive the launch to an end; returns the exit code."""
+        with self.loop.signal_handlers(), contextlib.closing(self.loop):
             try:
                 self.guards.start()
-                self.drills.start_timer()
-                return self._drive()
+                return self._drive_with_holds()
             except JournalWriteFailed:
                 self._stop_watching()
                 raise
             except PauseLaunch as pause:
-                self._stop_watching()
-                self.recorder.emit(
-                    "launch_paused",
-                    reason=pause.reason,
-                    step=pause.step,
-                    journal=str(self.settings.journal_dir or ""),
-                )
-                return EXIT_PAUSED
+                return self._leave_paused(pause)
 
     def roll_back(self, reason: str, trigger: str) -> int:
         """Run the rollback sequence now (``launchctl rollback`` with no live driver)."""
-        with self.blocker.signal_handlers():
+        with self.loop.signal_handlers(), contextlib.closing(self.loop):
             try:
                 return self._rollback(reason, trigger)
             except PauseLaunch as pause:
-                self.recorder.emit("launch_paused", reason=pause.reason, step=pause.step)
-                return EXIT_PAUSED
+                return self._leave_paused(pause)
+
+    def _drive_with_holds(self) -> int:
+        """Drive; a person's pause after go-live holds here with guards watching instead of leaving."""
+        while True:
+            try:
+                return self._drive()
+            except PauseLaunch as pause:
+                if not (pause.hold_ok and self.loop.interactive and self.guards.watching()):
+                    raise
+                try:
+                    self._hold(pause)
+                except _RollbackFromHold as held:
+                    return self._rollback(held.start.reason, held.start.trigger)
+
+    def _hold(self, pause: PauseLaunch) -> None:
+        """Stay in this process, timeline held, guards watching, until the operator says."""
+        stopping = self.loop.settle()
+        self.recorder.emit(
+            "launch_held",
+            reason=pause.reason,
+            step=pause.step,
+            guards=self.guards.watch.open_guards() if self.guards.watch else None,
+            still_stopping=stopping or None,
+        )
+        while True:
+            try:
+                answer = self.loop.ask(
+                    Question(
+                        "held",
+                        f"Launch held ({pause.reason}); guards are watching.",
+                        ("resume", "rollback", "exit"),
+                        "resume",
+                    ),
+                    phase="hold",
+                )
+            except StartRollback as start:
+                raise _RollbackFromHold(start) from None
+            if answer.value == "resume":
+                break
+            if answer.value == "rollback":
+                raise _RollbackFromHold(
+                    StartRollback("operator chose rollback while held", "operator")
+                )
+            if self._confirm_leaving():
+                raise PauseLaunch(pause.reason, pause.step)
+        self.recorder.emit("launch_unheld", user=self.settings.user)
+        self._reload_state()
+
+    def _confirm_leaving(self) -> bool:
+        if not self.guards.watching():
+            return True
+        leave = self.loop.ask(
+            Question(
+                "leave", "Guards stop watching when launchctl exits. Leave anyway?", ("yes", "no")
+            ),
+            phase="hold",
+        )
+        return leave.value == "yes"
+
+    def _reload_state(self) -> None:
+        """Going on after a hold is resuming from the journal: it is the truth of what finished."""
+        if self.settings.journal_dir is None:
+            return
+        read = read_journal(self.settings.journal_dir)
+        self.state = replay(read.events, read.torn_lines)
+        self._started_ids |= self.state.started_step_ids
+
+    def _leave_paused(self, pause: PauseLaunch) -> int:
+        still = self.loop.settle()
+        self._stop_watching()
+        self.recorder.emit(
+            "launch_paused",
+            reason=pause.reason,
+            step=pause.step,
+            journal=str(self.settings.journal_dir or ""),
+            still_stopping=still or None,
+        )
+        return EXIT_PAUSED
 
     def _drive(self) -> int:
-        if (
-            self.state is not None
-            and self.state.rollback is not None
-            and self.state.rollback.status is None
-        ):
-            return self._rollback(
-                self.state.rollback.reason or "resumed rollback", self.state.rollback.trigger or "?"
-            )
-        if self.state is None:
-            self.notify(
-                f"LAUNCH STARTED: {self.runbook.name} (T0 {self.values['t0']})", "launch_started"
-            )
         try:
+            unfinished = self.state.rollback if self.state is not None else None
+            if unfinished is not None and unfinished.status is None:
+                return self._rollback(
+                    unfinished.reason or "resumed rollback", unfinished.trigger or "?"
+                )
+            if self.state is None:
+                self.notify(
+                    f"LAUNCH STARTED: {self.runbook.name} (T0 {self.values['t0']})",
+                    "launch_started",
+                )
             self._run_steps()
-            self.guards.anchor.set(self.clock.now())
+            self.guards.steps_done(self.clock.now())
             self._monitor()
         except StartRollback as start:
             return self._rollback(start.reason, start.trigger)
         self._stop_watching()
         return self.finish("completed", EXIT_OK)
 
-    # -- guards, monitoring and drills -------------------------------------------------------
-
     def _stop_watching(self) -> None:
-        self.drills.stop()
+        self.guards.ended(self.clock.now())
         self.guards.stop()
 
     def _monitor(self) -> None:
@@ -162,11 +247,11 @@ class Engine:
         if end is None or end <= self.clock.now():
             return
         self.drills.breach_if_due(end)
-        self.recorder.emit("monitoring_started", until=iso(end))
+        self.recorder.emit("monitoring_started", until=end)
         try:
-            self.blocker.run(lambda cancel: self.clock.sleep_until(end, cancel), phase="monitoring")
+            self.loop.sleep_until(end, phase="monitoring")
         except EndMonitoring as ended:
-            self.recorder.emit("monitoring_finished", reason=str(ended))
+            self.recorder.emit("monitoring_finished", reason=ended.reason)
             return
         self.recorder.emit("monitoring_finished", reason="every guard window has closed")
 
@@ -185,39 +270,41 @@ class Engine:
         """Late by at least a real second: at --speed 180 two launch-seconds are 11 ms and nobody's fault."""
         return not self.settings.no_wait and late_seconds >= max(1.0, self.clock.speed)
 
-    def mark_started(self, step_id: str) -> None:
-        """A launch step counts as started (for ``if_started``) from its step_started event on."""
-        self._started_ids.add(step_id)
-
     def _run_steps(self) -> None:
         for step in self.runbook.steps:
             record = self.state.steps.get(step.id) if self.state else None
             if record is not None and record.finished_state:
                 continue
-            if record is not None and record.in_flight and not self._rerun_in_flight(step):
+            if (
+                record is not None
+                and record.in_flight
+                and not self.rerun_in_flight(step.id, "step")
+            ):
                 continue
             self._run_step(step)
 
-    def _rerun_in_flight(self, step: model.Step) -> bool:
-        return self.ask_rerun(step.id, "step", "step_finished")
-
-    def ask_rerun(self, step_id: str, kind: str, finished_event: str) -> bool:
+    def rerun_in_flight(self, step_id: str, kind: str) -> bool:
         """On resume, a step the journal shows started but not finished: re-run it only if asked to.
 
         ``skip`` records it finished-as-skipped; ``rollback`` (launch steps only) starts the
         rollback; anything else pauses, because nobody was there to say yes.
         """
-        answer = self.decide(
-            "in-flight",
-            f"{kind} '{step_id}' was in flight; re-run it?",
-            step_id,
-            lambda: self.operator.rerun_in_flight(step_id),
-        )
+        phase = "launch" if kind == "step" else "rollback"
+        answer = self.loop.ask(
+            Question(
+                "in-flight",
+                f"{kind} {step_id} was in flight when the launch stopped",
+                ("rerun", "skip", "rollback", "pause"),
+                "rerun",
+                step=step_id,
+            ),
+            phase=phase,
+        ).value
         if answer == "rerun" or (answer == "rollback" and kind != "step"):
             return True
         if answer == "skip":
             self.recorder.emit(
-                finished_event,
+                "step_finished" if kind == "step" else "rollback_step_finished",
                 step=step_id,
                 status="skipped",
                 reason="skipped on resume by operator",
@@ -234,45 +321,82 @@ class Engine:
         planned = self.settings.t0 + step.at
         if not self.settings.no_wait:
             self.drills.breach_if_due(planned)
-            self.blocker.run(lambda cancel: self.clock.sleep_until(planned, cancel))
+            self.loop.sleep_until(planned)
         if self.drills.fails_at(step):
-            self.drills.inject_step_failure(step, planned)
+            self._started_ids.add(step.id)
+            reason = self.drills.inject_step_failure(step, planned)
+            raise StartRollback(reason, step.id)
         if step.confirm and not self._confirmed(step):
             return
         self._execute(step, planned)
 
     def _confirmed(self, step: model.Step) -> bool:
         """Ask the step's question; False means the operator chose to skip the step."""
-        question = render_text(step.confirm, self._values(step))
+        confirm = step.confirm
+        question = render_text(confirm.question, self._values(step))
         if self.executor.dry_run:
             self.recorder.emit("confirm_requested", step=step.id, question=question, dry_run=True)
             return True
+        timeout = confirm.timeout.total_seconds() if confirm.timeout else None
         while True:
-            self.recorder.emit("confirm_requested", step=step.id, question=question)
-            answer = self.decide(
-                "confirm", question, step.id, lambda: self.operator.confirm(question)
+            self.recorder.emit(
+                "confirm_requested",
+                step=step.id,
+                question=question,
+                timeout_s=timeout,
+                on_timeout=confirm.on_timeout if timeout else None,
             )
-            if answer == "yes":
-                return True
-            if answer == "skip":
-                self.recorder.emit(
-                    "step_finished",
+            answer = self.loop.ask(
+                Question(
+                    "confirm",
+                    question,
+                    ("yes", "no"),
+                    "no",
                     step=step.id,
-                    status="skipped",
-                    reason="not confirmed; skipped by operator",
+                    timeout=timeout,
+                    on_timeout=confirm.on_timeout,
+                    remote=True,
                 )
-                return False
-            if answer == "rollback":
-                raise StartRollback(
-                    f"'{step.id}' not confirmed; operator chose rollback", "operator"
-                )
-            if answer == "pause":
-                why = (
-                    "waiting for confirmation"
-                    if self.operator.interactive
-                    else ("confirmation needed and no terminal (use --yes to confirm)")
-                )
-                raise PauseLaunch(f"{why}: {question}", step.id)
+            )
+            outcome = self._after_confirm(step, question, answer.value, answer.how)
+            if outcome is not None:
+                return outcome
+
+    def _after_confirm(self, step: model.Step, question: str, value: str, how: str) -> bool | None:
+        """What an answer to a confirmation means: True go on, False skip, None ask again."""
+        if value in ("yes", "continue"):
+            return True
+        if value == "rollback":
+            raise StartRollback(f"'{step.id}' not confirmed ({how}); rollback", "operator")
+        if value == "pause" or (value == "reject" and not self.loop.interactive):
+            why = (
+                "waiting for confirmation"
+                if self.loop.interactive
+                else ("confirmation needed and no terminal (use --yes, or `launchctl approve`)")
+            )
+            if value == "reject":
+                why = "confirmation rejected from another terminal"
+            raise PauseLaunch(f"{why}: {question}", step.id)
+        follow = self.loop.ask(
+            Question(
+                "not-confirmed",
+                question,
+                ("rollback", "pause", "skip", "ask-again"),
+                "pause",
+                step=step.id,
+            )
+        ).value
+        if follow == "skip":
+            self.recorder.emit(
+                "step_finished",
+                step=step.id,
+                status="skipped",
+                reason="not confirmed; skipped by operator",
+            )
+            return False
+        if follow == "ask-again":
+            return None
+        return self._after_confirm(step, question, follow, "terminal")
 
     def _execute(self, step: model.Step, planned: datetime) -> None:
         attempt = 0
@@ -281,19 +405,19 @@ class Engine:
             actual = self.clock.now()
             late = (actual - planned).total_seconds()
             self._started_ids.add(step.id)
-            self.guards.anchor_at(step, actual)
+            self.guards.went_live(step, actual)
             self.recorder.emit(
                 "step_started",
                 step=step.id,
                 title=step.title,
                 offset=format_offset(step.at),
-                planned=iso(planned),
+                planned=planned,
                 late_s=round(late, 3) if self._is_late(late) else None,
                 attempt=attempt,
                 target=step.on,
                 hosts=self._host_count(step),
             )
-            outcome = self.blocker.run(
+            outcome = self.loop.run(
                 lambda cancel: run_action(step, self.action_context(step, cancel), soak=step.wait),
                 step.id,
             )
@@ -303,39 +427,64 @@ class Engine:
                     self._went_live = True
                     self.notify(f"GO-LIVE DONE: {step.title}", "go_live", step=step.id)
                 return
-            reason = outcome.reason or "failed"
-            self.recorder.emit("step_failed", step=step.id, status="failed", reason=reason)
-            decision = decide_on_failure(
-                step.on_failure, self.operator.interactive and not self.settings.yes
-            )
-            if decision is Decision.ASK:
-                decision = Decision(
-                    self.decide(
-                        "on-failure",
-                        f"step '{step.id}' failed: {reason}",
-                        step.id,
-                        lambda reason=reason: self.operator.on_failure(step.id, reason),
-                    )
-                )
-            if decision is Decision.RETRY:
-                continue
-            if decision is Decision.CONTINUE:
-                self.recorder.emit(
-                    "step_finished", step=step.id, status="failed", reason=reason, continued=True
-                )
+            if not self._after_failure(step, outcome.reason or "failed"):
                 return
-            if decision is Decision.PAUSE:
-                raise PauseLaunch(f"paused after step '{step.id}' failed: {reason}", step.id)
-            self.recorder.emit("step_finished", step=step.id, status="failed", reason=reason)
-            raise StartRollback(f"step '{step.id}' failed: {reason}", step.id)
+
+    def _after_failure(self, step: model.Step, reason: str) -> bool:
+        """Follow ``on_failure``; True means run the step again."""
+        self.recorder.emit("step_failed", step=step.id, status="failed", reason=reason)
+        decision = decide_on_failure(
+            step.on_failure, self.loop.interactive and not self.settings.yes
+        )
+        if decision is Decision.ASK:
+            decision = Decision(
+                self.loop.ask(
+                    Question(
+                        "on-failure",
+                        f"step {step.id} failed: {reason}",
+                        ("rollback", "retry", "continue", "pause"),
+                        "rollback",
+                        step=step.id,
+                    )
+                ).value
+            )
+        if decision is Decision.RETRY:
+            return True
+        if decision is Decision.CONTINUE:
+            self.recorder.emit(
+                "step_finished", step=step.id, status="failed", reason=reason, continued=True
+            )
+            return False
+        if decision is Decision.PAUSE:
+            raise PauseLaunch(
+                f"paused after step '{step.id}' failed: {reason}", step.id, hold_ok=True
+            )
+        self.recorder.emit("step_finished", step=step.id, status="failed", reason=reason)
+        raise StartRollback(f"step '{step.id}' failed: {reason}", step.id)
 
     # -- rollback -------------------------------------------------------------------------------
 
     def _rollback(self, reason: str, trigger: str) -> int:
         self._stop_watching()
-        if self.settings.journal_dir is not None:
-            (self.settings.journal_dir / ROLLBACK_REQUEST_FILE).unlink(missing_ok=True)
-        return RollbackPhase(self).run(reason, trigger)
+        self.loop.inbox.discard_rollback()
+        previous = self.state.rollback if self.state and self.state.rollback else None
+        resuming = previous is not None and previous.status is None
+        self.drills.rollback_started(time.monotonic())
+        hooks = _RollbackHooks(self, reason, trigger)
+        prior = (
+            {
+                sid: PriorStep(rec.status if rec.finished_state else None, rec.reason)
+                for sid, rec in previous.steps.items()
+            }
+            if resuming
+            else None
+        )
+        result, _duration = run_rollback(
+            self.runbook.rollback, self._started_ids, reason, trigger, hooks, prior
+        )
+        if result.complete:
+            return self.finish("rolled_back", EXIT_ROLLED_BACK)
+        return self.finish("rollback_incomplete", EXIT_ROLLBACK_INCOMPLETE)
 
     def finish(self, status: str, exit_code: int) -> int:
         self.drills.finish(status, exit_code)
@@ -399,80 +548,53 @@ class Engine:
                 },
             )
 
-    def decide(self, kind: str, question: str, step: str | None, ask: Callable[[], str]) -> str:
-        answer = ask()
-        self.recorder.emit(
-            "operator_decision",
-            kind=kind,
-            question=question,
-            answer=answer,
-            step=step,
-            user=self.settings.user
-            if self.operator.interactive
-            else f"{self.settings.user} (headless rules)",
+
+class _RollbackFromHold(Exception):
+    """A rollback decided while held; carried out of the hold to the walk's rollback."""
+
+    def __init__(self, start: StartRollback) -> None:
+        super().__init__(start.reason)
+        self.start = start
+
+
+class _RollbackHooks:
+    """What the rollback run acts through: the engine's journal, notifications and loop."""
+
+    def __init__(self, engine: Engine, reason: str, trigger: str) -> None:
+        self.engine = engine
+        self.values = {**engine.values, "rollback.reason": reason, "rollback.trigger": trigger}
+
+    def emit(self, event: str, **fields: Any) -> None:
+        self.engine.recorder.emit(event, **fields)
+
+    def notify(self, message: str, milestone: str) -> None:
+        self.engine.notify(message, milestone)
+
+    def rerun_in_flight(self, step_id: str) -> bool:
+        return self.engine.rerun_in_flight(step_id, "rollback step")
+
+    def perform(self, step: model.RollbackStep) -> RollbackStepResult:
+        engine = self.engine
+        if engine.loop.settle():
+            engine.recorder.emit(
+                "work_abandoned", reason="an interrupted step did not stop in time", step=step.id
+            )
+        engine.recorder.emit(
+            "rollback_step_started", step=step.id, title=step.title, phase="rollback"
         )
-        return answer
-
-    def _interrupted(self, step: str, interrupt: Interrupt) -> None:
-        self.recorder.emit("step_interrupted", step=step, reason=interrupt.reason)
-
-    def _pending_interrupt(self, phase: str) -> Interrupt | None:
-        if self.recorder.failure is not None:
-            # The journal cannot be written: stop everything rather than go on unrecorded.
-            return Interrupt("journal", self.recorder.failure.message, "journal")
-        while self.blocker.signals:
-            signum = self.blocker.signals.pop(0)
-            if signum != signal.SIGINT:
-                name = signal.Signals(signum).name
-                return Interrupt("pause", f"received {name}; launch paused, resumable", "signal")
-            answer = self.decide(
-                "interrupt", "Ctrl-C", None, lambda: self.operator.interrupted(phase)
-            )
-            if answer == "rollback" and phase != "rollback":
-                return Interrupt("rollback", "operator requested rollback (Ctrl-C)", "operator")
-            if answer == "pause":
-                return Interrupt("pause", "paused by operator (Ctrl-C)", "operator")
-            if answer == "end" and phase == "monitoring":
-                return Interrupt("end", "monitoring ended by operator", "operator")
-        if phase == "rollback":
-            return None
-        alert = self._pending_guard_alert()
-        if alert is not None:
-            return alert
-        if self.settings.journal_dir is not None:
-            request = self.settings.journal_dir / ROLLBACK_REQUEST_FILE
-            if request.exists():
-                return self._take_rollback_request(request)
-        return None
-
-    def _pending_guard_alert(self) -> Interrupt | None:
-        while (alert := self.guards.next_alert()) is not None:
-            guard, verdict = alert
-            trigger = f"guard:{guard.id}"
-            if verdict.action is GuardAction.WARN:
-                self.notify(f"WARNING: {verdict.reason}", "guard_warning")
-                continue
-            self.notify(f"GUARD BREACH: {verdict.reason}", "guard_breach")
-            if verdict.action is GuardAction.ROLLBACK:
-                return Interrupt("rollback", verdict.reason, trigger)
-            answer = self.decide(
-                "guard",
-                verdict.reason,
-                None,
-                lambda v=verdict, g=guard: self.operator.guard_alert(g.id, v.reason),
-            )
-            if answer == "rollback":
-                return Interrupt("rollback", verdict.reason, trigger)
-            if answer == "pause":
-                return Interrupt("pause", f"paused on {verdict.reason}", trigger)
-        return None
-
-    def _take_rollback_request(self, request: Path) -> Interrupt:
-        try:
-            text = request.read_text(encoding="utf-8").strip()
-        except OSError:
-            text = ""
-        request.unlink(missing_ok=True)
-        reason = text.splitlines()[0] if text else "rollback requested from another terminal"
-        self.recorder.emit("rollback_requested", reason=reason)
-        return Interrupt("rollback", reason, "operator")
+        values = {**self.values, "step.id": step.id}
+        result = engine.loop.run(
+            lambda cancel: run_rollback_step(
+                step, engine.action_context(step, cancel, values, phase="rollback")
+            ),
+            step.id,
+            phase="rollback",
+        )
+        engine.recorder.emit(
+            "rollback_step_finished",
+            step=step.id,
+            status=result.status,
+            reason=result.reason,
+            attempts=result.attempts,
+        )
+        return result

@@ -1,24 +1,27 @@
-"""The engine's side of guards: starting the watchers, anchoring their windows, collecting
-their verdicts, and knowing when monitoring may end."""
+"""The engine's side of guards: what they sample, when their windows hang, and when monitoring may end.
+
+The watch itself (threads, decisions) is ``rollback.guard_watch``'s; this
+module gives it a Prometheus sampler, the launch's moments (``LaunchTimes``:
+scheduled T0, actual go-live, end) and the loop to report verdicts to.
+"""
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from launchctl.engine.guard_watch import Anchor, GuardWatch
-from launchctl.journal.catalogue import iso
+from launchctl.journal.catalogue import parse_iso
 from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState
-from rollback.guards import Verdict, window_bounds
+from rollback.guard_watch import GuardWatch
+from rollback.guards import LaunchTimes, Verdict, window
 from runbook import model
 from runbook.durations import format_offset
 from steps.clock import Clock
-from steps.criteria import query_prometheus
+from steps.deadline import Deadline
 from steps.executor import prometheus_url, render_text
 from steps.http import HttpSession
+from steps.prometheus import instant_query
 
 
 class GuardSupervisor:
@@ -29,8 +32,8 @@ class GuardSupervisor:
         recorder: Recorder,
         values: Mapping[str, str],
         environ: Mapping[str, str],
-        wake: threading.Event,
-        anchor: datetime | None,
+        on_verdict: Callable[[model.Guard, Verdict], None],
+        times: LaunchTimes,
         dry_run: bool,
     ) -> None:
         self.runbook = runbook
@@ -38,22 +41,21 @@ class GuardSupervisor:
         self.recorder = recorder
         self.values = values
         self.environ = environ
-        self.wake = wake
+        self.on_verdict = on_verdict
+        self.times = times
         self.dry_run = dry_run
-        self.anchor = Anchor(anchor)
-        self.alerts: queue.Queue[tuple[model.Guard, Verdict]] = queue.Queue()
         self.watch: GuardWatch | None = None
         self.http = HttpSession()
 
     @staticmethod
-    def recorded_anchor(t0: datetime, no_wait: bool, state: LaunchState | None) -> datetime | None:
-        """T0; under --no-wait the start of the first step at or after T+0, once the journal has it."""
-        if not no_wait:
-            return t0
+    def recorded_times(t0: datetime, state: LaunchState | None) -> LaunchTimes:
+        """The launch's moments, with go-live as the journal recorded it when resuming."""
+        times = LaunchTimes(t0)
         for event in reversed(state.guard_events if state else []):
             if event["event"] == "guards_anchored":
-                return datetime.fromisoformat(event["anchor"].replace("Z", "+00:00"))
-        return None
+                times.go_live = parse_iso(event["anchor"])
+                break
+        return times
 
     def start(self) -> None:
         if not self.runbook.guards:
@@ -64,26 +66,20 @@ class GuardSupervisor:
         url = prometheus_url(self.runbook, self.values, self.environ) or ""
         queries = {guard.id: render_text(guard.query, self.values) for guard in self.runbook.guards}
 
-        def sample(guard: model.Guard) -> tuple[float | None, str]:
-            return query_prometheus(
-                url, queries[guard.id], guard.timeout.total_seconds(), self.http
-            )
+        def sample(guard: model.Guard, deadline: Deadline) -> tuple[float | None, str]:
+            if not url:
+                return None, "no prometheus url configured"
+            return instant_query(self.http, url, queries[guard.id], deadline)
 
         self.watch = GuardWatch(
-            self.runbook.guards,
-            self.clock,
-            self.recorder,
-            sample,
-            self.raise_alert,
-            self.anchor,
-            self.runbook.steps[-1].at,
+            self.runbook.guards, self.clock, self.times, sample, self.recorder.emit, self.on_verdict
         )
         self.watch.start()
 
     def _describe(self) -> None:
         for guard in self.runbook.guards:
-            window = (
-                "T+0 until the last step"
+            window_text = (
+                "go-live until the launch ends"
                 if guard.during is None
                 else f"{format_offset(guard.during[0])}..{format_offset(guard.during[1])}"
             )
@@ -92,37 +88,36 @@ class GuardSupervisor:
                 guard=guard.id,
                 query=render_text(guard.query, self.values),
                 threshold=str(guard.breach),
-                window=window,
+                window=window_text,
                 then=guard.then.value,
                 dry_run=True,
             )
-
-    def raise_alert(self, guard: model.Guard, verdict: Verdict) -> None:
-        """From any thread: a guard demands action; the main thread wakes to handle it."""
-        self.alerts.put((guard, verdict))
-        self.wake.set()
-
-    def next_alert(self) -> tuple[model.Guard, Verdict] | None:
-        try:
-            return self.alerts.get_nowait()
-        except queue.Empty:
-            return None
 
     def stop(self) -> None:
         if self.watch is not None:
             self.watch.stop()
         self.http.close()
 
-    def anchor_at(self, step: model.Step, now: datetime) -> None:
-        if step.at >= timedelta(0) and self.anchor.set(now):
-            self.recorder.emit("guards_anchored", anchor=iso(now), step=step.id)
+    def watching(self) -> bool:
+        return self.watch is not None and self.watch.watching()
 
-    def window(self, guard: model.Guard) -> tuple[datetime, datetime] | None:
-        anchor = self.anchor.value
-        return None if anchor is None else window_bounds(guard, anchor, self.runbook.steps[-1].at)
+    def went_live(self, step: model.Step, now: datetime) -> None:
+        """Go-live is the actual start of the first step at or after T+0: T+ windows hang on it."""
+        if step.at >= timedelta(0) and self.times.go_live is None:
+            self.times.go_live = now
+            self.recorder.emit("guards_anchored", anchor=now, step=step.id)
+
+    def steps_done(self, now: datetime) -> None:
+        """After the last step: a launch that never reached T+0 goes live now (or at T0 if ahead)."""
+        if self.times.go_live is None:
+            self.times.go_live = max(now, self.times.t0)
+            self.recorder.emit("guards_anchored", anchor=self.times.go_live, step=None)
+
+    def ended(self, now: datetime) -> None:
+        self.times.ended = now
 
     def monitoring_end(self) -> datetime | None:
-        """When the last guard window closes, in launch time; None when there is nothing to watch."""
-        windows = [self.window(g) for g in self.runbook.guards]
-        ends = [w[1] for w in windows if w is not None]
-        return max(ends) if ends else None
+        """When the last ``during`` window closes, in launch time; None when there is nothing to watch."""
+        ends = [window(g, self.times)[1] for g in self.runbook.guards if g.during is not None]
+        known = [end for end in ends if end is not None]
+        return max(known) if known else None

@@ -1,133 +1,175 @@
-"""The person at the keyboard, or the absence of one.
+"""Questions the launch asks a person, as values; who may answer them, and how.
 
-The engine asks questions through an ``Operator``; ``TerminalOperator`` asks a
-human, ``HeadlessOperator`` answers by the rules of SPEC section 2: with no
-terminal, ``ask`` means rollback, ``confirm`` means yes only with ``--yes``
-and otherwise pauses the launch.
+A question is never a blocking call: the launch loop shows it, keeps
+watching guards, signals and the second terminal while it is open, and
+takes the answer as one more input. So a breach can withdraw a question
+nobody is answering. ``TerminalPrompter`` shows questions on the terminal
+and reads answers from stdin when the loop says a line is there;
+``HeadlessRules`` answers by the rules of the runbook format when nobody
+can: with no terminal, ``ask`` means rollback and ``confirm`` means yes only
+with ``--yes`` (otherwise the launch pauses, or waits for ``launchctl
+approve`` until the confirmation's timeout).
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Protocol
+import os
+import sys
+import termios
+import time
+from dataclasses import dataclass, field
+from typing import Any
 
 import click
 
 
-class Operator(Protocol):
-    interactive: bool
+@dataclass
+class Question:
+    """One question. ``holds`` questions (Ctrl-C menu, guard alerts) stop the timeline until answered."""
 
-    def confirm(self, question: str) -> str:
-        """'yes', or what to do instead: rollback | pause | skip."""
-        ...
+    kind: str  # confirm | not-confirmed | on-failure | interrupt | guard | in-flight | held | leave
+    text: str
+    choices: tuple[str, ...]
+    default: str | None = None
+    step: str | None = None
+    holds: bool = False
+    timeout: float | None = None  # real seconds; None waits for ever
+    on_timeout: str | None = None
+    remote: bool = False  # ``launchctl approve`` may answer it
+    opened: float = field(default_factory=time.monotonic)
 
-    def on_failure(self, step_id: str, reason: str) -> str:
-        """rollback | retry | continue | pause"""
-        ...
-
-    def interrupted(self, phase: str) -> str:
-        """After Ctrl-C: rollback | pause | continue (during rollback: pause | continue)."""
-        ...
-
-    def rerun_in_flight(self, step_id: str) -> str:
-        """On resume: rerun | skip | rollback | pause."""
-        ...
-
-    def guard_alert(self, guard_id: str, reason: str) -> str:
-        """A guard with ``then: ask`` (or blind too long): rollback | continue | pause."""
-        ...
+    @property
+    def expires(self) -> float | None:
+        return None if self.timeout is None else self.opened + self.timeout
 
 
-class HeadlessOperator:
+@dataclass(frozen=True)
+class Answer:
+    value: str
+    by: str
+    how: str  # terminal | second-terminal | --yes | timeout | rules
+
+
+class HeadlessRules:
+    """The answers nobody types: what the launch does on its own when there is no terminal."""
+
     interactive = False
 
     def __init__(self, yes: bool) -> None:
         self.yes = yes
 
-    def confirm(self, question: str) -> str:
-        return "yes" if self.yes else "pause"
-
-    def on_failure(self, step_id: str, reason: str) -> str:
-        return "rollback"
-
-    def interrupted(self, phase: str) -> str:
-        return "pause"
-
-    def rerun_in_flight(self, step_id: str) -> str:
-        return "rerun" if self.yes else "pause"
-
-    def guard_alert(self, guard_id: str, reason: str) -> str:
-        return "rollback"
-
-
-def _choose(prompt: str, choices: list[str], default: str) -> str:
-    click.echo("")
-    return click.prompt(
-        prompt, type=click.Choice(choices), default=default, show_choices=True, err=True
-    )
+    def answer(self, question: Question) -> tuple[str, str] | None:
+        """(answer, how), or None when the question must wait (for a second terminal or its timeout)."""
+        kind = question.kind
+        if kind == "confirm":
+            if self.yes:
+                return "yes", "--yes"
+            return None if question.timeout is not None else ("pause", "rules")
+        if kind == "in-flight":
+            return ("rerun", "--yes") if self.yes else ("pause", "rules")
+        if kind == "interrupt":
+            return "pause", "rules"
+        return {"on-failure": "rollback", "guard": "rollback", "leave": "yes"}.get(
+            kind, question.default or question.choices[0]
+        ), "rules"
 
 
-class TerminalOperator:
-    """Asks a person; the display is paused while a question is on screen."""
+class TerminalPrompter:
+    """Shows questions on stderr and reads one answer line at a time from stdin.
+
+    The live view is paused while a question is on screen. Only the newest
+    open question is shown; when it closes, the one beneath is shown again.
+    """
 
     interactive = True
 
-    def __init__(self, display: Any = None) -> None:
+    def __init__(self, display: Any = None, stdin_fd: int | None = None) -> None:
         self.display = display
+        self.fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
+        self._buffer = b""
+        self._paused: contextlib.ExitStack | None = None
 
-    def _paused(self) -> Any:
-        return self.display.paused() if self.display is not None else contextlib.nullcontext()
+    def show(self, question: Question) -> None:
+        self._pause_display()
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcflush(self.fd, termios.TCIFLUSH)  # typed-ahead text answers nothing
+        self._buffer = b""
+        click.echo("", err=True)
+        if question.kind in ("guard", "on-failure"):
+            click.secho(f"! {question.text}", fg="red", bold=True, err=True)
+        elif question.kind in ("interrupt", "in-flight", "held"):
+            click.secho(f"{question.text}", fg="yellow", bold=True, err=True)
+        click.echo(self._prompt_line(question), nl=False, err=True)
 
-    def confirm(self, question: str) -> str:
-        with self._paused():
-            return self._confirm(question)
+    def _prompt_line(self, question: Question) -> str:
+        if question.kind in ("confirm", "leave"):
+            line = click.style(f"? {question.text}", bold=True) + " [y/N]: "
+        else:
+            label = {
+                "not-confirmed": "Not confirmed. What now?",
+                "on-failure": "What now?",
+                "guard": "Roll back?",
+                "in-flight": "Re-run it?",
+                "held": "What now?",
+            }.get(question.kind, "")
+            if question.kind == "interrupt":
+                label = question.text.split("\n")[-1]
+            choices = ", ".join(question.choices)
+            default = f" [{question.default}]" if question.default else ""
+            line = f"{label} ({choices}){default}: "
+        if question.expires is not None:
+            left = max(0, question.expires - time.monotonic())
+            line = f"(answer within {left:.0f}s, else {question.on_timeout}) " + line
+        return line
 
-    def _confirm(self, question: str) -> str:
-        if click.confirm(click.style(f"\n? {question}", bold=True), default=False, err=True):
-            return "yes"
-        return _choose(
-            "Not confirmed. What now?", ["rollback", "pause", "skip", "ask-again"], "pause"
-        ).replace("ask-again", "again")
+    def read(self, question: Question) -> str | None:
+        """Called when stdin is readable: the answer once a valid line is in, else None."""
+        try:
+            chunk = os.read(self.fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return None
+        if not chunk:
+            raise EOFError("the terminal closed")
+        self._buffer += chunk
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            answer = self._parse(question, line.decode(errors="replace").strip())
+            if answer is not None:
+                return answer
+            click.echo(f"Error: answer one of: {', '.join(self._accepted(question))}", err=True)
+            click.echo(self._prompt_line(question), nl=False, err=True)
+        return None
 
-    def on_failure(self, step_id: str, reason: str) -> str:
-        with self._paused():
-            return self._on_failure(step_id, reason)
+    @staticmethod
+    def _accepted(question: Question) -> tuple[str, ...]:
+        return ("y", "n") if question.kind in ("confirm", "leave") else question.choices
 
-    def _on_failure(self, step_id: str, reason: str) -> str:
-        click.secho(f"\n! step {step_id} failed: {reason}", fg="red", bold=True, err=True)
-        return _choose("What now?", ["rollback", "retry", "continue", "pause"], "rollback")
+    @staticmethod
+    def _parse(question: Question, text: str) -> str | None:
+        text = text.lower()
+        if question.kind in ("confirm", "leave"):
+            if text in ("y", "yes"):
+                return "yes"
+            if text in ("", "n", "no"):
+                return "no"
+            return None
+        if not text and question.default:
+            return question.default
+        return text if text in question.choices else None
 
-    def interrupted(self, phase: str) -> str:
-        with self._paused():
-            return self._interrupted(phase)
+    def close(self, question: Question, why: str | None = None) -> None:
+        """The question is answered or withdrawn; ``why`` says why it was withdrawn."""
+        if why:
+            click.secho(f"\n(question withdrawn: {why})", fg="yellow", err=True)
+        self._resume_display()
 
-    def _interrupted(self, phase: str) -> str:
-        click.secho("\n^C launch interrupted", fg="yellow", bold=True, err=True)
-        if phase == "rollback":
-            return _choose("The rollback is running. What now?", ["continue", "pause"], "continue")
-        if phase == "monitoring":
-            return _choose(
-                "Monitoring guards. What now?", ["rollback", "pause", "continue", "end"], "continue"
-            )
-        return _choose("What now?", ["rollback", "pause", "continue"], "continue")
+    def _pause_display(self) -> None:
+        if self._paused is None and self.display is not None:
+            self._paused = contextlib.ExitStack()
+            self._paused.enter_context(self.display.paused())
 
-    def rerun_in_flight(self, step_id: str) -> str:
-        with self._paused():
-            return self._rerun_in_flight(step_id)
-
-    def _rerun_in_flight(self, step_id: str) -> str:
-        click.secho(
-            f"\n! step {step_id} was in flight when the launch stopped",
-            fg="yellow",
-            bold=True,
-            err=True,
-        )
-        return _choose("Re-run it?", ["rerun", "skip", "rollback", "pause"], "rerun")
-
-    def guard_alert(self, guard_id: str, reason: str) -> str:
-        with self._paused():
-            return self._guard_alert(guard_id, reason)
-
-    def _guard_alert(self, guard_id: str, reason: str) -> str:
-        click.secho(f"\n! {reason}", fg="red", bold=True, err=True)
-        return _choose("Roll back?", ["rollback", "continue", "pause"], "rollback")
+    def _resume_display(self) -> None:
+        if self._paused is not None:
+            self._paused.close()
+            self._paused = None

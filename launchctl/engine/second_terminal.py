@@ -1,20 +1,25 @@
-"""``launchctl rollback JOURNAL_DIR --reason TEXT``: roll a launch back from a second terminal.
+"""A second terminal acting on a live launch: ``launchctl rollback`` and ``launchctl approve``.
 
-With a live driver, leave it a request (an atomically written file it checks
-several times a second) and wait for it to acknowledge. With none, take the
-journal's lock and run the rollback sequence here. Either way the sequence
-runs under the journal's lock and only when the journal shows it has not run,
-so it runs exactly once even when a request races the driver's own rollback.
+Rollback: with a live driver, leave it a request (an atomically written file
+its loop checks several times a second) and wait for it to acknowledge. With
+none, take the journal's lock and run the rollback sequence here. Either way
+the sequence runs under the journal's lock and only when the journal shows it
+has not run, so it runs exactly once even when a request races the driver's
+own rollback.
+
+Approve: answer the confirmation the live driver is waiting for, naming the
+step it is for (so an answer can never land on a later question), and wait
+until the journal shows the driver took it.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from launchctl.engine.engine import ROLLBACK_REQUEST_FILE
+from launchctl.engine.inbox import APPROVAL_REQUEST_FILE, ROLLBACK_REQUEST_FILE, leave
 from launchctl.errors import JournalBusy
 from launchctl.journal.lock import driver_alive
 from launchctl.journal.reader import read_journal
@@ -65,10 +70,7 @@ def _ask_driver(
     journal_dir: Path, reason: str, holder: str, seen: int, echo: Callable[[str], None]
 ) -> int | None:
     """Leave the request and wait for the driver to take it; None when it went away without doing so."""
-    request = journal_dir / ROLLBACK_REQUEST_FILE
-    temporary = journal_dir / f".{ROLLBACK_REQUEST_FILE}.{os.getpid()}"
-    temporary.write_text(reason + "\n", encoding="utf-8")
-    os.replace(temporary, request)
+    request = leave(journal_dir, ROLLBACK_REQUEST_FILE, reason + "\n")
     echo(f"asked the live driver ({holder}) to roll back: {reason}")
     deadline = time.monotonic() + ACK_SECONDS
     while time.monotonic() < deadline:
@@ -96,3 +98,57 @@ def _ask_driver(
 def rollback_exit_code(engine_code: int) -> int:
     """The rollback command did what it was asked when the rollback completed."""
     return EXIT_OK if engine_code == EXIT_ROLLED_BACK else engine_code
+
+
+def waiting_confirmation(state: LaunchState) -> dict | None:
+    """The confirmation the launch is waiting for, from its journal, or None."""
+    pending: dict | None = None
+    for event in state.confirmations:
+        if event["event"] == "confirm_requested" and not event.get("dry_run"):
+            pending = event
+        elif pending is not None and event.get("step") == pending.get("step"):
+            pending = None
+    return pending
+
+
+def request_approval(journal_dir: Path, by: str, reject: bool, echo: Callable[[str], None]) -> int:
+    """Answer the live driver's waiting confirmation; exit 0 once the journal shows it taken."""
+    journal_dir = journal_dir.absolute()
+    state = _state(journal_dir)
+    if state.finished is not None:
+        echo(
+            f"{state.launch_id}: the launch has finished ({state.finished.get('status')}); nothing to approve"
+        )
+        return EXIT_BAD_INPUT
+    pending = waiting_confirmation(state)
+    holder = driver_alive(journal_dir)
+    if pending is None or holder is None:
+        why = (
+            "no confirmation is waiting" if pending is None else "no live launch is waiting for it"
+        )
+        echo(f"{state.launch_id}: {why}; nothing to approve")
+        return EXIT_BAD_INPUT
+    answer = "no" if reject else "yes"
+    step = pending["step"]
+    leave(
+        journal_dir, APPROVAL_REQUEST_FILE, json.dumps({"step": step, "answer": answer, "by": by})
+    )
+    verb = "rejected" if reject else "approved"
+    echo(
+        f"{verb} '{pending.get('question')}' (step {step}) as {by}; waiting for the driver ({holder})"
+    )
+    deadline = time.monotonic() + ACK_SECONDS
+    while time.monotonic() < deadline:
+        for event in read_journal(journal_dir).events:
+            if event.get("seq", 0) <= state.last_seq or event.get("step") != step:
+                continue
+            if event["event"] == "confirm_answered" and event.get("how") == "second-terminal":
+                echo(f"the driver took the answer at {event['ts']}")
+                return EXIT_OK
+            if event["event"] in ("approval_ignored", "question_withdrawn", "confirm_answered"):
+                echo(f"the driver did not take it: {event.get('reason') or event.get('how')}")
+                return EXIT_BAD_INPUT
+        time.sleep(0.1)
+    (journal_dir / APPROVAL_REQUEST_FILE).unlink(missing_ok=True)
+    echo(f"the driver has not taken the answer within {ACK_SECONDS:.0f}s; withdrawn")
+    return EXIT_BAD_INPUT

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from launchctl.errors import JournalWriteFailed
@@ -41,7 +42,13 @@ class Recorder:
         record: dict[str, Any] = {"ts": iso(utcnow()), "event": event}
         if self.clock.simulated or self.clock.speed != 1:
             record["clock"] = iso(self.clock.now())
-        record.update({k: v for k, v in fields.items() if v is not None})
+        record.update(
+            {
+                k: iso(v) if isinstance(v, datetime) else v
+                for k, v in fields.items()
+                if v is not None
+            }
+        )
         record = self.masker.data(record)
         with self._lock:
             if self.failure is not None:

@@ -54,6 +54,8 @@ class LaunchState:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     guard_events: list[dict[str, Any]] = field(default_factory=list)
+    confirmations: list[dict[str, Any]] = field(default_factory=list)
+    held: dict[str, Any] | None = None
     resumes: list[dict[str, Any]] = field(default_factory=list)
     last_seq: int = 0
     last_clock: str | None = None
@@ -83,6 +85,8 @@ class LaunchState:
             return "rolling back"
         if self.paused is not None:
             return "paused"
+        if self.held is not None:
+            return "held"
         return "running"
 
 
@@ -142,11 +146,19 @@ def _apply(state: LaunchState, event: dict[str, Any]) -> None:
         state.rollback.status = event.get("status")
     elif kind == "launch_paused":
         state.paused = event
+        state.held = None
+    elif kind == "launch_held":
+        state.held = event
+    elif kind == "launch_unheld":
+        state.held = None
+    elif kind in ("confirm_requested", "confirm_answered", "question_withdrawn"):
+        state.confirmations.append(event)
     elif kind == "launch_resumed":
         state.resumes.append(event)
         state.paused = None
     elif kind == "launch_finished":
         state.finished = event
+        state.held = None
     elif kind == "operator_decision":
         state.decisions.append(event)
     elif kind == "notification":

@@ -77,7 +77,7 @@ def guard_summary(state: LaunchState) -> dict[str, Any]:
             entry["samples"] += 1
             if event.get("value") is not None:
                 entry["values"].append(event["value"])
-        elif event["event"] in ("guard_breach", "guard_inconclusive"):
+        elif event["event"] in ("guard_triggered", "guard_inconclusive"):
             entry["breaches"].append(
                 {
                     "ts": event.get("ts"),

@@ -179,8 +179,18 @@ class ViewModel:
 
     def _on_guard_breach(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
-        row.threshold, row.breaches = e.get("threshold", row.threshold), row.breaches + 1
+        row.threshold = e.get("threshold", row.threshold)
+        self.notes.append(f"guard {e['guard']} breaching: {e.get('value')} {row.threshold}")
+
+    def _on_guard_recovered(self, e: dict[str, Any]) -> None:
+        self.notes.append(f"guard {e['guard']} recovered: {e.get('value')}")
+
+    def _on_guard_triggered(self, e: dict[str, Any]) -> None:
+        row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
+        row.breaches += 1
         self.notes.append(e.get("reason", "guard breach"))
+
+    _on_guard_inconclusive = _on_guard_triggered
 
     def _on_guard_planned(self, e: dict[str, Any]) -> None:
         self.guards.setdefault(e["guard"], GuardRow(e["guard"])).threshold = e.get("threshold", "")

@@ -171,7 +171,9 @@ def test_for_needs_a_sustained_breach(write_runbook, cli, prometheus, exporter, 
     samples = events_of(result.events, "guard_sample")
     first_bad = next(s for s in samples if s["status"] == "breaching")
     breach = events_of(result.events, "guard_breach")[0]
-    assert _ts(breach) - _ts(first_bad) >= 2.9
+    triggered = events_of(result.events, "guard_triggered")[0]
+    assert _ts(breach) - _ts(first_bad) < 0.1, "guard_breach marks the start of the breach"
+    assert _ts(triggered) - _ts(first_bad) >= 2.9, "the verdict waits for `for`"
     assert sum(1 for s in samples if s["status"] == "breaching") >= 4
 
 

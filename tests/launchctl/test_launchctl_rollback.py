@@ -190,8 +190,9 @@ def test_confirm_with_yes_proceeds_and_records_the_decision(write_runbook, cli, 
     )
     result = cli("run", runbook, "--no-wait", "--yes")
     assert result.exit_code == 0
-    decision = events_of(result.events, "operator_decision")[0]
-    assert decision["answer"] == "yes" and decision["step"] == "golive" and decision["user"]
+    answered = events_of(result.events, "confirm_answered")[0]
+    assert answered["answer"] == "yes" and answered["step"] == "golive" and answered["by"]
+    assert answered["how"] == "--yes" and answered["question"] == "Cut over?"
 
 
 def test_missing_secret_stops_the_launch_before_anything_runs(write_runbook, cli, workdir):

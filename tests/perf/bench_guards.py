@@ -27,7 +27,7 @@ It starts its own exporter and Prometheus (tests/realservers.py: Debian's
      (a) flip -> rollback_started; bound = scrape interval (1 s) + rate window
          (0 s gauge / 5 s rate) + guard every (1 s)
      (b) breaching guard_sample -> rollback_started; goal <= 1 s
-         (guard_breach -> rollback_started is printed beside it)
+         (guard_triggered -> rollback_started is printed beside it)
    and, to say where (a) goes, the timestamp of the first Prometheus sample taken
    after the flip (read back with a range selector): flip -> scrape,
    scrape -> breaching guard_sample.
@@ -236,7 +236,7 @@ def latency_run(
     sample = next(
         (e for e in events if e["event"] == "guard_sample" and e.get("status") == "breaching"), None
     )
-    breach_event = first(events, "guard_breach")
+    breach_event = first(events, "guard_triggered")
     rollback = first(events, "rollback_started")
     if sample is None or rollback is None or breach_event is None:
         raise RuntimeError(f"{variant} rep {rep}: no breach/rollback in {journal} (exit {rc})")
@@ -491,7 +491,7 @@ def main() -> int:
             )
             med, mx = stats_of([r["breach_to_rollback"] for r in runs])
             row(
-                f"    {variant}: guard_breach -> rollback_started",
+                f"    {variant}: guard_triggered -> rollback_started",
                 f"{med:.3f}",
                 f"{mx:.3f}",
                 "(info)",

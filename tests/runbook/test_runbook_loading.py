@@ -177,7 +177,7 @@ def test_spec_example_loads_steps_in_order_with_their_fields(write_runbook):
     assert predeploy.on_failure is model.OnFailure.ROLLBACK
     assert book.step("migrate").on == "db"
     golive = book.step("golive")
-    assert golive.confirm == "Cut traffic over to {{ release }}?"
+    assert golive.confirm.question == "Cut traffic over to {{ release }}?"
     assert golive.notify == "GO LIVE: {{ release }}"
 
 

@@ -1,0 +1,454 @@
+"""The one launch loop: every wait of a launch is an input to one place that decides its course.
+
+The walk over the timeline (``engine``) never blocks on its own. It asks this
+loop to wait — for a T-offset, for a step's work, for an answer — and while
+it waits the loop takes every other input as it comes: guard verdicts,
+signals, a rollback request or an approval from a second terminal, the
+operator's keystrokes, question deadlines, a journal that can no longer be
+written. A ``then: rollback`` breach or a rollback request preempts whatever
+is being waited for, including an unanswered question (withdrawn with a line
+saying why), by raising ``StartRollback`` out of the wait; the running work
+is cancelled and finishes stopping in the background (``settle``).
+
+Inputs from other threads and from signal handlers are appended to a deque
+and announced through a self-pipe, so one ``select`` waits for all of them
+and for the terminal; the handlers themselves never take a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from launchctl.engine.control import EndMonitoring, PauseLaunch, StartRollback
+from launchctl.engine.inbox import Inbox
+from launchctl.engine.prompts import Answer, HeadlessRules, Question, TerminalPrompter
+from launchctl.errors import JournalWriteFailed
+from launchctl.journal.recorder import Recorder
+from rollback.guards import Verdict
+from runbook.model import Guard, GuardAction
+from steps.cancel import CancelToken
+from steps.clock import Clock
+
+T = TypeVar("T")
+POLL_SECONDS = 0.2  # second-terminal files and question deadlines are looked at this often
+SETTLE_SECONDS = 10.0  # how long cancelled work may take to stop before the launch goes on
+CANCEL_WAIT_SECONDS = 0.5  # a course change waits no longer than this for the work it cancels
+
+_MENU = {
+    "launch": ("What now?", ("rollback", "pause", "continue")),
+    "monitoring": ("Monitoring guards. What now?", ("rollback", "pause", "continue", "end")),
+    "rollback": ("The rollback is running. What now?", ("continue", "pause")),
+}
+
+
+@dataclass
+class _Work:
+    step: str | None
+    cancel: CancelToken = field(default_factory=CancelToken)
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Open:
+    question: Question
+    on_answer: Callable[[Answer], None] | None  # holding questions act on their answer here
+    answer: Answer | None = None
+
+
+class LaunchLoop:
+    def __init__(
+        self,
+        clock: Clock,
+        recorder: Recorder,
+        rules: HeadlessRules,
+        prompter: TerminalPrompter | None,
+        inbox: Inbox,
+        notify: Callable[[str, str], None],
+        user: str,
+    ) -> None:
+        self.clock = clock
+        self.recorder = recorder
+        self.rules = rules
+        self.prompter = prompter
+        self.inbox = inbox
+        self.notify = notify
+        self.user = user
+        self.sources: list[Callable[[], None]] = []
+        self.guards_watching: Callable[[], bool] = lambda: False
+        self._inputs: deque[tuple[str, Any]] = deque()
+        self._open: list[_Open] = []
+        self._shown: Question | None = None
+        self._stopping: list[_Work] = []
+        self._read_fd, self._wake_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(self._wake_fd, False)
+
+    @property
+    def interactive(self) -> bool:
+        return self.prompter is not None
+
+    def close(self) -> None:
+        for fd in (self._read_fd, self._wake_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    # -- inputs from elsewhere ------------------------------------------------------------------
+
+    def post(self, kind: str, payload: Any = None) -> None:
+        """From any thread or a signal handler: an input for the loop. Never blocks, never locks."""
+        self._inputs.append((kind, payload))
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_fd, b"\0")
+
+    def guard_alert(self, guard: Guard, verdict: Verdict) -> None:
+        self.post("guard", (guard, verdict))
+
+    @contextlib.contextmanager
+    def signal_handlers(self) -> Iterator[None]:
+        """SIGINT, SIGTERM and SIGHUP become inputs of the loop."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {signum: signal.getsignal(signum) for signum in wanted}
+        for signum in wanted:
+            signal.signal(signum, lambda s, _f: self.post("signal", s))
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    # -- what the walk waits for ----------------------------------------------------------------
+
+    def sleep_until(self, moment: datetime, phase: str = "launch") -> None:
+        """Wait for launch time ``moment``; anything that changes the course raises out of it."""
+        if self.clock.simulated:
+            self._turn(phase)
+            self.clock.sleep_until(moment)
+            return
+
+        def remaining() -> float:
+            return (moment - self.clock.now()).total_seconds() / self.clock.speed
+
+        self._wait(lambda: remaining() <= 0, phase, remaining)
+
+    def run(self, work: Callable[[CancelToken], T], step: str | None, phase: str = "launch") -> T:
+        """Do ``work`` on a worker thread while the loop keeps deciding; returns its value."""
+        task = _Work(step)
+        if self.clock.simulated:
+            task.value = work(task.cancel)
+            self._turn(phase)
+            return task.value
+
+        def target() -> None:
+            try:
+                task.value = work(task.cancel)
+            except BaseException as error:  # noqa: BLE001 - re-raised on the loop's thread
+                task.error = error
+            finally:
+                task.done.set()
+                self.post("done")
+
+        threading.Thread(target=target, name=f"work-{step or 'wait'}", daemon=True).start()
+        try:
+            self._wait(task.done.is_set, phase)
+        except BaseException as preempted:
+            self._cancel(task, preempted, phase)
+            raise
+        if task.error is not None:
+            raise task.error
+        return task.value
+
+    def ask(self, question: Question, phase: str = "launch") -> Answer:
+        """Put a question to whoever can answer it; the loop keeps watching while it is open."""
+        automatic = self._automatic(question)
+        if automatic is not None:
+            self._journal_answer(question, automatic)
+            return automatic
+        entry = _Open(question, None)
+        self._push(entry)
+        try:
+            self._wait(lambda: entry.answer is not None, phase)
+        except BaseException as preempted:
+            self._withdraw(entry, getattr(preempted, "reason", None) or str(preempted))
+            raise
+        return entry.answer
+
+    def settle(self, timeout: float = SETTLE_SECONDS) -> list[str]:
+        """Wait (bounded) for cancelled work to finish stopping; returns the steps still stopping."""
+        deadline = time.monotonic() + timeout
+        for task in self._stopping:
+            task.done.wait(max(0.0, deadline - time.monotonic()))
+        left = [task.step or "work" for task in self._stopping if not task.done.is_set()]
+        self._stopping = [task for task in self._stopping if not task.done.is_set()]
+        return left
+
+    def turn(self, phase: str) -> None:
+        """Take pending inputs now (between two pieces of work)."""
+        self._turn(phase)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def _wait(
+        self, ready: Callable[[], bool], phase: str, remaining: Callable[[], float] | None = None
+    ) -> None:
+        while True:
+            self._turn(phase)
+            if ready() and not any(entry.question.holds for entry in self._open):
+                return
+            timeout = POLL_SECONDS
+            if remaining is not None:
+                timeout = min(timeout, max(0.0, remaining()))
+            expiries = [e.question.expires for e in self._open if e.question.expires is not None]
+            if expiries:
+                timeout = min(timeout, max(0.0, min(expiries) - time.monotonic()))
+            self._select(timeout)
+
+    def _select(self, timeout: float) -> None:
+        fds = [self._read_fd]
+        reading = self.prompter is not None and self._shown is not None
+        if reading:
+            fds.append(self.prompter.fd)
+        try:
+            ready, _, _ = select.select(fds, [], [], timeout)
+        except (OSError, ValueError):
+            ready = []
+        if self._read_fd in ready:
+            with contextlib.suppress(BlockingIOError, OSError):
+                while os.read(self._read_fd, 4096):
+                    pass
+        if reading and self.prompter.fd in ready:
+            self._read_terminal()
+
+    def _turn(self, phase: str) -> None:
+        """Take every pending input; raise when one changes the course."""
+        if self.recorder.failure is not None:
+            raise JournalWriteFailed(self.recorder.failure.message)
+        while self._inputs:
+            kind, payload = self._inputs.popleft()
+            if kind == "signal":
+                self._on_signal(payload, phase)
+            elif kind == "guard":
+                self._on_guard(*payload, phase)
+        for source in self.sources:
+            source()
+        self._take_second_terminal(phase)
+        self._expire_questions()
+        self._apply_answers()
+
+    def _on_signal(self, signum: int, phase: str) -> None:
+        if signum != signal.SIGINT:
+            name = signal.Signals(signum).name
+            raise PauseLaunch(f"received {name}; launch paused, resumable")
+        if phase == "hold" or any(e.question.kind == "interrupt" for e in self._open):
+            if self._shown is not None and self.prompter is not None:
+                self.prompter.show(self._shown)
+            return
+        prompt, choices = _MENU.get(phase, _MENU["launch"])
+        question = Question(
+            "interrupt",
+            f"^C launch interrupted\n{prompt}",
+            choices,
+            default="continue",
+            holds=True,
+        )
+        self._open_holding(question, lambda answer: self._after_interrupt(answer, phase))
+
+    def _after_interrupt(self, answer: Answer, phase: str) -> None:
+        if answer.value == "rollback" and phase != "rollback":
+            raise StartRollback("operator requested rollback (Ctrl-C)", "operator")
+        if answer.value == "pause":
+            raise PauseLaunch("paused by operator (Ctrl-C)", hold_ok=phase != "rollback")
+        if answer.value == "end" and phase == "monitoring":
+            raise EndMonitoring("monitoring ended by operator")
+
+    def _on_guard(self, guard: Guard, verdict: Verdict, phase: str) -> None:
+        if phase == "rollback":
+            return
+        trigger = f"guard:{guard.id}"
+        if verdict.action is GuardAction.WARN:
+            self.notify(f"WARNING: {verdict.reason}", "guard_warning")
+            return
+        self.notify(f"GUARD BREACH: {verdict.reason}", "guard_breach")
+        if verdict.action is GuardAction.ROLLBACK:
+            raise StartRollback(verdict.reason, trigger)
+        question = Question(
+            "guard", verdict.reason, ("rollback", "continue", "pause"), "rollback", holds=True
+        )
+
+        def act(answer: Answer) -> None:
+            if answer.value == "rollback":
+                raise StartRollback(verdict.reason, trigger)
+            if answer.value == "pause":
+                raise PauseLaunch(f"paused on {verdict.reason}", hold_ok=True)
+
+        self._open_holding(question, act)
+
+    def _take_second_terminal(self, phase: str) -> None:
+        if phase != "rollback":
+            reason = self.inbox.take_rollback()
+            if reason is not None:
+                self.recorder.emit("rollback_requested", reason=reason)
+                raise StartRollback(reason, "operator")
+        approval = self.inbox.take_approval()
+        if approval is None:
+            return
+        for entry in self._open:
+            if entry.question.remote and entry.question.step == approval.step:
+                value = "yes" if approval.answer == "yes" else "reject"
+                self._answer(entry, Answer(value, approval.by, "second-terminal"))
+                if self.prompter is not None and self._shown is entry.question:
+                    self.prompter.close(
+                        entry.question, f"answered from another terminal by {approval.by}"
+                    )
+                    self._shown = None
+                return
+        self.recorder.emit(
+            "approval_ignored",
+            step=approval.step,
+            by=approval.by,
+            reason=f"no confirmation of step '{approval.step}' is waiting",
+        )
+
+    def _expire_questions(self) -> None:
+        now = time.monotonic()
+        for entry in list(self._open):
+            expires = entry.question.expires
+            if entry.answer is None and expires is not None and now >= expires:
+                if self.prompter is not None and self._shown is entry.question:
+                    self.prompter.close(
+                        entry.question, f"no answer in time: {entry.question.on_timeout}"
+                    )
+                    self._shown = None
+                self._answer(
+                    entry, Answer(entry.question.on_timeout or "pause", "nobody", "timeout")
+                )
+
+    # -- questions ------------------------------------------------------------------------------
+
+    def _automatic(self, question: Question) -> Answer | None:
+        if self.prompter is not None and not self.clock.simulated:
+            return None
+        decided = self.rules.answer(question)
+        if decided is None:
+            return None
+        value, how = decided
+        return Answer(value, self.user if how == "--yes" else f"{self.user} (headless rules)", how)
+
+    def _open_holding(self, question: Question, act: Callable[[Answer], None]) -> None:
+        automatic = self._automatic(question)
+        if automatic is not None:
+            self._journal_answer(question, automatic)
+            act(automatic)
+            return
+        self._push(_Open(question, act))
+
+    def _push(self, entry: _Open) -> None:
+        self._open.append(entry)
+        self._show_top()
+
+    def _show_top(self) -> None:
+        if self.prompter is None:
+            return
+        top = next((e.question for e in reversed(self._open) if e.answer is None), None)
+        if top is not None and top is not self._shown:
+            self._shown = top
+            self.prompter.show(top)
+
+    def _read_terminal(self) -> None:
+        entry = next((e for e in self._open if e.question is self._shown), None)
+        if entry is None:
+            return
+        try:
+            value = self.prompter.read(entry.question)
+        except EOFError:
+            self._terminal_gone()
+            return
+        if value is not None:
+            self.prompter.close(entry.question)
+            self._shown = None
+            self._answer(entry, Answer(value, self.user, "terminal"))
+
+    def _terminal_gone(self) -> None:
+        """The terminal closed under an open question: nobody will type; the rules answer."""
+        self.prompter = None
+        self._shown = None
+        for entry in self._open:
+            if entry.answer is None:
+                decided = self.rules.answer(entry.question)
+                if decided is not None:
+                    self._answer(
+                        entry, Answer(decided[0], f"{self.user} (headless rules)", "rules")
+                    )
+
+    def _answer(self, entry: _Open, answer: Answer) -> None:
+        entry.answer = answer
+        self._journal_answer(entry.question, answer)
+
+    def _apply_answers(self) -> None:
+        """Close answered questions; holding ones act on their answer (which may raise)."""
+        for entry in list(self._open):
+            if entry.answer is None or entry.on_answer is None:
+                continue
+            self._open.remove(entry)
+            entry.on_answer(entry.answer)
+        self._open = [e for e in self._open if e.answer is None or e.on_answer is not None]
+        self._show_top()
+
+    def _withdraw(self, entry: _Open, why: str) -> None:
+        if entry in self._open:
+            self._open.remove(entry)
+        if self.prompter is not None and self._shown is entry.question:
+            self.prompter.close(entry.question, why)
+            self._shown = None
+        if entry.answer is None:
+            self.recorder.emit(
+                "question_withdrawn", kind=entry.question.kind, step=entry.question.step, reason=why
+            )
+
+    def _journal_answer(self, question: Question, answer: Answer) -> None:
+        if question.kind == "confirm":
+            self.recorder.emit(
+                "confirm_answered",
+                step=question.step,
+                question=question.text,
+                answer=answer.value,
+                by=answer.by,
+                how=answer.how,
+            )
+            return
+        self.recorder.emit(
+            "operator_decision",
+            kind=question.kind,
+            question=question.text.split("\n")[0],
+            answer=answer.value,
+            step=question.step,
+            user=answer.by,
+            how=answer.how,
+        )
+
+    def _cancel(self, task: _Work, preempted: BaseException, phase: str) -> None:
+        reason = getattr(preempted, "reason", None) or str(preempted) or type(preempted).__name__
+        task.cancel.cancel(reason)
+        self._stopping.append(task)
+        task.done.wait(CANCEL_WAIT_SECONDS)  # usually stopped by now: journal it in that order
+        if (
+            task.step is not None
+            and phase == "launch"
+            and not isinstance(preempted, JournalWriteFailed)
+        ):
+            with contextlib.suppress(JournalWriteFailed):
+                self.recorder.emit("step_interrupted", step=task.step, reason=reason)

@@ -1,0 +1,169 @@
+"""Guards beside the steps: one thread per guard samples its query while its window is open.
+
+Decisions are ``rollback.guards``'s; this module keeps time, samples, journals
+through ``emit`` and hands verdicts to the launch loop through ``on_verdict``.
+It is given what it acts through (a sampler, a clock, an event sink), so the
+same watch runs against Prometheus in a launch and against anything in a test.
+
+A guard cannot die or go blind silently: a sampler that raises, or answers
+garbage, gives an inconclusive sample with its reason (counted against
+``inconclusive_limit``); a watch thread that fails anyway reports a blind
+verdict before it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from rollback.guards import GuardState, LaunchTimes, Verdict, VerdictKind, window
+from runbook.model import Guard, GuardAction
+from steps.cancel import CancelToken
+from steps.clock import Clock
+from steps.deadline import Deadline
+
+Sampler = Callable[[Guard, Deadline], tuple[float | None, str]]
+Emit = Callable[..., Any]
+OnVerdict = Callable[[Guard, Verdict], None]
+RECHECK_SECONDS = 0.2  # how often a waiting guard looks again at times that may have moved
+
+
+class GuardWatch:
+    def __init__(
+        self,
+        guards: Iterable[Guard],
+        clock: Clock,
+        times: LaunchTimes,
+        sampler: Sampler,
+        emit: Emit,
+        on_verdict: OnVerdict,
+    ) -> None:
+        self.guards = tuple(guards)
+        self.clock = clock
+        self.times = times
+        self.sampler = sampler
+        self.emit = emit
+        self.on_verdict = on_verdict
+        self.stop_token = CancelToken()
+        self._threads: list[threading.Thread] = []
+        self._open: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        for guard in self.guards:
+            thread = threading.Thread(
+                target=self._watch, args=(guard,), name=f"guard-{guard.id}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_token.cancel("stopped")
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def watching(self) -> bool:
+        """True while some guard's window is open, or will open and has not closed."""
+        now = self.clock.now()
+        for guard in self.guards:
+            start, end = window(guard, self.times)
+            still_open = end is None or end > now
+            if still_open and (guard.id in self._open or start is None or start > now):
+                return True
+        return False
+
+    def open_guards(self) -> list[str]:
+        with self._lock:
+            return sorted(self._open)
+
+    # -- one guard ------------------------------------------------------------------------------
+
+    def _watch(self, guard: Guard) -> None:
+        try:
+            self._watch_window(guard)
+        except Exception as error:  # noqa: BLE001 - a dying guard must say so, never vanish
+            if self.stop_token.cancelled:
+                return
+            reason = f"guard '{guard.id}' stopped watching: {type(error).__name__}: {error}"
+            try:
+                self.on_verdict(guard, Verdict(VerdictKind.BLIND, GuardAction.ASK, reason, None))
+            except Exception:  # noqa: BLE001 - the loop is gone too; nothing left to tell
+                pass
+        finally:
+            with self._lock:
+                self._open.discard(guard.id)
+
+    def _watch_window(self, guard: Guard) -> None:
+        state = GuardState(guard)
+        due: datetime | None = None
+        while not self.stop_token.cancelled:
+            start, end = window(guard, self.times)
+            now = self.clock.now()
+            if end is not None and now >= end:
+                break
+            if start is None or now < start:
+                self._pause_until(start)
+                continue
+            if guard.id not in self._open:
+                self._opened(guard, end)
+                due = now
+            if now < due:
+                self._pause_until(min(due, end) if end is not None else due)
+                continue
+            self._sample(guard, state)
+            due = max(due + guard.every, self.clock.now())
+        if guard.id in self._open and not self.stop_token.cancelled:
+            self.emit("guard_window_closed", guard=guard.id)
+
+    def _opened(self, guard: Guard, end: datetime | None) -> None:
+        with self._lock:
+            self._open.add(guard.id)
+        self.emit(
+            "guard_window_opened",
+            guard=guard.id,
+            until=end,
+            threshold=str(guard.breach),
+        )
+
+    def _pause_until(self, moment: datetime | None) -> None:
+        """Sleep toward ``moment`` in short steps: windows move when go-live starts or the launch ends."""
+        step = timedelta(seconds=RECHECK_SECONDS * self.clock.speed)
+        target = self.clock.now() + step if moment is None else min(moment, self.clock.now() + step)
+        self.clock.sleep_until(target, self.stop_token)
+
+    def _sample(self, guard: Guard, state: GuardState) -> None:
+        deadline = Deadline.after(guard.timeout.total_seconds(), self.stop_token)
+        try:
+            value, problem = self.sampler(guard, deadline)
+        except Exception as error:  # noqa: BLE001 - any failure to sample is "we do not know"
+            value, problem = None, f"sampling failed: {type(error).__name__}: {error}"
+        if self.stop_token.cancelled:
+            return
+        seen = state.observe(self.clock.now(), value, problem)
+        threshold = str(guard.breach)
+        self.emit(
+            "guard_sample",
+            guard=guard.id,
+            value=value,
+            status=seen.status.value,
+            reason=problem or None,
+        )
+        if seen.breach_started:
+            self.emit("guard_breach", guard=guard.id, value=value, threshold=threshold)
+        if seen.recovered:
+            self.emit("guard_recovered", guard=guard.id, value=value, threshold=threshold)
+        verdict = seen.verdict
+        if verdict is None:
+            return
+        self.emit(
+            "guard_triggered" if verdict.kind is VerdictKind.BREACH else "guard_inconclusive",
+            guard=guard.id,
+            value=verdict.value,
+            threshold=threshold,
+            action=verdict.action.value,
+            reason=verdict.reason,
+            held_s=verdict.held.total_seconds() if verdict.kind is VerdictKind.BREACH else None,
+        )
+        self.on_verdict(guard, verdict)

@@ -1,0 +1,174 @@
+"""The rollback sequence: which steps apply, each run with its own retries, never stopping early.
+
+A rollback that gives up at its first failed step leaves the system half
+restored with nobody told; so a failed rollback step is retried per its
+settings, then the sequence goes on and the result says it is incomplete.
+On resume, a rollback step the journal shows finished is never run again,
+and one that was in flight runs again only when a person (or ``--yes``) says so.
+
+``run_rollback`` is given what it acts through (``RollbackHooks``): the launch
+loop performs each step, the recorder journals, the notifier tells people.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from runbook import model
+from steps.action import ActionContext, run_action
+
+
+@dataclass(frozen=True)
+class PlannedRollbackStep:
+    step: model.RollbackStep
+    applies: bool
+    why_not: str | None = None
+
+
+@dataclass
+class RollbackStepResult:
+    step_id: str
+    status: str  # ok | failed | skipped | interrupted
+    reason: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class RollbackResult:
+    steps: list[RollbackStepResult] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return all(result.status in ("ok", "skipped") for result in self.steps)
+
+    @property
+    def failed(self) -> list[RollbackStepResult]:
+        return [result for result in self.steps if result.status not in ("ok", "skipped")]
+
+
+def plan_rollback(
+    steps: Iterable[model.RollbackStep], started: set[str]
+) -> list[PlannedRollbackStep]:
+    """Every rollback step in order, with whether it applies given the launch steps that started."""
+    planned = []
+    for step in steps:
+        if step.if_started is not None and step.if_started not in started:
+            planned.append(PlannedRollbackStep(step, False, f"'{step.if_started}' never started"))
+        else:
+            planned.append(PlannedRollbackStep(step, True))
+    return planned
+
+
+def run_rollback_step(step: model.RollbackStep, ctx: ActionContext) -> RollbackStepResult:
+    """Run one rollback step, retrying ``retries`` times ``retry_delay`` apart (tenacity, launch clock)."""
+    from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_fixed
+
+    attempts = 0
+
+    def attempt():
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:
+            ctx.emit("rollback_step_retry", {"attempt": attempts})
+        return run_action(step, ctx)
+
+    retrying = Retrying(
+        retry=retry_if_result(
+            lambda outcome: not outcome.ok and not outcome.interrupted and not ctx.cancel.cancelled
+        ),
+        stop=stop_after_attempt(step.retries + 1),
+        wait=wait_fixed(step.retry_delay.total_seconds()),
+        sleep=lambda seconds: ctx.clock.sleep(seconds, ctx.cancel),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
+    outcome = retrying(attempt)
+    if outcome.interrupted:
+        return RollbackStepResult(step.id, "interrupted", outcome.reason, attempts)
+    if not outcome.ok:
+        return RollbackStepResult(step.id, "failed", outcome.reason, attempts)
+    return RollbackStepResult(step.id, "ok", None, attempts)
+
+
+@dataclass(frozen=True)
+class PriorStep:
+    """What the journal says of a rollback step from an earlier run: finished or in flight."""
+
+    status: str | None  # None while in flight
+    reason: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("ok", "failed", "skipped")
+
+
+class RollbackHooks(Protocol):
+    def emit(self, event: str, **fields: Any) -> None: ...
+
+    def notify(self, message: str, milestone: str) -> None: ...
+
+    def perform(self, step: model.RollbackStep) -> RollbackStepResult:
+        """Run one rollback step (journaled ``rollback_step_started`` to ``_finished``)."""
+        ...
+
+    def rerun_in_flight(self, step_id: str) -> bool:
+        """On resume: may a rollback step that was in flight run again?"""
+        ...
+
+
+def run_rollback(
+    steps: Iterable[model.RollbackStep],
+    started: set[str],
+    reason: str,
+    trigger: str,
+    hooks: RollbackHooks,
+    prior: Mapping[str, PriorStep] | None = None,
+) -> tuple[RollbackResult, float]:
+    """Run the sequence; returns the result and its duration in seconds.
+
+    ``prior`` is set when resuming a rollback that had started: it is not
+    announced again and its finished steps are taken as they were.
+    """
+    planned = plan_rollback(steps, started)
+    began = time.monotonic()
+    if prior is None:
+        hooks.emit(
+            "rollback_started",
+            reason=reason,
+            trigger=trigger,
+            steps=[p.step.id for p in planned if p.applies],
+        )
+        hooks.notify(f"ROLLBACK INITIATED - reason: {reason}", "rollback_started")
+    result = RollbackResult()
+    for item in planned:
+        result.steps.append(_run_planned(item, hooks, (prior or {}).get(item.step.id)))
+    duration = time.monotonic() - began
+    hooks.emit(
+        "rollback_finished",
+        status="complete" if result.complete else "incomplete",
+        duration_s=round(duration, 3),
+        failed=[r.step_id for r in result.failed] or None,
+    )
+    hooks.notify(
+        "ROLLBACK COMPLETE" if result.complete else "ROLLBACK INCOMPLETE - a person must act",
+        "rollback_finished",
+    )
+    return result, duration
+
+
+def _run_planned(
+    item: PlannedRollbackStep, hooks: RollbackHooks, prior: PriorStep | None
+) -> RollbackStepResult:
+    step_id = item.step.id
+    if prior is not None and prior.finished:
+        return RollbackStepResult(step_id, prior.status or "ok", prior.reason)
+    if prior is not None and not hooks.rerun_in_flight(step_id):
+        why = "skipped on resume by operator"
+        hooks.emit("rollback_step_finished", step=step_id, status="skipped", reason=why)
+        return RollbackStepResult(step_id, "skipped", why)
+    if not item.applies:
+        hooks.emit("rollback_step_finished", step=step_id, status="skipped", reason=item.why_not)
+        return RollbackStepResult(step_id, "skipped", item.why_not)
+    return hooks.perform(item.step)
