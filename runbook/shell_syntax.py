@@ -87,6 +87,14 @@ def _site(root: Any, source: bytes, start: int, end: int) -> Site:
     if refused is None and _after_escaping_backslash(source, start, quoting):
         refused = "right after a backslash (it would escape the value's first character)"
     backquotes = sum(1 for node in chain[base_index:] if _is_backquote(node))
+    if refused is None and any(
+        _is_backquote(node) and b"\\" in source[node.start_byte : node.end_byte]
+        for node in chain[base_index:]
+    ):
+        refused = (
+            "inside `...` that holds backslash escapes (the shell strips them before reading "
+            "it again, so its quoting cannot be read reliably; use $(...))"
+        )
     if refused is None and quoting == DQUOTE and _backquote_inside_dquote(chain[base_index:]):
         refused = (
             "in double quotes inside `...` inside double quotes (shells disagree on that "

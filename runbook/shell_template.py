@@ -185,12 +185,12 @@ def _refuse_if_unfillable(
         )
     if name in keep:
         return
-    problem = unproven(values[name], patterns.get(name))
+    problem = unproven(values[name], patterns.get(name), name)
     if problem:
         raise UnprovenValue(f"{shown} is {site.reparsed}; {problem}", placeholder.start, name)
 
 
-def unproven(value: str, pattern: str | None) -> str | None:
+def unproven(value: str, pattern: str | None, name: str = "") -> str | None:
     """Why ``value`` is not proven harmless where a shell parses it again, or None when it is."""
     if pattern is not None:
         if re.fullmatch(pattern, value):
@@ -199,9 +199,14 @@ def unproven(value: str, pattern: str | None) -> str | None:
     bad = _UNSAFE_CHARACTER.search(value)
     if bad is None:
         return None
+    hint = (
+        "a host name there must use only those characters"
+        if name == "host"
+        else "declare a pattern: for the var to allow more"
+    )
     return (
         f"its value {value!r} contains {bad.group()!r}, outside the safe set "
-        f"[{SAFE_CHARACTERS}] (declare a pattern: for the var to allow more)"
+        f"[{SAFE_CHARACTERS}] ({hint})"
     )
 
 
