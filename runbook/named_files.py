@@ -3,8 +3,9 @@
 Checked when the runbook is loaded, so ``validate`` and ``preflight`` say so at
 the field's line and column instead of the launch failing at T-40m. Paths are
 taken as the launch takes them: relative to the runbook's directory, ``~``
-expanded. A ``known_hosts`` file that does not exist yet is fine under
-``accept-new`` (the launch creates it) as long as its directory exists.
+expanded. A ``known_hosts`` file that does not exist yet is fine as long as its
+directory does: like OpenSSH, the launch reads it as empty (``preflight`` then
+reports each host's key as unknown) and ``accept-new`` creates it.
 """
 
 from __future__ import annotations
@@ -43,8 +44,7 @@ def check_named_files(
     if "known_hosts" in given:
         path = _path(runbook.ssh.known_hosts, base_dir)
         why = _unreadable(path)
-        may_create = runbook.ssh.host_key_policy is model.HostKeyPolicy.ACCEPT_NEW
-        if why == "no such file" and may_create and path.parent.is_dir():
+        if why == "no such file" and path.parent.is_dir():
             why = None
         if why:
             problem(("ssh", "known_hosts"), f"ssh.known_hosts: {why}: {path}")
