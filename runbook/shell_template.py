@@ -89,11 +89,11 @@ def _fill(
     *,
     as_template: bool,
 ) -> str:
-    placeholders = parse_template(text)
-    to_fill = [p for p in placeholders if p.name is not None and not p.raw]
+    command = _Command(text, parse_template(text), values, keep)
+    to_fill = [p for p in command.placeholders if p.name is not None and not p.raw]
     if not to_fill:
-        return _assemble(text, placeholders, values, keep, {}, as_template)
-    source, spans = _parse_source(text, placeholders, values, keep, {})
+        return command.assemble({}, as_template)
+    source, spans = command.source({})
     error = shell_syntax.first_error(shell_syntax.parse(source))
     if error is not None:
         raise TemplateError(
@@ -111,43 +111,91 @@ def _fill(
         pasted[id(placeholder)] = paste(values[placeholder.name], site)
         if site.quoting == HEREDOC:
             in_heredocs[id(placeholder)] = site
-    _check_structure(text, placeholders, values, keep, pasted, in_heredocs, source, to_fill)
-    return _assemble(text, placeholders, values, keep, pasted, as_template)
+    command.check_structure(pasted, in_heredocs, source, to_fill)
+    return command.assemble(pasted, as_template)
 
 
-def _check_structure(
-    text: str,
-    placeholders: list[Placeholder],
-    values: Mapping[str, str],
-    keep: frozenset[str],
-    pasted: Mapping[int, str],
-    in_heredocs: Mapping[int, Site],
-    source: bytes,
-    to_fill: list[Placeholder],
-) -> None:
-    """The filled command must parse to the template's structure, and no value may end a heredoc.
+@dataclass(frozen=True)
+class _Command:
+    """A command template being filled: its text, placeholders, values and the names kept."""
 
-    Heredoc bodies are checked by their lines (a value must not add a line equal to the
-    delimiter), not by tree-sitter, which misreads backslashes there.
-    """
-    names = ", ".join(sorted({f"{{{{ {p.name} }}}}" for p in to_fill if p.name not in keep}))
-    problem = TemplateError(
-        f"filling {names} would change the command's structure (a value must never end a "
-        "heredoc, a quote or a command); choose another value or declare a pattern:",
-        to_fill[0].start,
-    )
-    outside = {key: value for key, value in pasted.items() if key not in in_heredocs}
-    rendered, _ = _parse_source(text, placeholders, values, keep, outside)
-    if shell_syntax.skeleton(rendered) != shell_syntax.skeleton(source):
-        raise problem
-    if not in_heredocs:
-        return
-    if any("\n" in pasted[key] for key in in_heredocs):
-        raise problem
-    full, _ = _parse_source(text, placeholders, values, keep, pasted)
-    for site in in_heredocs.values():
-        if _end_lines(full, site) != _end_lines(source, site):
+    text: str
+    placeholders: list[Placeholder]
+    values: Mapping[str, str]
+    keep: frozenset[str]
+
+    def source(self, pasted: Mapping[int, str]) -> tuple[bytes, dict[int, tuple[int, int]]]:
+        """The bytes the parser reads: ``pasted`` text where given, else a token; where each token is."""
+        source = bytearray()
+        spans: dict[int, tuple[int, int]] = {}
+        position = 0
+        for index, placeholder in enumerate(self.placeholders):
+            source += self.text[position : placeholder.start].encode()
+            position = placeholder.end
+            if placeholder.literal is not None:
+                source += placeholder.literal.encode()
+            elif placeholder.raw and placeholder.name not in self.keep:
+                source += self.values[placeholder.name or ""].encode()
+            elif id(placeholder) in pasted:
+                source += pasted[id(placeholder)].encode()
+            else:
+                if source and _NAME_CHARACTER.match(chr(source[-1])):
+                    source += b'""'  # keep the token from joining a $name before it
+                start = len(source)
+                source += f"Xlaunchctl{index}".encode()
+                spans[id(placeholder)] = (start, len(source))
+        source += self.text[position:].encode()
+        return bytes(source), spans
+
+    def assemble(self, pasted: Mapping[int, str], as_template: bool) -> str:
+        """The filled command; ``as_template`` keeps it a template (kept names, escaped values)."""
+        pieces: list[str] = []
+        position = 0
+        for placeholder in self.placeholders:
+            pieces.append(self.text[position : placeholder.start])
+            position = placeholder.end
+            own_text = self.text[placeholder.start : placeholder.end]
+            if placeholder.literal is not None:
+                pieces.append(own_text if as_template else placeholder.literal)
+            elif placeholder.name in self.keep:
+                pieces.append(own_text)
+            else:
+                filled = pasted.get(id(placeholder), self.values[placeholder.name or ""])
+                pieces.append(escape(filled) if as_template else filled)
+        pieces.append(self.text[position:])
+        return "".join(pieces)
+
+    def check_structure(
+        self,
+        pasted: Mapping[int, str],
+        in_heredocs: Mapping[int, Site],
+        source: bytes,
+        to_fill: list[Placeholder],
+    ) -> None:
+        """The filled command must parse to the template's structure; no value may end a heredoc.
+
+        Heredoc bodies are checked by their lines (a value must not add a line equal to the
+        delimiter), not by tree-sitter, which misreads backslashes there.
+        """
+        names = sorted({f"{{{{ {p.name} }}}}" for p in to_fill if p.name not in self.keep})
+        problem = TemplateError(
+            f"filling {', '.join(names)} would change the command's structure (a value must "
+            "never end a heredoc, a quote or a command); choose another value or declare a "
+            "pattern:",
+            to_fill[0].start,
+        )
+        outside = {key: text for key, text in pasted.items() if key not in in_heredocs}
+        rendered, _ = self.source(outside)
+        if shell_syntax.skeleton(rendered) != shell_syntax.skeleton(source):
             raise problem
+        if not in_heredocs:
+            return
+        if any("\n" in pasted[key] for key in in_heredocs):
+            raise problem
+        full, _ = self.source(pasted)
+        for site in in_heredocs.values():
+            if _end_lines(full, site) != _end_lines(source, site):
+                raise problem
 
 
 def _end_lines(source: bytes, site: Site) -> int:
@@ -225,60 +273,3 @@ def paste(value: str, site: Site) -> str:
     for _ in range(site.backquotes):
         text = re.sub(r"([\\`])", r"\\\1", text)
     return text
-
-
-def _parse_source(
-    text: str,
-    placeholders: list[Placeholder],
-    values: Mapping[str, str],
-    keep: frozenset[str],
-    pasted: Mapping[int, str],
-) -> tuple[bytes, dict[int, tuple[int, int]]]:
-    """The bytes the parser reads: a token for each unfilled placeholder; where each one is."""
-    source = bytearray()
-    spans: dict[int, tuple[int, int]] = {}
-    position = 0
-    for index, placeholder in enumerate(placeholders):
-        source += text[position : placeholder.start].encode()
-        position = placeholder.end
-        if placeholder.literal is not None:
-            source += placeholder.literal.encode()
-            continue
-        if placeholder.raw and placeholder.name not in keep:
-            source += values[placeholder.name].encode()
-            continue
-        if id(placeholder) in pasted:
-            source += pasted[id(placeholder)].encode()
-            continue
-        if source and _NAME_CHARACTER.match(chr(source[-1])):
-            source += b'""'  # keep the token from joining a $name before it
-        start = len(source)
-        source += f"Xlaunchctl{index}".encode()
-        spans[id(placeholder)] = (start, len(source))
-    source += text[position:].encode()
-    return bytes(source), spans
-
-
-def _assemble(
-    text: str,
-    placeholders: list[Placeholder],
-    values: Mapping[str, str],
-    keep: frozenset[str],
-    pasted: Mapping[int, str],
-    as_template: bool,
-) -> str:
-    pieces: list[str] = []
-    position = 0
-    for placeholder in placeholders:
-        pieces.append(text[position : placeholder.start])
-        position = placeholder.end
-        own_text = text[placeholder.start : placeholder.end]
-        if placeholder.literal is not None:
-            pieces.append(own_text if as_template else placeholder.literal)
-        elif placeholder.name in keep:
-            pieces.append(own_text)
-        else:
-            filled = pasted.get(id(placeholder), values[placeholder.name or ""])
-            pieces.append(escape(filled) if as_template else filled)
-    pieces.append(text[position:])
-    return "".join(pieces)

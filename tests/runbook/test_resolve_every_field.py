@@ -23,6 +23,21 @@ from runbook.resolve import resolve, stand_in_values
 
 KNOWN_VALUE = "RENDERED7"
 
+
+def _action(name: str) -> dict:
+    """What a launch step and a rollback step share, every key given."""
+    return {
+        "id": name,
+        "name": name.title(),
+        "run": f"echo {name}",
+        "on": "local",
+        "timeout": "5m",
+        "env": {"PGPASSWORD": "${DB_PASSWORD}"},
+        "expect": {"exit": 0, "stdout_contains": name, "stdout_matches": f"{name}.*"},
+        "notify": f"{name} now",
+    }
+
+
 # Every key of the format, at least once (each criterion and notify kind included).
 MAXIMAL = {
     "version": 1,
@@ -55,14 +70,8 @@ MAXIMAL = {
     "notify": [{"slack": "${SLACK_URL}"}, {"webhook": "http://127.0.0.1:9999/hook"}],
     "steps": [
         {
-            "id": "deploy",
-            "name": "Deploy",
+            **_action("deploy"),
             "at": "T-10m",
-            "run": "echo deploy",
-            "on": "local",
-            "timeout": "5m",
-            "env": {"PGPASSWORD": "${DB_PASSWORD}"},
-            "expect": {"exit": 0, "stdout_contains": "deploy", "stdout_matches": "dep.*"},
             "check": [
                 {
                     "http": "http://127.0.0.1:8000/health",
@@ -89,7 +98,6 @@ MAXIMAL = {
                     "every": "5s",
                 },
             ],
-            "notify": "deploying",
             "confirm": "Go?",
             "wait": "1s",
             "on_failure": "rollback",
@@ -111,15 +119,8 @@ MAXIMAL = {
     ],
     "rollback": [
         {
-            "id": "restore",
-            "name": "Restore",
-            "run": "echo restore",
-            "on": "local",
-            "timeout": "5m",
-            "env": {"REASON": "x"},
-            "expect": {"exit": 0, "stdout_contains": "restore", "stdout_matches": "rest.*"},
+            **_action("restore"),
             "check": {"command": "true"},
-            "notify": "restoring",
             "if_started": "deploy",
             "retries": 1,
             "retry_delay": "1s",
