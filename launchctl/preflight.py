@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from runbook import model
-from runbook.resolve import stand_in_values
+from runbook.resolve import resolve, stand_in_values
 from runbook.templating import render, secret_refs
 from steps.probes import Probe, SshProbe, probe_http, probe_prometheus
 
@@ -37,6 +37,7 @@ def _criteria(runbook: model.Runbook) -> Iterator[model.Criterion]:
 
 
 def run_preflight(runbook: model.Runbook, environ: Mapping[str, str]) -> list[Probe]:
+    runbook = resolve(runbook, stand_in_values(runbook))  # ssh paths, URLs: as the launch has them
     values = _values(runbook)
     probes = [
         Probe(
