@@ -146,8 +146,9 @@ class _Resolver:
             ),
             "notify": scoped.template(action.notify, (*path, "notify")),
         }
-        if isinstance(action, model.Step):
-            changes["confirm"] = scoped.template(action.confirm, (*path, "confirm"))
+        if isinstance(action, model.Step) and action.confirm is not None:
+            question = scoped.template(action.confirm.question, (*path, "confirm", "question"))
+            changes["confirm"] = replace(action.confirm, question=question)
         return replace(action, **changes)
 
     def criterion(self, criterion: model.Criterion, path: FieldPath) -> model.Criterion:

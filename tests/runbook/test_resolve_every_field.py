@@ -98,10 +98,11 @@ MAXIMAL = {
                     "every": "5s",
                 },
             ],
-            "confirm": "Go?",
+            "confirm": {"question": "Go?", "timeout": "5m", "on_timeout": "pause"},
             "wait": "1s",
             "on_failure": "rollback",
-        }
+        },
+        {"id": "golive", "at": "T+0", "confirm": "Go live?"},
     ],
     "guards": [
         {
@@ -141,9 +142,12 @@ def _is_string(schema: dict[str, Any]) -> bool:
 def string_fields(schema: dict[str, Any], doc: Any, path: tuple, variants: set) -> Iterator[tuple]:
     """Paths (in ``doc``) of every string the schema allows; ``variants`` collects what was seen."""
     if "oneOf" in schema:
-        matching = [v for v in schema["oneOf"] if set(v.get("required", [])) <= set(doc)]
+        if isinstance(doc, dict):
+            matching = [v for v in schema["oneOf"] if set(v.get("required", [None])) <= set(doc)]
+        else:
+            matching = [v for v in schema["oneOf"] if _is_string(v)]
         assert len(matching) == 1, path
-        variants.add(matching[0]["title"])
+        variants.add(matching[0].get("title", "a string"))
         yield from string_fields(matching[0], doc, path, variants)
         return
     if "anyOf" in schema and isinstance(doc, dict | list):
@@ -171,7 +175,7 @@ def _all_variants(schema: Any) -> set:
     found: set = set()
     if isinstance(schema, dict):
         for variant in schema.get("oneOf", []):
-            found.add(variant["title"])
+            found.add(variant.get("title", "a string"))
         for key in schema.get("properties", {}):
             found.add((schema.get("title"), key))
         for value in schema.values():
