@@ -80,8 +80,7 @@ def plan(runbook: str, t0: str | None, var: tuple[str, ...], targets: str | None
     from launchctl.journal.catalogue import iso
     from launchctl.views.plan_text import plan_rows, render_plan
 
-    book = _load(runbook, var, targets)
-    start, events = plan_launch(book, t0, os.environ)
+    start, events, book = plan_launch(_load(runbook, var, targets), t0, os.environ)
     click.echo(render_plan(book, plan_rows(events), iso(start)))
 
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from runbook import model
-from runbook.templating import render
+from runbook.resolve import resolve, stand_in_values
+from runbook.templating import render, secret_refs
 from steps.probes import Probe, SshProbe, probe_http, probe_prometheus
 
 SSH_PROBES_AT_ONCE = 20
@@ -22,10 +23,7 @@ PLACEHOLDER = "preflight"
 def _values(runbook: model.Runbook) -> dict[str, str]:
     """Names that only exist during a launch get a stand-in so queries and URLs can be rendered."""
     return {
-        **runbook.vars,
-        "t0": PLACEHOLDER,
-        "launch.id": PLACEHOLDER,
-        "launch.name": runbook.name,
+        **stand_in_values(runbook),
         "step.id": PLACEHOLDER,
         "host": "localhost",
         "rollback.reason": PLACEHOLDER,
@@ -39,6 +37,7 @@ def _criteria(runbook: model.Runbook) -> Iterator[model.Criterion]:
 
 
 def run_preflight(runbook: model.Runbook, environ: Mapping[str, str]) -> list[Probe]:
+    runbook = resolve(runbook, stand_in_values(runbook))  # ssh paths, URLs: as the launch has them
     values = _values(runbook)
     probes = [
         Probe(
@@ -66,15 +65,13 @@ def _prometheus_probes(
             queries.setdefault(render(criterion.query, values), criterion.timeout.total_seconds())
     if not queries:
         return []
-    from runbook.templating import expand_secrets
-
-    try:
-        url = expand_secrets(render(runbook.prometheus_url or "", values), environ)
-    except KeyError as exc:
+    unset = [name for name, _ in secret_refs(runbook.prometheus_url or "") if not environ.get(name)]
+    if unset:
         return [
-            Probe("prometheus", query, False, f"prometheus.url needs secret {exc.args[0]}")
+            Probe("prometheus", query, False, f"prometheus.url needs secret {unset[0]}")
             for query in queries
         ]
+    url = render(runbook.prometheus_url or "", values, environ)
     return [probe_prometheus(url, query, timeout) for query, timeout in queries.items()]
 
 

@@ -30,6 +30,9 @@ from runbook.schema import (
 from runbook.yaml_tree import YMap, YNode, YScalar, YSeq
 
 MAX_STEPS = 10_000
+# Names known only while running that commands and checks may hold: the host a command runs
+# on, and in rollback steps why and by whom the rollback was started.
+_RUNTIME = ("host", "rollback")
 
 
 def _poll(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> model.Poll | Any:
@@ -50,9 +53,22 @@ _POLL_FIELDS = {
 
 
 class VarValue(Type):
-    """A ``vars`` value: a string, number or boolean, kept as the text it substitutes."""
+    """A ``vars`` value: a string, number or boolean kept as the text it substitutes, or
+    ``{default: ..., pattern: REGEX}`` (either key optional).
+
+    A var's value is data, never a template: a placeholder in it is refused.
+    The ``pattern`` (matched whole) is what proves a value harmless where a
+    shell parses it a second time (``sh -c '...'``); ``--var`` values must match
+    it too. Converted to ``model.VarDecl``.
+    """
 
     def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        if isinstance(node, YMap):
+            return self._declaration(node, path, ctx)
+        value = self._value(node, path, ctx)
+        return INVALID if value is INVALID else model.VarDecl(value)
+
+    def _value(self, node: YNode, path: str, ctx: Context) -> Any:
         if (
             not isinstance(node, YScalar)
             or node.value is None
@@ -64,10 +80,68 @@ class VarValue(Type):
         if any(ord(c) < 32 and c not in "\t" for c in text):
             ctx.error(node.mark, path, "contains control characters")
             return INVALID
+        if _names_a_placeholder(text):
+            ctx.error(node.mark, path, "a var's value is not a template: it cannot use {{ ... }}")
+            return INVALID
         return text
 
+    def _declaration(self, node: YMap, path: str, ctx: Context) -> Any:
+        for key in node.items:
+            if key not in ("default", "pattern"):
+                ctx.error(
+                    node.key_marks[key], f"{path}.{key}", f"unknown key '{key}' (default, pattern)"
+                )
+                return INVALID
+        default = None
+        if "default" in node.items:
+            default = self._value(node.items["default"], f"{path}.default", ctx)
+            if default is INVALID:
+                return INVALID
+        pattern = None
+        if "pattern" in node.items:
+            pattern = Str(template=False).convert(node.items["pattern"], f"{path}.pattern", ctx)
+            if pattern is INVALID or not _valid_pattern(pattern, node.items["pattern"], path, ctx):
+                return INVALID
+        if default is not None and pattern is not None and not re.fullmatch(pattern, default):
+            ctx.error(
+                node.items["default"].mark,
+                f"{path}.default",
+                f"{default!r} does not match the var's pattern /{pattern}/",
+            )
+            return INVALID
+        return model.VarDecl(default, pattern)
+
     def json_schema(self) -> dict[str, Any]:
-        return {"type": ["string", "number", "boolean"]}
+        plain = {"type": ["string", "number", "boolean"]}
+        return {
+            "anyOf": [
+                plain,
+                {
+                    "type": "object",
+                    "properties": {
+                        "default": plain,
+                        "pattern": {"type": "string", "minLength": 1, "format": "regex"},
+                    },
+                    "additionalProperties": False,
+                },
+            ]
+        }
+
+
+def _names_a_placeholder(text: str) -> bool:
+    try:
+        return bool(templating.template_names(text))
+    except templating.TemplateError:
+        return False  # not placeholder syntax (e.g. docker's {{.State}}): plain text
+
+
+def _valid_pattern(pattern: str, node: YNode, path: str, ctx: Context) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        ctx.error(node.mark, f"{path}.pattern", f"invalid regular expression: {exc}")
+        return False
+    return True
 
 
 def _build_http(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
@@ -119,10 +193,14 @@ CRITERION = OneOfKeys(
             "http criterion",
             {
                 "http": Field(
-                    Str(), required=True, doc="URL to GET; passes on a 2xx (or `status`)"
+                    Str(runtime=_RUNTIME),
+                    required=True,
+                    doc="URL to GET; passes on a 2xx (or `status`)",
                 ),
                 "status": Field(Int(100, 599), doc="exact HTTP status expected (default: any 2xx)"),
-                "body_contains": Field(Str(), doc="text the response body must contain"),
+                "body_contains": Field(
+                    Str(runtime=_RUNTIME), doc="text the response body must contain"
+                ),
                 "timeout": Field(Duration(positive=True), doc="per-request timeout (default 10s)"),
                 "on": Field(target_ref(), doc="run once per host of this target, with {{ host }}"),
                 **_POLL_FIELDS,
@@ -147,7 +225,7 @@ CRITERION = OneOfKeys(
             "command criterion",
             {
                 "command": Field(
-                    Str(shell=True),
+                    Str(shell=True, runtime=_RUNTIME),
                     required=True,
                     doc="shell command; passes on the expected exit code",
                 ),
@@ -197,13 +275,14 @@ _ACTION_FIELDS: dict[str, Field] = {
     "id": Field(ident(), required=True, doc="unique id, [a-z0-9_-]+"),
     "name": Field(Str(), doc="human title"),
     "run": Field(
-        Str(shell=True), doc="shell command; filled values are shell-quoted unless {{ x | raw }}"
+        Str(shell=True, runtime=_RUNTIME),
+        doc="shell command; filled values are shell-quoted unless {{ x | raw }}",
     ),
     "on": Field(target_ref(), doc="target to run on (default local)"),
     "timeout": Field(Duration(positive=True), doc="the command is killed past this (default 10m)"),
     "env": Field(
         MapOf(
-            Str(secret_refs=True, coerce_scalars=True),
+            Str(secret_refs=True, coerce_scalars=True, runtime=("rollback",)),
             key_pattern=ENV_NAME_PATTERN,
             key_hint="an environment variable name",
         ),
@@ -213,7 +292,9 @@ _ACTION_FIELDS: dict[str, Field] = {
     "check": Field(
         ListOf(CRITERION, single_ok=True), doc="criteria that must all pass after the run"
     ),
-    "notify": Field(Str(), doc="milestone message sent to every notify channel"),
+    "notify": Field(
+        Str(runtime=("rollback",)), doc="milestone message sent to every notify channel"
+    ),
 }
 
 
@@ -301,7 +382,7 @@ STEP = Record(
         "on_failure": Field(Choice(["rollback", "ask", "continue"]), doc="default rollback"),
     },
     _build_step,
-    scope=("step", "host"),
+    scope=("step",),
 )
 
 
@@ -332,7 +413,7 @@ ROLLBACK_STEP = Record(
         "retry_delay": Field(Duration(), doc="pause between attempts (default 5s)"),
     },
     _build_rollback_step,
-    scope=("step", "host", "rollback"),
+    scope=("step", "rollback"),
 )
 
 
@@ -412,9 +493,9 @@ def _prepare_runbook(values: dict[str, Any], node: YMap, ctx: Context) -> Contex
 
 RUNBOOK_FIELDS: dict[str, Field] = {
     "version": Field(Int(1, 1), required=True, doc="must be 1"),
-    "name": Field(Str(), required=True),
+    "name": Field(Str(builtins=frozenset({"t0"})), required=True),
     "t0": Field(Timestamp(), doc="go-live time; --t0 overrides"),
-    "gate": Field(Str(template=False), doc="go/no-go checklist, relative to this file"),
+    "gate": Field(Str(builtins=frozenset()), doc="go/no-go checklist, relative to this file"),
     "vars": Field(
         MapOf(
             VarValue(),

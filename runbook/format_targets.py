@@ -77,7 +77,7 @@ TARGET = Record(
             ),
             doc="SSH hosts, resolved through ssh_config",
         ),
-        "user": Field(Str(template=False)),
+        "user": Field(Str(builtins=frozenset())),
         "port": Field(Int(1, 65535)),
         "parallel": Field(Int(1, 1000), doc="at most this many hosts at once (default 10)"),
         "max_fail": Field(MaxFailType(), doc="hosts allowed to fail: a count or '10%' (default 0)"),
@@ -102,8 +102,8 @@ def _build_ssh(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> A
 SSH = Record(
     "ssh",
     {
-        "config": Field(Str(template=False), doc="ssh_config file (default: ~/.ssh/config)"),
-        "known_hosts": Field(Str(template=False), doc="default ~/.ssh/known_hosts"),
+        "config": Field(Str(builtins=frozenset()), doc="ssh_config file (default: ~/.ssh/config)"),
+        "known_hosts": Field(Str(builtins=frozenset()), doc="default ~/.ssh/known_hosts"),
         "host_key_policy": Field(
             Choice(["strict", "accept-new"]), doc="strict (default) refuses unknown keys"
         ),

@@ -9,6 +9,7 @@ steps. All problems are collected; ``ValidationFailed`` carries them sorted.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ from runbook import model, templating
 from runbook.durations import format_offset
 from runbook.errors import Diagnostic, InputError, ValidationFailed
 from runbook.format_targets import TARGETS
+from runbook.resolve import format_path
 from runbook.schema import INVALID, Context, Field, Record
-from runbook.yaml_tree import Mark, YMap, parse_yaml
+from runbook.yaml_tree import Mark, YMap, YNode, YSeq, parse_yaml
 
 
 def read_yaml_file(path: Path) -> tuple[bytes, str]:
@@ -80,6 +82,7 @@ def load_runbook(
     targets = dict(values["targets"] or {})
     if targets_file is not None:
         targets = load_targets_file(Path(targets_file))
+    var_values, var_patterns, var_problems = _vars(values["vars"] or {}, overrides, tree, display)
     runbook = model.Runbook(
         name=values["name"],
         source=path.resolve(),
@@ -88,7 +91,8 @@ def load_runbook(
         version=values["version"],
         t0=values["t0"],
         gate=(path.parent / values["gate"]).resolve() if values["gate"] else None,
-        vars={**(values["vars"] or {}), **overrides},
+        vars=var_values,
+        var_patterns=var_patterns,
         secrets=tuple(values["secrets"] or ()),
         targets=targets,
         ssh=values["ssh"] or model.SshSettings(),
@@ -97,10 +101,91 @@ def load_runbook(
         guards=tuple(values["guards"] or ()),
         rollback=tuple(values["rollback"] or ()),
     )
-    problems = _cross_check(runbook, tree, display)
+    problems = [*var_problems, *_cross_check(runbook, tree, display)]
     if ctx.diagnostics or problems:
         raise ValidationFailed([*ctx.diagnostics, *problems])
+    problems = _trial_resolve(runbook, tree, display, path.parent)
+    if problems:
+        raise ValidationFailed(problems)
     return runbook
+
+
+def _vars(
+    declared: Mapping[str, model.VarDecl], overrides: Mapping[str, str], tree: YMap, file: str
+) -> tuple[dict[str, str], dict[str, str], list[Diagnostic]]:
+    """Values (defaults, then ``--var``) and patterns; a missing value or a mismatch is a problem."""
+    values: dict[str, str] = {}
+    patterns: dict[str, str] = {}
+    problems: list[Diagnostic] = []
+    vars_node = tree.items.get("vars")
+    for name, decl in declared.items():
+        mark = _mark_at(tree, ("vars", name))
+        if decl.pattern is not None:
+            patterns[name] = decl.pattern
+        value = overrides.get(name, decl.default)
+        if value is None:
+            key_mark = vars_node.key_marks[name] if isinstance(vars_node, YMap) else mark
+            problems.append(
+                Diagnostic(
+                    file,
+                    key_mark.line,
+                    key_mark.column,
+                    f"vars.{name}: has no default; pass --var {name}=...",
+                )
+            )
+            continue
+        if decl.pattern is not None and name in overrides and not re.fullmatch(decl.pattern, value):
+            pattern_mark = _mark_at(tree, ("vars", name, "pattern"))
+            problems.append(
+                Diagnostic(
+                    file,
+                    pattern_mark.line,
+                    pattern_mark.column,
+                    f"vars.{name}: --var value {value!r} does not match the pattern /{decl.pattern}/",
+                )
+            )
+        values[name] = value
+    for name, value in overrides.items():
+        values.setdefault(name, value)
+    return values, patterns, problems
+
+
+def _trial_resolve(
+    runbook: model.Runbook, tree: YMap, file: str, base_dir: Path
+) -> list[Diagnostic]:
+    """Fill every field now, with stand-ins for T0 and the launch id, and check the named files:
+    what cannot be filled or read is reported at its field, before any launch starts."""
+    from runbook.named_files import check_named_files
+    from runbook.resolve import ResolveFailed, resolve, stand_in_values
+
+    try:
+        resolved = resolve(runbook, stand_in_values(runbook))
+    except ResolveFailed as failed:
+        return [
+            _diagnostic_at(tree, file, p.path, format_path(p.path), p.message)
+            for p in failed.problems
+        ]
+    return check_named_files(resolved, tree, file, base_dir)
+
+
+def _diagnostic_at(tree: YMap, file: str, path: tuple, shown: str, message: str) -> Diagnostic:
+    mark = _mark_at(tree, path)
+    return Diagnostic(file, mark.line, mark.column, f"{shown}: {message}")
+
+
+def _mark_at(tree: YNode, path: tuple) -> Mark:
+    """Where the field at ``path`` (keys and list indexes) starts, or the nearest enclosing node."""
+    node = tree
+    for part in path:
+        if isinstance(part, int) and isinstance(node, YSeq) and part < len(node.items):
+            node = node.items[part]
+        elif isinstance(part, int) and isinstance(node, YMap) and part == 0:
+            continue  # a single criterion written without a list
+        elif isinstance(part, str) and isinstance(node, YMap) and part in node.items:
+            node = node.items[part]
+        else:
+            break
+    return node.mark
 
 
 def load_targets_file(path: Path) -> dict[str, model.Target]:

@@ -221,6 +221,14 @@ class NotifyChannel:
 
 
 @dataclass(frozen=True)
+class VarDecl:
+    """A ``vars`` entry as written: its default (None: must come from ``--var``) and pattern."""
+
+    default: str | None
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
 class Runbook:
     name: str
     source: Path
@@ -230,6 +238,7 @@ class Runbook:
     t0: datetime | None = None
     gate: Path | None = None
     vars: Mapping[str, str] = field(default_factory=dict, hash=False)
+    var_patterns: Mapping[str, str] = field(default_factory=dict, hash=False)
     secrets: tuple[str, ...] = ()
     targets: Mapping[str, Target] = field(default_factory=dict, hash=False)
     ssh: SshSettings = SshSettings()

@@ -15,10 +15,15 @@ from runbook.yaml_tree import Mark, YNode, YScalar
 
 
 class Str(Type):
-    """A string. ``template``: ``{{ name }}`` placeholders are checked against known names.
+    """A string. ``template``: ``{{ name }}`` placeholders are checked against known names;
+    without it any ``{{`` is refused (every string either renders or refuses placeholders).
 
     ``secret_refs``: ``${NAME}`` is allowed (and must name a listed secret).
     ``shell``: ``${...}`` is the shell's business and left alone.
+    ``runtime``: which names known only while running it may hold: ``host`` (per-host
+    commands and checks), ``rollback`` (``rollback.reason``/``trigger`` in rollback steps).
+    ``builtins``: the built-in names it may use (default all); values needed before the
+    launch starts (file paths) take vars only, the name takes vars and ``t0``.
     """
 
     def __init__(
@@ -27,12 +32,16 @@ class Str(Type):
         template: bool = True,
         secret_refs: bool = False,
         shell: bool = False,
+        runtime: tuple[str, ...] = (),
+        builtins: frozenset[str] | None = None,
         pattern: str | None = None,
         pattern_hint: str = "",
         max_length: int = 65536,
         coerce_scalars: bool = False,
     ) -> None:
         self.template = template
+        self.runtime = runtime
+        self.builtins = builtins
         self.secret_refs = secret_refs
         self.shell = shell
         self.pattern = re.compile(pattern) if pattern else None
@@ -62,6 +71,9 @@ class Str(Type):
         if self.pattern and not self.pattern.match(value):
             ctx.error(node.mark, path, f"invalid value '{value}'{self.pattern_hint}")
             return INVALID
+        if not self.template and "{{" in value:
+            ctx.error(node.mark, path, "placeholders ({{ ... }}) are not filled here")
+            return INVALID
         ok = self._check_template(value, node.mark, path, ctx) if self.template else True
         return value if ok else INVALID
 
@@ -73,23 +85,9 @@ class Str(Type):
             return False
         ok = True
         for name in sorted(names):
-            if name in templating.ROLLBACK_ONLY and "rollback" not in ctx.scope:
-                ctx.error(mark, path, f"'{{{{ {name} }}}}' is only available in rollback steps")
-                ok = False
-            elif name == "host" and "host" not in ctx.scope:
-                ctx.error(
-                    mark, path, "'{{ host }}' is only available in per-host commands and checks"
-                )
-                ok = False
-            elif name == "step.id" and "step" not in ctx.scope:
-                ctx.error(mark, path, "'{{ step.id }}' is only available inside a step")
-                ok = False
-            elif name not in ctx.names and name not in templating.BUILTINS:
-                ctx.error(
-                    mark,
-                    path,
-                    f"unknown name '{{{{ {name} }}}}' (define it under vars or pass --var {name}=...)",
-                )
+            problem = self._name_problem(name, ctx)
+            if problem:
+                ctx.error(mark, path, problem)
                 ok = False
         if self.shell:
             return ok
@@ -105,6 +103,30 @@ class Str(Type):
                 ctx.error(mark, path, f"'${{{ref}}}' is not listed under secrets")
                 ok = False
         return ok
+
+    def _name_problem(self, name: str, ctx: Context) -> str | None:
+        shown = f"'{{{{ {name} }}}}'"
+        if name == "host":
+            if "host" in self.runtime:
+                return None
+            return f"{shown} is only available in per-host commands and checks"
+        if name in templating.ROLLBACK_ONLY:
+            if "rollback" not in ctx.scope:
+                return f"{shown} is only available in rollback steps"
+            if "rollback" not in self.runtime:
+                return f"{shown} is only available in a rollback step's run, env, notify and checks"
+            return None
+        if name == "step.id" and "step" not in ctx.scope:
+            return f"{shown} is only available inside a step"
+        if name in templating.BUILTINS:
+            if self.builtins is None or name in self.builtins:
+                return None
+            if self.builtins:
+                return f"{shown} cannot be used here (only vars and {{{{ t0 }}}}: the launch id is made from this)"
+            return f"{shown} cannot be used here (only vars: the value is needed before the launch starts)"
+        if name not in ctx.names:
+            return f"unknown name {shown} (define it under vars or pass --var {name}=...)"
+        return None
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "string", "minLength": 1}

@@ -1,18 +1,20 @@
 """``{{ name }}`` placeholders and ``${NAME}`` secret references.
 
 Placeholders are checked when the runbook is loaded (an unknown name is a
-validation error) and filled when a step runs, because some values (``host``,
-``rollback.reason``) only exist then. In shell commands every filled value is
-never part of the command text at all (see ``runbook.shell_template``), so a value
-from ``--var`` or a host name can never inject a command; ``{{ name | raw }}``
-inserts it verbatim for authors who mean it. ``{{ "{{" }}`` writes a literal
-``{{`` (for ``docker inspect -f`` style templates).
+validation error) and filled once by ``runbook.resolve`` before anything runs;
+only the names that exist while running (``host``, ``rollback.reason``,
+``rollback.trigger``) are left for then. Shell commands are filled by
+``runbook.shell_template``, which quotes each value for the place it sits in;
+``{{ name | raw }}`` inserts it verbatim for authors who mean it.
+``{{ "{{" }}`` writes a literal ``{{`` (for ``docker inspect -f`` style
+templates). ``${NAME}`` (a secret) is expanded in the runbook's own text only,
+never inside a value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 BUILTINS = frozenset(
@@ -84,26 +86,70 @@ def template_names(text: str) -> set[str]:
     return {p.name for p in parse_template(text) if p.name is not None}
 
 
-def render(text: str, values: Mapping[str, str]) -> str:
+def render(text: str, values: Mapping[str, str], environ: Mapping[str, str] | None = None) -> str:
     """Fill placeholders from ``values`` as plain text (shell commands go through ``shell_template``).
 
-    A name missing from ``values`` raises ``KeyError``: the loader has already
-    proved every name exists, so this means a built-in is used out of its scope.
+    With ``environ``, ``${NAME}`` is expanded in the runbook's own text only,
+    never inside a filled value: a value is data, not a template. A name the
+    environment lacks stays ``${NAME}`` (only a dry run gets that far: a real
+    run checks every listed secret first). A placeholder name missing from
+    ``values`` raises ``KeyError``: the loader has already proved every name
+    exists, so this means a built-in is used out of its scope.
     """
-    placeholders = parse_template(text)
-    if not placeholders:
-        return text
     pieces: list[str] = []
     position = 0
-    for placeholder in placeholders:
-        pieces.append(text[position : placeholder.start])
+    for placeholder in parse_template(text):
+        pieces.append(_expand(text[position : placeholder.start], environ))
         if placeholder.literal is not None:
             pieces.append(placeholder.literal)
         else:
             pieces.append(values[placeholder.name])
         position = placeholder.end
+    pieces.append(_expand(text[position:], environ))
+    return "".join(pieces)
+
+
+def _expand(literal: str, environ: Mapping[str, str] | None) -> str:
+    if environ is None:
+        return literal
+    return _SECRET_REF.sub(lambda m: environ.get(m.group(1), m.group(0)), literal)
+
+
+def fill_template(
+    text: str,
+    values: Mapping[str, str],
+    keep: Collection[str] = (),
+    *,
+    secret_refs: bool = False,
+) -> str:
+    """``text`` with every placeholder filled except those named in ``keep``, still a template.
+
+    Filled values are escaped (see ``escape``), so rendering the result later
+    with the kept names gives the final text and no value is ever read as a
+    placeholder or a secret reference.
+    """
+    pieces: list[str] = []
+    position = 0
+    for placeholder in parse_template(text):
+        pieces.append(text[position : placeholder.start])
+        position = placeholder.end
+        if placeholder.name is None or placeholder.name in keep:
+            pieces.append(text[placeholder.start : placeholder.end])
+        else:
+            pieces.append(escape(values[placeholder.name], secret_refs=secret_refs))
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def escape(text: str, *, secret_refs: bool = False) -> str:
+    """``text`` written so that rendering it again gives ``text`` back, literally.
+
+    Every ``{`` becomes ``{{ "{" }}`` (no value can open a placeholder) and, for
+    fields that expand ``${NAME}``, every ``$`` becomes ``{{ "$" }}`` (no value
+    can name a secret).
+    """
+    text = text.replace("{", '{{ "{" }}')
+    return text.replace("$", '{{ "$" }}') if secret_refs else text
 
 
 def secret_refs(text: str) -> list[tuple[str, int]]:
@@ -112,8 +158,8 @@ def secret_refs(text: str) -> list[tuple[str, int]]:
 
 
 def expand_secrets(text: str, environ: Mapping[str, str]) -> str:
-    """Replace ``${NAME}`` with the environment's value; a missing one raises ``KeyError``."""
-    return _SECRET_REF.sub(lambda m: environ[m.group(1)], text)
+    """``${NAME}`` replaced with the environment's value in a resolved field (see ``render``)."""
+    return render(text, {}, environ)
 
 
 def format_value(value: object) -> str:

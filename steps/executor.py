@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from runbook import model
 from runbook.errors import LaunchctlError
 from runbook.shell_template import ShellCommand, render_shell_command
-from runbook.templating import expand_secrets, render
+from runbook.templating import render
 from steps import criteria
 from steps.cancel import CancelToken
 from steps.deadline import Deadline
@@ -67,7 +67,7 @@ def prometheus_url(
     """The Prometheus base URL with placeholders filled and ``${SECRET}`` taken from the environment."""
     if not runbook.prometheus_url:
         return None
-    return expand_secrets(render_text(runbook.prometheus_url, values), environ)
+    return render(runbook.prometheus_url, {**values, "host": "localhost"}, environ)
 
 
 class Executor(Protocol):

@@ -37,6 +37,7 @@ from runbook.checklist import Decision, GateResult, evaluate_gate, load_checklis
 from runbook.durations import format_duration, format_offset
 from runbook.errors import EXIT_BAD_INPUT, EXIT_NO_GO, InputError
 from runbook.loader import load_runbook
+from runbook.resolve import launch_name, resolve, template_values
 from steps.clock import Clock, ScaledClock, SimulatedClock, utcnow
 from steps.executor import DryRunExecutor, RealExecutor
 from steps.notify import Delivery, Notifier
@@ -126,12 +127,13 @@ def start_launch(
             echo(f"note: secrets not set (fine for a dry run): {', '.join(missing)}")
     else:
         require_secrets(runbook, environ)
-    gate = evaluate_gate(load_checklist(runbook.gate)) if runbook.gate else None
     now = utcnow()
     t0 = resolve_t0(options.t0, runbook, now)
     if not (options.dry_run or options.no_wait or options.late_ok):
         _refuse_late_start(runbook, t0, now, options.yes, echo)
-    launch_id = new_launch_id(runbook.name, now)
+    launch_id = new_launch_id(launch_name(runbook, iso(t0)), now)
+    runbook = resolve(runbook, template_values(runbook, t0=iso(t0), launch_id=launch_id))
+    gate = evaluate_gate(load_checklist(runbook.gate)) if runbook.gate else None
     journal_dir = (options.journal or Path(".launchctl") / launch_id).absolute()
     echo(f"journal: {journal_dir}")
     if gate is not None:
@@ -307,10 +309,12 @@ def _locked_state(journal_dir: Path) -> Iterator[tuple[Path, LaunchState]]:
 
 
 def _recorded_runbook(state: LaunchState) -> model.Runbook:
+    """The runbook as the launch resolved it: its file, ``--var`` values, T0 and id."""
     launch = state.launch
-    return load_runbook(
+    runbook = load_runbook(
         launch["runbook"], launch.get("var_overrides") or {}, launch.get("targets_file")
     )
+    return resolve(runbook, template_values(runbook, t0=launch["t0"], launch_id=state.launch_id))
 
 
 @dataclass
@@ -363,10 +367,12 @@ def _refuse(recorder: Recorder, gate: GateResult, echo: Callable[[str], None]) -
 
 def plan_launch(
     runbook: model.Runbook, t0_option: str | None, environ: Mapping[str, str]
-) -> tuple[datetime, list[dict[str, Any]]]:
-    """Walk the launch with a simulated clock and a describing executor: T0 and the events, which are the plan."""
+) -> tuple[datetime, list[dict[str, Any]], model.Runbook]:
+    """Walk the launch with a simulated clock and a describing executor: T0, the events (which
+    are the plan) and the resolved runbook they came from."""
     now = utcnow()
     t0 = resolve_t0(t0_option, runbook, now)
+    runbook = resolve(runbook, template_values(runbook, t0=iso(t0), launch_id="plan"))
     clock = SimulatedClock(t0 + runbook.steps[0].at)
     events: list[dict[str, Any]] = []
     recorder = Recorder(None, _masker(runbook, environ), clock, [events.append])
@@ -374,16 +380,7 @@ def plan_launch(
     settings.yes = True
     engine = Engine(runbook, settings, recorder, None, clock, DryRunExecutor(), environ)
     engine.run()
-    return t0, events
-
-
-def _values(runbook: model.Runbook, settings: LaunchSettings) -> dict[str, str]:
-    return {
-        **runbook.vars,
-        "t0": iso(settings.t0),
-        "launch.id": settings.launch_id,
-        "launch.name": runbook.name,
-    }
+    return t0, events, runbook
 
 
 def _drive(
@@ -398,7 +395,7 @@ def _drive(
     act: Callable[[Engine], int] = Engine.run,
 ) -> int:
     """Assemble the executor, notifier and engine, then ``act`` (run the launch, or only roll back)."""
-    values = _values(runbook, settings)
+    values = template_values(runbook, t0=iso(settings.t0), launch_id=settings.launch_id)
     if settings.dry_run:
         executor = DryRunExecutor()
     else:

@@ -36,7 +36,8 @@ from rollback.run import PriorStep, RollbackStepResult, run_rollback, run_rollba
 from runbook import model
 from runbook.durations import format_offset
 from runbook.errors import EXIT_OK, EXIT_PAUSED, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
-from runbook.templating import expand_secrets, render
+from runbook.resolve import template_values
+from runbook.templating import render
 from steps.action import ActionContext, run_action
 from steps.cancel import CancelToken
 from steps.clock import Clock
@@ -89,12 +90,7 @@ class Engine:
         self.state = state
         self._started_ids: set[str] = set(state.started_step_ids) if state else set()
         self._went_live = False
-        self.values: dict[str, str] = {
-            **runbook.vars,
-            "t0": iso(settings.t0),
-            "launch.id": settings.launch_id,
-            "launch.name": runbook.name,
-        }
+        self.values = template_values(runbook, t0=iso(settings.t0), launch_id=settings.launch_id)
         self.guards = GuardSupervisor(
             runbook,
             clock,
@@ -532,7 +528,7 @@ class Engine:
             "LAUNCHCTL_T0": self.values["t0"],
         }
         for name, template in action.env.items():
-            env[name] = expand_secrets(render(template, values), self.environ)
+            env[name] = render(template, values, self.environ)
         return env
 
     def notify(self, message: str, milestone: str, step: str | None = None) -> None:

@@ -309,9 +309,6 @@ def test_hostile_var_values_cannot_inject_commands_in_any_quoting(write_runbook,
           - id: double
             at: T+0
             run: printf '%s|' "release {{ v }}" > double.out
-          - id: single
-            at: T+0
-            run: printf '%s|' '{{ v }}' > single.out
           - id: check
             at: T+0
             check: [{command: "test -n {{ v }}"}]
@@ -330,11 +327,32 @@ def test_hostile_var_values_cannot_inject_commands_in_any_quoting(write_runbook,
         assert not (workdir / "pwned").exists(), value
         assert (workdir / "plain.out").read_text() == f"{value}|"
         assert (workdir / "double.out").read_text() == f"release {value}|"
-        assert (workdir / "single.out").read_text() == f"{value}|"
         shown = events_of(result.events, "command_finished")[0]["command"]
+        quoted = "'" + value.replace("'", "'\\''") + "'"
+        assert shown == f"printf '%s|' {quoted} > plain.out"  # the journal shows exactly what ran
+
+
+def test_hostile_var_inside_single_quotes_is_refused_before_anything_runs(
+    write_runbook, cli, workdir
+):
+    runbook = write_runbook(
+        """
+        version: 1
+        name: Injection
+        steps:
+          - {id: first, at: T+0, run: touch first.out}
+          - {id: single, at: T+0, run: "sh -c 'echo deploying {{ v }}' > single.out"}
+        """
+    )
+    for value in HOSTILE_VARS[:5]:
+        result = cli("run", runbook, "--no-wait", "--var", f"v={value}")
+        assert result.exit_code == 2, value
         assert (
-            shown == f"printf '%s|' {value} > plain.out"
-        )  # the journal shows the command as a person reads it
+            f"{runbook}:5:32: steps[1].run: '{{{{ v }}}}' is inside single quotes" in result.stderr
+        )
+        assert not (workdir / "first.out").exists() and not (workdir / "pwned").exists()
+    assert cli("run", runbook, "--no-wait", "--var", "v=v1.4.0").exit_code == 0
+    assert (workdir / "single.out").read_text() == "deploying v1.4.0\n"
 
 
 def test_raw_placeholder_inserts_shell_code_on_purpose(write_runbook, cli, workdir):

@@ -111,6 +111,20 @@ steps:
 ERROR_RATIO = 'sum(rate(http_requests_total{code=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))'
 
 
+@pytest.fixture(autouse=True)
+def spec_example_files(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files the SPEC example names (gate checklist, ssh config, known_hosts): validate
+    checks that they exist, so they are made here, in a home of the test's own."""
+    (workdir / "checklist.yaml").write_text(
+        "checklist: c\nitems: [{id: A-1, title: t, status: PASS}]\n"
+    )
+    home = workdir / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text("")
+    (home / ".ssh" / "known_hosts").write_text("")
+    monkeypatch.setenv("HOME", str(home))
+
+
 def _messages(failure: pytest.ExceptionInfo[ValidationFailed]) -> list[str]:
     return [f"{d.line}:{d.column}: {d.message}" for d in failure.value.diagnostics]
 
