@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from steps.criteria import query_prometheus
 
 if TYPE_CHECKING:
-    from steps.ssh_pool import Endpoint, SshPool
+    from steps.shells.ssh.pool import Endpoint, SshPool
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class SshProbe(Probe):
 def probe_ssh(pool: SshPool, endpoint: Endpoint, targets: str) -> SshProbe:
     """Connect as a launch would (same ssh_config, keys and host key policy) and measure the
     SSH round trip (keepalive requests the server answers without running anything)."""
-    from steps.ssh_pool import SshError
+    from steps.shells.ssh.pool import SshError
 
     subject = f"{targets}/{endpoint.alias}"
     try:

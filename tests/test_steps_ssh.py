@@ -17,8 +17,8 @@ from realservers_ssh import Sshd, SshLab, keygen
 from runbook.model import HostKeyPolicy, SshSettings
 from steps.cancel import CancelToken
 from steps.fanout import fan_out
-from steps.ssh_pool import Endpoint, SshError, SshPool
-from steps.ssh_shell import MARKER, SshShell
+from steps.shells.ssh.pool import Endpoint, SshError, SshPool
+from steps.shells.ssh.shell import MARKER, SshShell
 
 
 def make_pool(
@@ -376,7 +376,7 @@ def test_the_remote_wrapper_makes_its_own_process_group_where_the_server_did_not
     child): it must take the setsid path and report a group it leads, with stdin closed."""
     import subprocess
 
-    from steps.ssh_shell import _LAUNCH, _payload
+    from steps.shells.ssh.shell import _LAUNCH, _payload
 
     out = subprocess.run(
         ["/bin/sh", "-c", _LAUNCH],

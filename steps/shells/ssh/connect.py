@@ -1,6 +1,6 @@
 """Opening one SSH connection's socket, and saying in one line why a connection failed.
 
-The pool (``steps.ssh_pool``) decides when to connect and whether to try again;
+The pool (``steps.shells.ssh.pool``) decides when to connect and whether to try again;
 this module gives it a TCP socket tuned for a short SSH exchange, the auth
 settings ssh_config asks for, and ``classify``: which stage failed (reach, key,
 auth, session) and whether another attempt could help.
@@ -13,7 +13,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from steps.ssh_hostkeys import HostKeyProblem
+from steps.shells.ssh.hostkeys import HostKeyProblem
 
 
 class SshError(Exception):

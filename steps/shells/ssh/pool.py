@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from runbook import model
 from steps.cancel import CancelToken
-from steps.ssh_config import SshConfigError, SshPaths, load_ssh_config
-from steps.ssh_connect import (
+from steps.shells.ssh.config import SshConfigError, SshPaths, load_ssh_config
+from steps.shells.ssh.connect import (
     SshError,
     auth_kwargs,
     classify,
@@ -33,7 +33,7 @@ from steps.ssh_connect import (
     short,
     tcp_connect,
 )
-from steps.ssh_hostkeys import KnownHosts
+from steps.shells.ssh.hostkeys import KnownHosts
 
 if TYPE_CHECKING:
     from fabric import Connection

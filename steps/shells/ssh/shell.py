@@ -17,21 +17,16 @@ from __future__ import annotations
 import re
 import secrets as random_tokens
 import shlex
-import time
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from steps.cancel import CancelToken
-from steps.output import OutputCapture
-from steps.results import CommandResult
-from steps.shell import OutputListener
-from steps.ssh_connect import short
-from steps.ssh_pool import Endpoint, Interrupted, SshConnection, SshError, SshPool
+from steps.shells.base import KILL_GRACE_SECONDS, Ending, NotStarted, Runner, RunningCommand
+from steps.shells.output import OutputCapture
+from steps.shells.ssh.connect import short
+from steps.shells.ssh.pool import Endpoint, Interrupted, SshConnection, SshError, SshPool
 
-KILL_GRACE_SECONDS = 2.0
-CANCEL_GRACE_SECONDS = 0.5  # a rollback must start within a second of the decision
-DRAIN_SECONDS = 1.0
-POLL_SECONDS = 0.1  # the cancel token is looked at least this often
 MARKER_WAIT_SECONDS = 0.5
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MARKER = f"__launchctl_pgid_{random_tokens.token_hex(4)}__"
@@ -71,7 +66,7 @@ exit 0
 """
 
 
-class SshShell:
+class SshShell(Runner):
     """The ``Shell`` protocol for one host of an SSH target. Opens nothing until ``run``."""
 
     def __init__(
@@ -81,64 +76,35 @@ class SshShell:
         self.host = host
         self.endpoint = Endpoint(host, user, port)
 
-    def run(
+    def start(
         self,
         command: str,
-        *,
         env: Mapping[str, str],
+        capture: OutputCapture,
         timeout: float,
-        cancel: CancelToken | None = None,
-        on_output: OutputListener | None = None,
-    ) -> CommandResult:
-        started = time.monotonic()
-
-        def failed(reason: str, interrupted: bool = False) -> CommandResult:
-            return CommandResult(
-                command,
-                self.host,
-                None,
-                time.monotonic() - started,
-                error=None if interrupted else reason,
-                interrupted=interrupted,
-                timeout=timeout,
-            )
-
+        cancel: CancelToken | None,
+    ) -> RunningCommand:
         bad = [name for name in env if not _NAME.match(name)]
         if bad:
-            return failed(f"{self.host}: env names are not shell variable names: {', '.join(bad)}")
+            raise NotStarted(
+                f"{self.host}: env names are not shell variable names: {', '.join(bad)}"
+            )
         try:
             connection, channel = self._channel(cancel)
         except Interrupted:
-            return failed("interrupted", interrupted=True)
+            raise NotStarted("interrupted", interrupted=True) from None
         except SshError as error:
-            return failed(error.reason)
+            raise NotStarted(error.reason) from None
         if cancel is not None and cancel.cancelled:
             channel.close()
-            return failed("interrupted", interrupted=True)
-        listener = (lambda line: on_output(self.host, line)) if on_output else None
-        capture = OutputCapture(listener)
+            raise NotStarted("interrupted", interrupted=True)
         run = _RemoteRun(self.host, connection, channel, _MarkerFilter(capture))
         try:
-            try:
-                run.start(_payload(env, command))
-            except Exception as exc:
-                return failed(f"{self.host}: could not start the command: {short(exc)}")
-            outcome = run.wait(timeout, cancel)
-        finally:
+            run.start(_payload(env, command))
+        except Exception as exc:
             channel.close()
-            capture.close()
-        return CommandResult(
-            command=command,
-            host=self.host,
-            exit_code=outcome.exit_code,
-            duration=time.monotonic() - started,
-            tail=capture.tail,
-            stdout=capture.text,
-            timed_out=outcome.timed_out,
-            interrupted=outcome.interrupted,
-            error=outcome.error,
-            timeout=timeout,
-        )
+            raise NotStarted(f"{self.host}: could not start the command: {short(exc)}") from None
+        return run
 
     def _channel(self, cancel: CancelToken | None) -> tuple[SshConnection, Any]:
         """A session channel on the pooled connection; a connection found dead is replaced once."""
@@ -162,16 +128,8 @@ class SshShell:
         """Nothing to do: the launch's pool owns the connection."""
 
 
-class _Outcome:
-    def __init__(self) -> None:
-        self.exit_code: int | None = None
-        self.timed_out = False
-        self.interrupted = False
-        self.error: str | None = None
-
-
-class _RemoteRun:
-    """One command on one channel: stream output, wait for the exit status or kill on the host."""
+class _RemoteRun(RunningCommand):
+    """One command on one channel: its output, its exit status, and the kill on the host."""
 
     def __init__(
         self, host: str, connection: SshConnection, channel: Any, output: _MarkerFilter
@@ -180,64 +138,44 @@ class _RemoteRun:
         self.connection = connection
         self.channel = channel
         self.output = output
-        self.outcome = _Outcome()
-        self.started = time.monotonic()
+        self.killed = False
+        self.kill_problem: str | None = None
 
     def start(self, payload: bytes) -> None:
-        self.started = time.monotonic()
-        self.channel.settimeout(POLL_SECONDS)
         self.channel.exec_command(_LAUNCH)
         self.channel.sendall(payload)
         self.channel.shutdown_write()
 
-    def wait(self, timeout: float, cancel: CancelToken | None) -> _Outcome:
-        channel, outcome = self.channel, self.outcome
-        deadline = self.started + timeout
-        eof = False
-        drain_until: float | None = None
-        while True:
-            now = time.monotonic()
-            if channel.exit_status_ready():
-                # Like LocalShell: the command is over when its shell exits; a background
-                # child that keeps the output open gets a short drain, not our patience.
-                if drain_until is None:
-                    drain_until = now + DRAIN_SECONDS
-                if eof or now >= drain_until:
-                    break
-            elif cancel is not None and cancel.cancelled:
-                outcome.interrupted = True
-                self._kill(CANCEL_GRACE_SECONDS, "cancelled")
-                return outcome
-            elif now >= deadline:
-                outcome.timed_out = True
-                self._kill(KILL_GRACE_SECONDS, f"timed out after {timeout:g}s")
-                return outcome
-            if eof:
-                channel.status_event.wait(max(0.001, min(POLL_SECONDS, deadline - now)))
-                continue
-            try:
-                data = channel.recv(65536)
-            except TimeoutError:
-                continue
-            except (OSError, EOFError):
-                data = b""
-            if data:
+    def pump(self) -> None:
+        try:
+            while data := self.channel.recv(65536):
                 self.output.feed(data)
-            else:
-                eof = True
-        status = channel.exit_status if channel.exit_status_ready() else -1
-        if status == -1 and not self.connection.alive:
-            outcome.error = f"{self.host}: connection lost while the command ran"
-        elif status == -1:
-            outcome.error = f"{self.host}: the command ended without an exit status"
-        else:
-            outcome.exit_code = status
-        return outcome
+        except Exception:  # the channel closed under us: the output is over
+            pass
+        finally:
+            self.output.end()
 
-    def _kill(self, grace: float, why: str) -> None:
+    def wait_exit(self, seconds: float) -> bool:
+        return self.channel.status_event.wait(seconds)
+
+    def ending(self) -> Ending:
+        if self.killed:
+            return Ending(error=self.kill_problem)
+        status = self.channel.exit_status if self.channel.exit_status_ready() else -1
+        if status != -1:
+            return Ending(exit_code=status)
+        if not self.connection.alive:
+            return Ending(error=f"{self.host}: connection lost while the command ran")
+        return Ending(error=f"{self.host}: the command ended without an exit status")
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def kill(self, grace: float, why: str) -> None:
         """TERM the remote process group, KILL what is left after ``grace``: all on the host."""
-        pgid = self._pgid()
+        self.killed = True
         problem = None
+        pgid = self.output.wait_pgid(MARKER_WAIT_SECONDS)
         if pgid is None:
             problem = "the command never reported its process group; the channel was closed"
         elif not self.connection.alive:
@@ -245,22 +183,7 @@ class _RemoteRun:
         else:
             problem = self._kill_group(pgid, grace)
         if problem:
-            self.outcome.error = f"{self.host}: {why}; {problem}"
-
-    def _pgid(self) -> int | None:
-        """The group id from the marker line, waiting briefly when the deadline came first."""
-        until = time.monotonic() + MARKER_WAIT_SECONDS
-        while self.output.pgid is None and time.monotonic() < until:
-            try:
-                data = self.channel.recv(65536)
-            except TimeoutError:
-                continue
-            except (OSError, EOFError):
-                break
-            if not data:
-                break
-            self.output.feed(data)
-        return self.output.pgid
+            self.kill_problem = f"{self.host}: {why}; {problem}"
 
     def _kill_group(self, pgid: int, grace: float) -> str | None:
         ticks = max(1, round(grace / 0.1))
@@ -289,6 +212,15 @@ class _MarkerFilter:
         self.pgid: int | None = None
         self._pending = b""
         self._prefix = MARKER.encode() + b" "
+        self._settled = threading.Event()  # the marker was seen, or the output ended without it
+
+    def wait_pgid(self, seconds: float) -> int | None:
+        """The group id, waiting briefly for the marker when the deadline came first."""
+        self._settled.wait(seconds)
+        return self.pgid
+
+    def end(self) -> None:
+        self._settled.set()
 
     def feed(self, data: bytes) -> None:
         if self.pgid is not None:
@@ -299,6 +231,7 @@ class _MarkerFilter:
             line, self._pending = self._pending.split(b"\n", 1)
             if line.startswith(self._prefix) and line[len(self._prefix) :].strip().isdigit():
                 self.pgid = int(line[len(self._prefix) :])
+                self._settled.set()
             else:
                 self.capture.feed(line + b"\n")
         if self.pgid is not None and self._pending:
