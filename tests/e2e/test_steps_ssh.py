@@ -20,6 +20,8 @@ from steps.fanout import fan_out
 from steps.shells.ssh.pool import Endpoint, SshError, SshPool
 from steps.shells.ssh.shell import MARKER, SshShell
 
+pytestmark = pytest.mark.slow  # a real sshd on loopback
+
 
 def make_pool(
     lab: SshLab,
