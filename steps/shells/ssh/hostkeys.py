@@ -1,26 +1,37 @@
 """Host key trust: the launch's known_hosts file, read once, and the policy that guards it.
 
 Fabric hands paramiko an ``AutoAddPolicy``, which trusts any key it has not
-seen; launchctl never does. ``strict`` refuses an unknown key and says how to
-add it; ``accept-new`` records it (once, even when many aliases of one address
-connect at the same moment, and safely beside other processes); a key that
-differs from the recorded one is refused under both.
+seen; launchctl never does, and it does not let paramiko judge keys either:
+every key goes through ``steps.shells.ssh.known_hosts.decide`` (OpenSSH's
+rules). ``strict`` refuses an unknown key and says how to add it;
+``accept-new`` appends it — only for a host with no matching line, once even
+when many aliases of one address connect at the same moment, atomically
+(a whole line or nothing) and beside other processes (``flock``) — and refuses
+with the path and the reason when it cannot. A changed key, a revoked key and a
+host vouched for only by a certificate authority are refused under every
+policy. The file is only ever appended to, never rewritten.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import fcntl
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook.model import HostKeyPolicy
+from steps.shells.ssh import known_hosts
+from steps.shells.ssh.known_hosts import Entry, Lookup, Offered, Trust, Verdict
 
 if TYPE_CHECKING:
-    from paramiko import HostKeys, PKey, SSHClient
+    from paramiko import PKey, SSHClient
+
+LOCK_WAIT_SECONDS = 5.0  # another process holding the file's lock longer than this is stuck
 
 
 class HostKeyProblem(Exception):
@@ -37,6 +48,18 @@ class HostKeyChanged(HostKeyProblem):
     status = "CHANGED"
 
 
+class HostKeyRevoked(HostKeyProblem):
+    status = "REVOKED"
+
+
+class HostKeyCertAuthority(HostKeyProblem):
+    status = "CA-ONLY"
+
+
+class HostKeyNotRecorded(HostKeyProblem):
+    status = "NOT RECORDED"
+
+
 def fingerprint(key: PKey) -> str:
     """OpenSSH's SHA256 fingerprint, as ``ssh-keygen -lf`` prints it."""
     digest = hashlib.sha256(key.asbytes()).digest()
@@ -44,8 +67,7 @@ def fingerprint(key: PKey) -> str:
 
 
 def known_hosts_name(hostname: str, port: int) -> str:
-    """The name OpenSSH files a key under: ``host`` on port 22, ``[host]:port`` elsewhere."""
-    return hostname if port == 22 else f"[{hostname}]:{port}"
+    return known_hosts.host_name(hostname, port)
 
 
 class KnownHosts:
@@ -60,128 +82,185 @@ class KnownHosts:
         self.path = path
         self.policy = policy
         self._lock = threading.Lock()
-        self._keys: HostKeys | None = None
+        self._entries: list[Entry] | None = None
+        self._read_error: str | None = None
 
-    def _loaded(self) -> HostKeys:
+    def _loaded(self) -> list[Entry]:
+        if self._entries is None:
+            text, self._read_error = _read(self.path)
+            self._entries = known_hosts.parse(text)
+        return self._entries
+
+    def key_types(self, lookup: Lookup) -> list[str]:
+        """The key types on file for this host, so the key exchange asks for one of those first
+        (OpenSSH orders its HostKeyAlgorithms the same way)."""
+        names = [lookup.name, *([lookup.bare] if lookup.bare else [])]
         with self._lock:
-            if self._keys is None:
-                self._keys = _read(self.path)
-            return self._keys
+            entries = self._loaded()
+        plain = [e for e in entries if e.marker is known_hosts.Marker.NONE]
+        found = [e.key_type for e in plain if any(e.matches(n) for n in names)]
+        return list(dict.fromkeys(found))
 
-    def known(self, name: str) -> dict[str, PKey]:
-        entry = self._loaded().lookup(name)
-        return dict(entry) if entry else {}
+    def verifier(self, alias: str, lookup: Lookup, hash_names: bool = False) -> Verifier:
+        return Verifier(self, alias, lookup, hash_names)
 
-    def prepare(self, client: SSHClient, alias: str, hostname: str, port: int) -> _Verifier:
-        """Give ``client`` exactly the keys known for this address and our policy for the rest."""
-        name = known_hosts_name(hostname, port)
-        for key_type, key in self.known(name).items():
-            client.get_host_keys().add(name, key_type, key)
-        verifier = _Verifier(self, alias, hostname, port)
-        client.set_missing_host_key_policy(verifier)
-        return verifier
+    def accept(self, alias: str, lookup: Lookup, offered: PKey, hash_names: bool = False) -> bool:
+        """Trust ``offered`` or raise why not. Returns True when it was written to the file
+        (under a hashed name with ``hash_names``, as ``HashKnownHosts yes`` asks)."""
+        key = Offered(offered.get_name(), offered.asbytes())
+        with self._lock:
+            verdict = known_hosts.decide(self._loaded(), lookup, key)
+            if verdict.trust is Trust.OK:
+                return False
+            self._refuse_unless_new(verdict, alias, lookup, offered)
+            if self.policy is not HostKeyPolicy.ACCEPT_NEW:
+                raise HostKeyUnknown(self._unknown_message(alias, lookup, offered))
+            if not known_hosts.recordable(lookup.hostname):
+                raise HostKeyNotRecorded(
+                    f"{alias}: host key for {lookup.name} is not in {self.path}, and a host "
+                    f"name with any of {''.join(sorted(known_hosts.UNRECORDABLE))} is never "
+                    "recorded (as with ssh); add the key by hand after checking it"
+                )
+            return self._append(alias, lookup, offered, key, hash_names)
 
-    def changed_message(self, alias: str, hostname: str, port: int, offered: PKey) -> str:
-        name = known_hosts_name(hostname, port)
+    def _refuse_unless_new(self, verdict: Verdict, alias: str, lookup: Lookup, key: PKey) -> None:
+        where = f"{self.path}:{verdict.entry.line}" if verdict.entry else str(self.path)
+        shown = f"{key.get_name()} {fingerprint(key)}"
+        if verdict.trust is Trust.REVOKED:
+            raise HostKeyRevoked(
+                f"{alias}: host key for {verdict.name} ({shown}) is marked @revoked in {where}; "
+                "refusing to connect under every host_key_policy: it may be a stolen key "
+                "used to impersonate the host"
+            )
+        if verdict.trust is Trust.CHANGED:
+            raise HostKeyChanged(self._changed_message(alias, verdict, where, key))
+        if verdict.trust is Trust.CERT_AUTHORITY:
+            raise HostKeyCertAuthority(
+                f"{alias}: {verdict.name} is trusted in {where} only through a @cert-authority "
+                f"line, and launchctl does not verify host certificates; refusing rather than "
+                f"ignore it (the host offered the plain key {shown}). After checking it, add "
+                f"the host's own key with `{_scan(lookup)} >> {self.path}`"
+            )
+
+    def _changed_message(self, alias: str, verdict: Verdict, where: str, key: PKey) -> str:
+        name = verdict.name
+        if verdict.via_ip:
+            return (
+                f"{alias}: host key for {name} (the address of {alias}, CheckHostIP) differs "
+                f"from the one in {where} (now {key.get_name()} {fingerprint(key)}); refusing "
+                "to connect: DNS spoofing, or the address and its key changed together"
+            )
         return (
-            f"{alias}: host key for {name} has CHANGED (now {offered.get_name()} "
-            f"{fingerprint(offered)}, not the one in {self.path}); refusing to connect. "
+            f"{alias}: host key for {name} has CHANGED (now {key.get_name()} "
+            f"{fingerprint(key)}, not the one in {where}); refusing to connect. "
             f"If the change is expected, remove the old key with "
             f"`ssh-keygen -R '{name}' -f {self.path}` and add the new one"
         )
 
-    def unknown_message(self, alias: str, hostname: str, port: int, offered: PKey) -> str:
-        name = known_hosts_name(hostname, port)
-        scan = f"ssh-keyscan -p {port} {hostname}" if port != 22 else f"ssh-keyscan {hostname}"
-        where = "" if self.path.exists() else " (the file does not exist yet)"
+    def _unknown_message(self, alias: str, lookup: Lookup, offered: PKey) -> str:
+        if self._read_error:
+            where = f" (it cannot be read: {self._read_error})"
+        elif not self.path.exists():
+            where = " (the file does not exist yet)"
+        else:
+            where = ""
         return (
-            f"{alias}: host key for {name} ({offered.get_name()} {fingerprint(offered)}) "
+            f"{alias}: host key for {lookup.name} ({offered.get_name()} {fingerprint(offered)}) "
             f"is not in {self.path}{where}; host_key_policy is strict. After checking the "
-            f"fingerprint, add it with `{scan} >> {self.path}`, or set ssh.host_key_policy: accept-new"
+            f"fingerprint, add it with `{_scan(lookup)} >> {self.path}`, or set "
+            "ssh.host_key_policy: accept-new"
         )
 
-    def accept(self, alias: str, hostname: str, port: int, offered: PKey) -> bool:
-        """A key with no entry: trust it per policy. Returns True when it was written to the file."""
-        name = known_hosts_name(hostname, port)
-        with self._lock:
-            keys = self._keys if self._keys is not None else _read(self.path)
-            self._keys = keys
-            if self._compare(keys, name, alias, hostname, port, offered):
-                return False
-            if self.policy is not HostKeyPolicy.ACCEPT_NEW:
-                raise HostKeyUnknown(self.unknown_message(alias, hostname, port, offered))
-            return self._append(keys, name, alias, hostname, port, offered)
-
-    def _compare(
-        self, keys: HostKeys, name: str, alias: str, hostname: str, port: int, offered: PKey
-    ) -> bool:
-        """True when ``offered`` is already trusted; raises when a different key is on file."""
-        entry = keys.lookup(name)
-        if not entry:
-            return False
-        if entry.get(offered.get_name()) == offered:
-            return True
-        raise HostKeyChanged(self.changed_message(alias, hostname, port, offered))
-
     def _append(
-        self, keys: HostKeys, name: str, alias: str, hostname: str, port: int, offered: PKey
+        self, alias: str, lookup: Lookup, offered: PKey, key: Offered, hash_names: bool
+    ) -> bool:
+        """Append one line under an ``flock``, deciding again on what is on disk now; a line is
+        written whole or not at all (a short write is cut back off)."""
+        try:
+            return self._append_locked(alias, lookup, offered, key, hash_names)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise HostKeyNotRecorded(
+                f"{alias}: cannot record the new host key for {lookup.name} "
+                f"({offered.get_name()} {fingerprint(offered)}) in {self.path}: {reason}; "
+                "host_key_policy accept-new refuses to connect without pinning the key"
+            ) from None
+
+    def _append_locked(
+        self, alias: str, lookup: Lookup, offered: PKey, key: Offered, hash_names: bool
     ) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "r+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            _lock_file(handle.fileno())
             handle.seek(0)
             text = handle.read().decode("utf-8", errors="replace")
-            on_disk = _parse(text)
-            if self._compare(on_disk, name, alias, hostname, port, offered):
-                keys.add(name, offered.get_name(), offered)
+            on_disk = known_hosts.parse(text)
+            verdict = known_hosts.decide(on_disk, lookup, key)
+            self._entries = on_disk
+            if verdict.trust is Trust.OK:
                 return False
+            self._refuse_unless_new(verdict, alias, lookup, offered)
+            name = known_hosts.hashed_name(lookup.name) if hash_names else lookup.name
             separator = "" if not text or text.endswith("\n") else "\n"
-            line = f"{separator}{name} {offered.get_name()} {offered.get_base64()}\n"
-            handle.write(line.encode())
-            handle.flush()
-            os.fsync(handle.fileno())
-        keys.add(name, offered.get_name(), offered)
+            line = f"{separator}{name} {offered.get_name()} {offered.get_base64()}\n".encode()
+            size = os.fstat(handle.fileno()).st_size
+            try:
+                written = os.write(handle.fileno(), line)
+                if written != len(line):
+                    raise OSError(errno.ENOSPC, "short write (disk full?)")
+                os.fsync(handle.fileno())
+            except OSError:
+                os.ftruncate(handle.fileno(), size)
+                raise
+        self._entries = known_hosts.parse(text + line.decode())
         return True
 
 
-class _Verifier:
-    """paramiko's missing-host-key hook for one connection attempt (it knows the alias)."""
+def _lock_file(fd: int) -> None:
+    """``flock`` with a deadline: a process stuck holding the lock must not wedge a launch."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OSError(
+                    errno.EWOULDBLOCK,
+                    f"another process has held its lock for over {LOCK_WAIT_SECONDS:g}s",
+                ) from None
+            time.sleep(0.02)
 
-    def __init__(self, known: KnownHosts, alias: str, hostname: str, port: int) -> None:
+
+def _scan(lookup: Lookup) -> str:
+    port = f"-p {lookup.port} " if lookup.port not in (0, 22) else ""
+    return f"ssh-keyscan {port}{lookup.hostname}"
+
+
+class Verifier:
+    """paramiko's missing-host-key hook for one connection attempt.
+
+    launchctl gives paramiko no known keys, so paramiko asks this hook about
+    every key, and the decision is always ours.
+    """
+
+    def __init__(self, known: KnownHosts, alias: str, lookup: Lookup, hash_names: bool) -> None:
         self.known = known
         self.alias = alias
-        self.hostname = hostname
-        self.port = port
+        self.lookup = lookup
+        self.hash_names = hash_names
         self.recorded = False
 
     def missing_host_key(self, client: SSHClient, name: str, key: PKey) -> None:
-        self.recorded = self.known.accept(self.alias, self.hostname, self.port, key)
+        self.recorded = self.known.accept(self.alias, self.lookup, key, self.hash_names)
 
 
-def _read(path: Path) -> HostKeys:
+def _read(path: Path) -> tuple[str, str | None]:
+    """The file's text; a missing file is empty, an unreadable one is empty with the reason."""
     try:
-        text = path.read_text(errors="replace")
+        return path.read_text(errors="replace"), None
     except FileNotFoundError:
-        text = ""
-    return _parse(text)
-
-
-def _parse(text: str) -> HostKeys:
-    """known_hosts lines paramiko understands (plain and hashed names); markers and junk skipped."""
-    from paramiko import HostKeys
-    from paramiko.hostkeys import HostKeyEntry
-
-    keys = HostKeys()
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", "@")):
-            continue
-        try:
-            entry = HostKeyEntry.from_line(line)
-        except Exception:  # bad base64, unknown key type: ssh skips such lines too
-            continue
-        if entry is not None and entry.key is not None:
-            for name in entry.hostnames:
-                keys.add(name, entry.key.get_name(), entry.key)
-    return keys
+        return "", None
+    except OSError as exc:
+        return "", exc.strerror or str(exc)
