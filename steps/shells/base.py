@@ -63,6 +63,7 @@ class Ending:
 
     exit_code: int | None = None
     error: str | None = None
+    killed: str | None = None  # what a kill found and did, where the transport can tell
 
 
 class RunningCommand(ABC):
@@ -78,9 +79,10 @@ class RunningCommand(ABC):
         """True as soon as the command has exited; False after ``seconds`` otherwise."""
 
     @abstractmethod
-    def kill(self, grace: float, why: str) -> None:
+    def kill(self, grace: float, why: str, *, cancelled: bool) -> None:
         """Stop the command and all it started: TERM, KILL after ``grace``. ``why`` is
-        "timed out after 3s" or "cancelled", for the report of what could not be killed."""
+        "timed out after 3s" or "cancelled", for the report of what could not be killed;
+        after a cancel the kill must hurry (a rollback waits for it)."""
 
     @abstractmethod
     def ending(self) -> Ending:
@@ -152,6 +154,7 @@ class Runner(ABC):
             interrupted=interrupted,
             error=ending.error,
             timeout=timeout,
+            killed=ending.killed,
         )
 
     def close(self) -> None:  # noqa: B027 - most transports hold nothing between commands
@@ -165,10 +168,10 @@ def _supervise(
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            running.kill(KILL_GRACE_SECONDS, f"timed out after {timeout:g}s")
+            running.kill(KILL_GRACE_SECONDS, f"timed out after {timeout:g}s", cancelled=False)
             return True, False
         if cancel is not None and cancel.cancelled:
-            running.kill(CANCEL_GRACE_SECONDS, "cancelled")
+            running.kill(CANCEL_GRACE_SECONDS, "cancelled", cancelled=True)
             return False, True
         if running.wait_exit(min(remaining, POLL_SECONDS)):
             return False, False

@@ -70,7 +70,7 @@ class _LocalProcess(RunningCommand):
             return True
         return False
 
-    def kill(self, grace: float, why: str) -> None:
+    def kill(self, grace: float, why: str, *, cancelled: bool) -> None:
         kill_group(self.proc, grace)
 
     def ending(self) -> Ending:

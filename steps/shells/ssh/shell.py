@@ -1,15 +1,22 @@
 """``SshShell``: one host's commands over the launch's pooled SSH connection.
 
 Each command gets its own channel on the host's one connection. On the host it
-runs under ``/bin/sh`` as the leader of its own process group (an OpenSSH
-session already is one; elsewhere ``setsid -w`` makes one), which first prints
-its group id on a marker line we strip. So a command past its deadline, or
-cancelled by a rollback, is killed *on the host* with all its children (TERM,
-then KILL after a grace) over a second channel, not merely abandoned. The
-environment and the command go over the channel's stdin as a script
-(``export NAME='value'`` lines first): never on a command line where ``ps``
-would show them, and without relying on sshd's ``AcceptEnv``.
+runs under ``/bin/sh`` as the leader of its own session and process group (an
+OpenSSH session already is one; elsewhere ``setsid -w`` makes one), which
+first prints its group id on a marker line we strip, and exports a token that
+everything it starts inherits. So a command past its deadline, or cancelled by
+a rollback, is killed *on the host* with everything it started, including
+children that left with ``setsid`` (``steps.shells.ssh.kill``), and the result
+says what was killed. The environment and the command go over the channel's
+stdin as a script (``export NAME='value'`` lines first): never on a command
+line where ``ps`` would show them, and without relying on sshd's ``AcceptEnv``.
 ``CommandResult.command`` is only ever the command itself.
+
+Every wait is bounded (``steps.shells.ssh.deadlines``): the connection's
+handshake by ``connect_timeout`` phase by phase, the channel open and the
+``exec`` request by ``connect_timeout`` or the step's ``timeout`` (the smaller),
+the command by the step's ``timeout``, the kill by its own budget; the cancel
+token preempts each of them.
 """
 
 from __future__ import annotations
@@ -22,18 +29,26 @@ from collections.abc import Mapping
 from typing import Any
 
 from steps.cancel import CancelToken
-from steps.shells.base import KILL_GRACE_SECONDS, Ending, NotStarted, Runner, RunningCommand
+from steps.shells.base import Ending, NotStarted, Runner, RunningCommand
 from steps.shells.output import OutputCapture
+from steps.shells.ssh import deadlines
 from steps.shells.ssh.connect import short
+from steps.shells.ssh.kill import (
+    CONFIRM_MARGIN_SECONDS,
+    TOKEN_VARIABLE,
+    RemoteKill,
+    new_token,
+)
 from steps.shells.ssh.pool import Endpoint, Interrupted, SshConnection, SshError, SshPool
 
 MARKER_WAIT_SECONDS = 0.5
+CANCEL_KILL_SECONDS = 1.0  # all a kill after a cancel may take: the rollback is waiting
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MARKER = f"__launchctl_pgid_{random_tokens.token_hex(4)}__"
 
 # The payload (exports + command) arrives on stdin; the shell reads it from there as a script
 # (`. /dev/fd/3`) while the commands' own stdin is /dev/null. The shell's PID must be its
-# process group id: under OpenSSH the session already is its own group (read from /proc, no
+# session and process group id: under OpenSSH the session already is (read from /proc, no
 # fork); elsewhere `setsid -w` makes one. The marker line tells us that id.
 _BODY = f'echo "{MARKER} $$"; exec 3<&0 </dev/null; . /dev/fd/3'
 _PREAMBLE = (
@@ -43,27 +58,12 @@ _PREAMBLE = (
     + " sh; fi; "
     + _BODY
 )
-_LAUNCH = "exec /bin/sh -c " + shlex.quote(_PREAMBLE) + " sh"
 
-# TERM the group; wait until no live (non-zombie) member is left, or the grace is over; KILL,
-# and wait (briefly) for the kernel to finish them, so "killed" means gone when we return.
-# Zombies count as gone: their parent died with the group and init reaps them when it will.
-_KILL_SCRIPT = """p=PGID
-kill -s TERM -- -$p 2>/dev/null || exit 0
-alive() {
-  if command -v ps >/dev/null 2>&1; then
-    ps -e -o pgid= -o stat= 2>/dev/null | awk -v p="$p" '$1 == p && $2 !~ /^Z/ { f = 1 } END { exit !f }'
-  else
-    kill -s 0 -- -$p 2>/dev/null
-  fi
-}
-i=0
-while [ $i -lt TICKS ] && alive; do sleep 0.1; i=$((i+1)); done
-kill -s KILL -- -$p 2>/dev/null || exit 0
-i=0
-while [ $i -lt 10 ] && alive; do sleep 0.1; i=$((i+1)); done
-exit 0
-"""
+
+def launch_command(token: str) -> str:
+    """The ``exec`` request's command: the wrapper above, with the run's token exported."""
+    script = f"{TOKEN_VARIABLE}={token}; export {TOKEN_VARIABLE}; {_PREAMBLE}"
+    return "exec /bin/sh -c " + shlex.quote(script) + " sh"
 
 
 class SshShell(Runner):
@@ -89,35 +89,69 @@ class SshShell(Runner):
             raise NotStarted(
                 f"{self.host}: env names are not shell variable names: {', '.join(bad)}"
             )
+        round_trip = min(self.pool.paths.connect_timeout, timeout)
         try:
-            connection, channel = self._channel(cancel)
-        except Interrupted:
+            connection, channel = self._channel(cancel, round_trip)
+        except (Interrupted, deadlines.PhaseCancelled):
             raise NotStarted("interrupted", interrupted=True) from None
         except SshError as error:
             raise NotStarted(error.reason) from None
-        if cancel is not None and cancel.cancelled:
-            channel.close()
-            raise NotStarted("interrupted", interrupted=True)
-        run = _RemoteRun(self.host, connection, channel, _MarkerFilter(capture))
+        token = new_token()
+        run = _RemoteRun(self, connection, channel, _MarkerFilter(capture), token)
         try:
-            run.start(_payload(env, command))
+            deadlines.bounded(
+                lambda: run.start(_payload(env, command)),
+                phase=deadlines.EXEC,
+                seconds=round_trip,
+                cancel=cancel,
+                abort=channel.close,
+            )
+        except deadlines.PhaseCancelled:
+            channel.close()
+            raise NotStarted("interrupted", interrupted=True) from None
+        except deadlines.PhaseExpired as expired:
+            channel.close()
+            raise NotStarted(
+                f"{self._where(connection)}: {expired.phase}: no answer within "
+                f"{expired.seconds:g}s; the channel was closed (the host never confirmed "
+                "starting the command, so there was nothing to kill)"
+            ) from None
         except Exception as exc:
             channel.close()
             raise NotStarted(f"{self.host}: could not start the command: {short(exc)}") from None
         return run
 
-    def _channel(self, cancel: CancelToken | None) -> tuple[SshConnection, Any]:
+    def _where(self, connection: SshConnection) -> str:
+        return f"{self.host} ({connection.address})"
+
+    def _channel(self, cancel: CancelToken | None, seconds: float) -> tuple[SshConnection, Any]:
         """A session channel on the pooled connection; a connection found dead is replaced once."""
         for attempt in (1, 2):
             connection = self.pool.connection(self.endpoint, cancel)
             try:
-                channel = connection.transport.open_session(timeout=self.pool.paths.connect_timeout)
+                channel = deadlines.bounded(
+                    lambda connection=connection: connection.transport.open_session(
+                        timeout=seconds
+                    ),
+                    phase=deadlines.CHANNEL,
+                    seconds=seconds,
+                    cancel=cancel,
+                )
+            except (deadlines.PhaseCancelled, deadlines.PhaseExpired) as stopped:
+                if isinstance(stopped, deadlines.PhaseCancelled):
+                    raise
+                raise SshError(
+                    "session",
+                    f"{self._where(connection)}: {stopped}",
+                    phase=deadlines.CHANNEL,
+                ) from None
             except Exception as exc:
                 self.pool.discard(connection)
                 if attempt == 2:
                     raise SshError(
                         "session",
                         f"{self.host}: cannot open a session: {exc or type(exc).__name__}",
+                        phase=deadlines.CHANNEL,
                     ) from None
                 continue
             channel.set_combine_stderr(True)
@@ -132,17 +166,26 @@ class _RemoteRun(RunningCommand):
     """One command on one channel: its output, its exit status, and the kill on the host."""
 
     def __init__(
-        self, host: str, connection: SshConnection, channel: Any, output: _MarkerFilter
+        self,
+        shell: SshShell,
+        connection: SshConnection,
+        channel: Any,
+        output: _MarkerFilter,
+        token: str,
     ) -> None:
-        self.host = host
+        self.shell = shell
+        self.host = shell.host
         self.connection = connection
         self.channel = channel
         self.output = output
-        self.killed = False
+        self.token = token
+        self.killed: str | None = None
         self.kill_problem: str | None = None
+        self.was_killed = False
 
     def start(self, payload: bytes) -> None:
-        self.channel.exec_command(_LAUNCH)
+        """The exec request, then the payload: both wait on the server, so the caller bounds them."""
+        self.channel.exec_command(launch_command(self.token))
         self.channel.sendall(payload)
         self.channel.shutdown_write()
 
@@ -159,8 +202,8 @@ class _RemoteRun(RunningCommand):
         return self.channel.status_event.wait(seconds)
 
     def ending(self) -> Ending:
-        if self.killed:
-            return Ending(error=self.kill_problem)
+        if self.was_killed:
+            return Ending(error=self.kill_problem, killed=self.killed)
         status = self.channel.exit_status if self.channel.exit_status_ready() else -1
         if status != -1:
             return Ending(exit_code=status)
@@ -171,33 +214,21 @@ class _RemoteRun(RunningCommand):
     def close(self) -> None:
         self.channel.close()
 
-    def kill(self, grace: float, why: str) -> None:
-        """TERM the remote process group, KILL what is left after ``grace``: all on the host."""
-        self.killed = True
-        problem = None
+    def kill(self, grace: float, why: str, *, cancelled: bool) -> None:
+        """TERM everything the command started on the host, KILL what is left after ``grace``."""
+        self.was_killed = True
         pgid = self.output.wait_pgid(MARKER_WAIT_SECONDS)
-        if pgid is None:
-            problem = "the command never reported its process group; the channel was closed"
-        elif not self.connection.alive:
-            problem = "the connection is lost, so the command could not be killed on the host"
+        if cancelled:
+            budget = CANCEL_KILL_SECONDS
         else:
-            problem = self._kill_group(pgid, grace)
-        if problem:
-            self.kill_problem = f"{self.host}: {why}; {problem}"
-
-    def _kill_group(self, pgid: int, grace: float) -> str | None:
-        ticks = max(1, round(grace / 0.1))
-        script = _KILL_SCRIPT.replace("PGID", str(pgid)).replace("TICKS", str(ticks))
-        try:
-            killer = self.connection.transport.open_session(timeout=KILL_GRACE_SECONDS)
-            try:
-                killer.exec_command("exec /bin/sh -c " + shlex.quote(script))
-                finished = killer.status_event.wait(1.5 * grace + 3)
-            finally:
-                killer.close()
-        except Exception as exc:
-            return f"could not kill it on the host: {exc or type(exc).__name__}"
-        return None if finished else "the kill on the host did not confirm in time"
+            budget = self.shell.pool.paths.connect_timeout + grace + CONFIRM_MARGIN_SECONDS
+        outcome = RemoteKill(self.shell.pool, self.shell.endpoint, self.connection, budget).run(
+            pgid, self.token, grace
+        )
+        self.killed = outcome.summary
+        if outcome.problem:
+            self.kill_problem = f"{self.host}: {why}; {outcome.problem}"
+        self.channel.close()
 
 
 class _MarkerFilter:
