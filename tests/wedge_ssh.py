@@ -1,7 +1,8 @@
 """An SSH server that stalls at one chosen phase, for the tests and the stall benchmark.
 
 It is a small paramiko server on loopback (OpenSSH cannot be made to stall on
-purpose): ``banner`` accepts TCP and never speaks; ``kex`` sends its banner and
+purpose): ``tcp`` never accepts and keeps its one-slot backlog full, so the
+kernel drops new SYNs and a TCP connect hangs; ``banner`` accepts TCP and never speaks; ``kex`` sends its banner and
 then nothing; ``auth``, ``channel``, ``exec`` and ``keepalive`` complete what
 comes before and then never answer that request (the server's transport thread
 blocks, as a wedged host's would). ``stalled`` is set once a client reached the
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import paramiko
 
-PHASES = ("banner", "kex", "auth", "channel", "exec", "keepalive")
+PHASES = ("tcp", "banner", "kex", "auth", "channel", "exec", "keepalive")
 
 
 class WedgeServer:
@@ -32,8 +33,13 @@ class WedgeServer:
         self._held: list[object] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
+        if stall == "tcp":
+            self.sock.listen(0)
+            self._held.append(socket.create_connection(("127.0.0.1", self.port)))
+            self.stalled.set()
+            return
+        self.sock.listen(16)
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.slow  # real servers and real waits
 HANG_GUARD = 30  # seconds: far beyond any limit these tests set; reaching it means a wedge
 
 PHASE_WORDS = {
+    "tcp": "no TCP answer within 1s",
     "banner": "sent no SSH banner within 1s",
     "kex": "key exchange did not finish within 1s",
     "auth": "authentication did not finish within 1s",
