@@ -136,8 +136,9 @@ class Runner(ABC):
             )
         pump = threading.Thread(target=running.pump, name=f"output-{self.host}", daemon=True)
         pump.start()
+        begun = time.monotonic()  # the timeout is the command's: connecting has its own limits
         try:
-            timed_out, interrupted = _supervise(running, started + timeout, timeout, cancel)
+            timed_out, interrupted = _supervise(running, begun + timeout, timeout, cancel)
             pump.join(DRAIN_SECONDS)
             ending = running.ending()
         finally:

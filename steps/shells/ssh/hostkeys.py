@@ -234,8 +234,12 @@ def _lock_file(fd: int) -> None:
 
 
 def _scan(lookup: Lookup) -> str:
+    """The command that prints the host's key lines under the name they must be filed under."""
     port = f"-p {lookup.port} " if lookup.port not in (0, 22) else ""
-    return f"ssh-keyscan {port}{lookup.hostname}"
+    scan = f"ssh-keyscan {port}{lookup.hostname}"
+    if lookup.alias:  # filed under the HostKeyAlias, not the address
+        return f"{scan} | sed 's/^[^ ]*/{lookup.alias}/'"
+    return scan
 
 
 class Verifier:
