@@ -33,7 +33,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from steps.cancel import CancelToken
 from steps.shells.ssh import deadlines
 from steps.shells.ssh.connect import SshError, short
 
@@ -169,7 +168,6 @@ class RemoteKill:
         endpoint: Endpoint,
         connection: SshConnection,
         budget: float,
-        cancel: CancelToken | None = None,
     ) -> None:
         self.pool = pool
         self.endpoint = endpoint

@@ -98,9 +98,10 @@ class SshShell(Runner):
             raise NotStarted(error.reason) from None
         token = new_token()
         run = _RemoteRun(self, connection, channel, _MarkerFilter(capture), token)
+        run.payload = _payload(env, command)
         try:
             deadlines.bounded(
-                lambda: run.start(_payload(env, command)),
+                run.request_exec,
                 phase=deadlines.EXEC,
                 seconds=round_trip,
                 cancel=cancel,
@@ -179,18 +180,21 @@ class _RemoteRun(RunningCommand):
         self.channel = channel
         self.output = output
         self.token = token
+        self.payload = b""
         self.killed: str | None = None
         self.kill_problem: str | None = None
         self.was_killed = False
 
-    def start(self, payload: bytes) -> None:
-        """The exec request, then the payload: both wait on the server, so the caller bounds them."""
+    def request_exec(self) -> None:
+        """The exec request; it waits on the server, so the caller bounds it."""
         self.channel.exec_command(launch_command(self.token))
-        self.channel.sendall(payload)
-        self.channel.shutdown_write()
 
     def pump(self) -> None:
+        """Send the payload (under the runner's deadline: a server that stops reading cannot
+        hold the launch), then read the output to its end."""
         try:
+            self.channel.sendall(self.payload)
+            self.channel.shutdown_write()
             while data := self.channel.recv(65536):
                 self.output.feed(data)
         except Exception:  # the channel closed under us: the output is over
