@@ -255,3 +255,34 @@ def test_launchctl_trusts_exactly_what_ssh_trusts(case, policy, sshd, keys, tmp_
         assert after["launchctl"] == text  # refused: nothing written
     if text is not None:
         assert after["launchctl"].startswith(text)  # only ever appended to, never rewritten
+
+
+@pytest.fixture(scope="module")
+def two_key_sshd(tmp_path_factory):
+    """An sshd with an ed25519 and an RSA host key: which one a client gets depends on what
+    it asks for first."""
+    directory = tmp_path_factory.mktemp("sshd_two_keys")
+    rsa = keygen(directory / "ssh_host_rsa_key", kind="rsa")
+    server = Sshd(directory, extra=[f"HostKey {rsa}"])
+    server.rsa_line = f"[127.0.0.1]:{server.port} " + " ".join(
+        rsa.with_suffix(".pub").read_text().split()[:2]
+    )
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_the_key_exchange_asks_first_for_the_key_type_on_file(
+    two_key_sshd, tmp_path, ssh_home, policy
+):
+    """Only the RSA key is on file: ssh asks for RSA first and is trusted; so must launchctl
+    be, where a client asking for ed25519 first would see a CHANGED key."""
+    config = ssh_config(Case("rsa-on-file", "", both("ran")), two_key_sshd, tmp_path)
+    files = {tool: tmp_path / f"known_hosts.{tool}" for tool in ("ssh", "launchctl")}
+    for path in files.values():
+        path.write_text(two_key_sshd.rsa_line + "\n")
+    assert ssh_decision(config, files["ssh"], policy) == "ran"
+    assert launchctl_decision(config, files["launchctl"], policy) == "ran"
+    assert (
+        files["launchctl"].read_text() == files["ssh"].read_text() == two_key_sshd.rsa_line + "\n"
+    )
