@@ -110,7 +110,7 @@ def _ssh_probes(runbook: model.Runbook) -> list[Probe]:
     Under ``accept-new`` a host's new key is recorded here, as the launch would.
     """
     from steps.fanout import fan_out
-    from steps.ssh_pool import Endpoint, SshPool
+    from steps.shells.ssh.pool import Endpoint, SshPool
 
     endpoints: dict[Endpoint, list[str]] = {}
     for target in _ssh_targets(runbook):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from runbook import model
+from runbook import model, ssh_names
 from runbook.format_common import NAME_PATTERN, given, marks
 from runbook.scalars import Choice, Duration, Int, Str
 from runbook.schema import INVALID, Context, Field, ListOf, MapOf, OneOfKeys, Record, Type, mark_of
@@ -38,6 +39,28 @@ class MaxFailType(Type):
         }
 
 
+class SshName(Str):
+    """A host (``[user@]host[:port]``) or user name of an SSH target (``runbook.ssh_names``)."""
+
+    def __init__(self, problem: Callable[[str], str | None], schema_pattern: str) -> None:
+        super().__init__(template=False, max_length=255)
+        self.problem = problem
+        self.schema_pattern = schema_pattern
+
+    def json_schema(self) -> dict[str, Any]:
+        return {**super().json_schema(), "pattern": self.schema_pattern}
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        value = super().convert(node, path, ctx)
+        if value is INVALID:
+            return INVALID
+        problem = self.problem(value)
+        if problem:
+            ctx.error(node.mark, path, problem)
+            return INVALID
+        return value
+
+
 def _build_target(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
     hosts = given(values["hosts"], ())
     transport = given(values["transport"], ("ssh" if hosts else model.LOCAL))
@@ -67,17 +90,10 @@ TARGET = Record(
     {
         "transport": Field(Choice(["local", "ssh"]), doc="default: ssh when hosts are given"),
         "hosts": Field(
-            ListOf(
-                Str(
-                    template=False,
-                    pattern=r"^[A-Za-z0-9_.:@\[\]-]+$",
-                    pattern_hint=" (a host name)",
-                ),
-                min_items=1,
-            ),
-            doc="SSH hosts, resolved through ssh_config",
+            ListOf(SshName(ssh_names.host_problem, ssh_names.HOST_PATTERN), min_items=1),
+            doc="SSH hosts ([user@]host[:port]), resolved through ssh_config",
         ),
-        "user": Field(Str(builtins=frozenset())),
+        "user": Field(SshName(ssh_names.user_problem, ssh_names.USER_PATTERN)),
         "port": Field(Int(1, 65535)),
         "parallel": Field(Int(1, 1000), doc="at most this many hosts at once (default 10)"),
         "max_fail": Field(MaxFailType(), doc="hosts allowed to fail: a count or '10%' (default 0)"),

@@ -20,7 +20,7 @@ from steps.clock import Clock
 from steps.deadline import Deadline
 from steps.executor import Executor, render_text
 from steps.results import ActionOutcome, CommandResult, CriterionResult, Outcome
-from steps.shell import OutputListener
+from steps.shells.base import OutputListener
 
 Emit = Callable[[str, dict[str, Any]], None]
 

@@ -27,12 +27,12 @@ from steps.cancel import CancelToken
 from steps.deadline import Deadline
 from steps.fanout import fan_out
 from steps.http import HttpSession
-from steps.local_shell import LocalShell
 from steps.results import CommandResult, CriterionResult, Outcome
-from steps.shell import OutputListener, Shell
+from steps.shells.base import OutputListener, Shell
+from steps.shells.local import LocalShell
 
 if TYPE_CHECKING:
-    from steps.ssh_pool import SshPool
+    from steps.shells.ssh.pool import SshPool
 
 FailurePredicate = Callable[[CommandResult], bool]
 ResultListener = Callable[[CommandResult], None]
@@ -131,7 +131,7 @@ class RealExecutor:
         """The launch's SSH connections; created (empty) on first use, so a local launch never imports paramiko."""
         with self._ssh_lock:
             if self._ssh_pool is None:
-                from steps.ssh_pool import SshPool
+                from steps.shells.ssh.pool import SshPool
 
                 base_dir = Path(self._runbook.source).absolute().parent
                 self._ssh_pool = SshPool(self._runbook.ssh, base_dir)
@@ -144,7 +144,7 @@ class RealExecutor:
             raise TransportUnavailable(
                 f"target '{target.name}' uses transport {target.transport!r}, which launchctl cannot run"
             )
-        from steps.ssh_shell import SshShell
+        from steps.shells.ssh.shell import SshShell
 
         return SshShell(self.ssh_pool, host, user=target.user, port=target.port)
 

@@ -11,7 +11,8 @@ from steps.http import HttpSession, RequestFailed
 from steps.prometheus import instant_query
 
 if TYPE_CHECKING:
-    from steps.ssh_pool import Endpoint, SshPool
+    from steps.cancel import CancelToken
+    from steps.shells.ssh.pool import Endpoint, SshConnection, SshPool
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,20 @@ class SshProbe(Probe):
     auth: str = "-"
 
 
-def probe_ssh(pool: SshPool, endpoint: Endpoint, targets: str) -> SshProbe:
+def probe_ssh(
+    pool: SshPool, endpoint: Endpoint, targets: str, cancel: CancelToken | None = None
+) -> SshProbe:
     """Connect as a launch would (same ssh_config, keys and host key policy) and measure the
-    SSH round trip (keepalive requests the server answers without running anything)."""
-    from steps.ssh_pool import SshError
+    SSH round trip (keepalive requests the server answers without running anything); each
+    keepalive waits at most ``connect_timeout``."""
+    from steps.shells.ssh.deadlines import PhaseCancelled, PhaseExpired
+    from steps.shells.ssh.pool import Interrupted, SshError
 
     subject = f"{targets}/{endpoint.alias}"
     try:
-        connection = pool.connection(endpoint)
+        connection = pool.connection(endpoint, cancel)
+    except Interrupted:
+        return SshProbe("ssh", subject, False, "interrupted", host=endpoint.alias)
     except SshError as error:
         reached = error.stage in ("key", "auth", "session")
         return SshProbe(
@@ -78,13 +85,14 @@ def probe_ssh(pool: SshPool, endpoint: Endpoint, targets: str) -> SshProbe:
             key=error.key_status or "-",
             auth="REFUSED" if error.stage == "auth" else "-",
         )
-    samples = []
-    for _ in range(3):  # the best of three, as ping would say it
-        started = time.monotonic()
-        connection.transport.global_request("keepalive@openssh.com", wait=True)
-        samples.append((time.monotonic() - started) * 1000)
-    latency = min(samples)
     key = "new, recorded" if connection.key_recorded else "trusted"
+    try:
+        latency = _keepalive_latency(pool, connection, cancel)
+    except (PhaseExpired, PhaseCancelled, SshError) as stopped:
+        detail = f"{endpoint.alias} ({connection.address}): {stopped}"
+        return SshProbe(
+            "ssh", subject, False, detail, host=endpoint.alias, reachable="yes", key=key, auth="ok"
+        )
     detail = (
         f"{connection.address} (target {targets}), "
         f"connected in {connection.connect_seconds * 1000:.0f} ms"
@@ -102,3 +110,28 @@ def probe_ssh(pool: SshPool, endpoint: Endpoint, targets: str) -> SshProbe:
         key=key,
         auth="ok",
     )
+
+
+def _keepalive_latency(
+    pool: SshPool, connection: SshConnection, cancel: CancelToken | None
+) -> float:
+    """The best of three keepalive round trips in ms, as ping would say it. A keepalive
+    unanswered within ``connect_timeout`` drops the connection and raises ``PhaseExpired``."""
+    from steps.shells.ssh.deadlines import KEEPALIVE, bounded
+    from steps.shells.ssh.pool import SshError
+
+    seconds = pool.paths.connect_timeout
+    samples = []
+    for _ in range(3):
+        started = time.monotonic()
+        bounded(
+            lambda: connection.transport.global_request("keepalive@openssh.com", wait=True),
+            phase=KEEPALIVE,
+            seconds=seconds,
+            cancel=cancel,
+            abort=lambda: pool.discard(connection),
+        )
+        if not connection.alive:
+            raise SshError("reach", f"{KEEPALIVE}: the connection was lost", phase=KEEPALIVE)
+        samples.append((time.monotonic() - started) * 1000)
+    return min(samples)

@@ -28,16 +28,19 @@ class CommandResult:
     error: str | None = None
     dry_run: bool = False
     timeout: float | None = None
+    killed: str | None = None  # what the kill found and did on the host (SSH)
 
     @property
     def reason(self) -> str | None:
         if self.error:
-            return self.error
+            return f"{self.error}; {self.killed}" if self.killed else self.error
         if self.timed_out:
             limit = self.timeout if self.timeout is not None else self.duration
+            if self.killed:
+                return f"timed out after {limit:g}s; {self.killed}"
             return f"timed out after {limit:g}s and was killed with its process group"
         if self.interrupted:
-            return "interrupted"
+            return f"interrupted; {self.killed}" if self.killed else "interrupted"
         return None
 
     def to_event(self) -> dict[str, Any]:
@@ -49,6 +52,7 @@ class CommandResult:
             "timed_out": self.timed_out,
             "interrupted": self.interrupted,
             "error": self.error,
+            "killed": self.killed,
             "tail": list(self.tail),
         }
 

@@ -35,6 +35,14 @@ def keygen(path: Path, kind: str = "ed25519") -> Path:
     return path
 
 
+def gone(pid: int) -> bool:
+    """Not running any more: no such process, or a zombie waiting for init to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
 class Sshd:
     def __init__(
         self, workdir: Path, *, max_startups: str | None = None, extra: Iterable[str] = ()

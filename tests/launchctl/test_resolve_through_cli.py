@@ -164,15 +164,15 @@ def test_a_host_is_proven_like_a_value_where_a_shell_parses_it_again(write_runbo
         name: Hosts
         targets:
           jump: {transport: local}
-          web: {hosts: ["[::1]", app1]}
+          web: {hosts: ["ops$@app1", app1]}
         steps:
           - {id: a, at: T+0, on: web, run: "ssh -t {{ host }} uptime"}
         """
     )
     result = cli("validate", runbook)
     assert result.exit_code == 2
-    assert f"{runbook}:7:36: steps[0].run: with host '[::1]': " in result.stderr
-    assert "contains '['" in result.stderr
+    assert f"{runbook}:7:36: steps[0].run: with host 'ops$@app1': " in result.stderr
+    assert "contains '$'" in result.stderr
 
 
 def test_the_journal_shows_exactly_the_command_the_shell_received(write_runbook, cli, workdir):

@@ -15,7 +15,7 @@ in a temporary directory and measures, each --repeat times (median reported):
 
 To say where the overhead goes it then measures, without a profiler, the parts
 in isolation (start-up + load via `launchctl validate`, the local executor
-`steps.local_shell.LocalShell.run`, the journal's write+fsync per event, a
+`steps.shells.local.LocalShell.run`, the journal's write+fsync per event, a
 worker thread per step) and the same run with os.fsync made a no-op, and it
 profiles one --no-wait run twice with cProfile:
 
@@ -107,7 +107,7 @@ def floor_spawn(steps: int) -> float:
 
 def local_shell_spawn(steps: int) -> float:
     """The executor alone: Popen in a new session with a pipe, reader thread, polled wait."""
-    from steps.local_shell import LocalShell
+    from steps.shells.local import LocalShell
 
     shell = LocalShell()
     started = time.perf_counter()
@@ -232,7 +232,7 @@ def profile_breakdown(stats, wall: float, steps: int) -> None:
             is_builtin("<built-in method _posixsubprocess.fork_exec>"),
             "tottime",
         ),
-        ("subprocess.Popen.wait (LocalShell._wait)", is_func("subprocess.py", "wait"), "cumtime"),
+        ("subprocess.Popen.wait (LocalShell)", is_func("subprocess.py", "wait"), "cumtime"),
         (
             "time.sleep (Popen.wait poll loop)",
             is_builtin("<built-in method time.sleep>"),
@@ -240,7 +240,7 @@ def profile_breakdown(stats, wall: float, steps: int) -> None:
         ),
         ("threading.Thread.start", is_func("threading.py", "start"), "cumtime"),
         ("threading.Thread.join", is_func("threading.py", "join"), "cumtime"),
-        ("local_shell.LocalShell.run", is_func("steps/local_shell.py", "run"), "cumtime"),
+        ("shells.base.Runner.run (LocalShell)", is_func("steps/shells/base.py", "run"), "cumtime"),
         (
             "engine.Engine._action_context (env+ctx)",
             is_func("launchctl/engine/engine.py", "_action_context"),
@@ -456,7 +456,7 @@ def main() -> int:
                 validate_med,
             ),
             (
-                "executor: steps/local_shell.py LocalShell.run x N, minus the floor",
+                "executor: steps/shells LocalShell.run x N, minus the floor",
                 part["shell"] - floor_med,
             ),
             (

@@ -5,6 +5,10 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a real sshd on loopback
+
 
 def write(workdir: Path, text: str, **values: str) -> Path:
     text = textwrap.dedent(text).lstrip()

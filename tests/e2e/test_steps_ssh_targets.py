@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import events_of
 
+pytestmark = pytest.mark.slow  # a real sshd on loopback
+
 
 def write(workdir: Path, lab, text: str, name: str = "launch.yaml", **values: str) -> Path:
     """A runbook with SSH (the lab's ssh section) and DIR (the scratch dir) filled in."""

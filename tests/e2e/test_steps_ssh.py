@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_for
-from realservers_ssh import Sshd, SshLab, keygen
+from realservers_ssh import Sshd, SshLab, gone, keygen
 
 from runbook.model import HostKeyPolicy, SshSettings
 from steps.cancel import CancelToken
 from steps.fanout import fan_out
-from steps.ssh_pool import Endpoint, SshError, SshPool
-from steps.ssh_shell import MARKER, SshShell
+from steps.shells.ssh.pool import Endpoint, SshError, SshPool
+from steps.shells.ssh.shell import MARKER, SshShell
+
+pytestmark = pytest.mark.slow  # a real sshd on loopback
 
 
 def make_pool(
@@ -48,14 +50,6 @@ def run(pool: SshPool, host: str, command: str, **kwargs):
     kwargs.setdefault("env", {})
     kwargs.setdefault("timeout", 20)
     return SshShell(pool, host).run(command, **kwargs)
-
-
-def gone(pid: int) -> bool:
-    """Not running any more: no such process, or a zombie waiting for init to reap it."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return True
 
 
 def read_pid(path: Path) -> int:
@@ -134,7 +128,8 @@ def test_cancel_kills_the_remote_command_within_a_second(pool, workdir):
     threading.Thread(target=cancel_when_running, daemon=True).start()
     result = run(pool, "app1", f"echo $$ > {pidfile}; sleep 300", cancel=cancel)
     cancelled_at = time.monotonic()
-    assert result.interrupted and result.reason == "interrupted"
+    assert result.interrupted
+    assert result.reason.startswith("interrupted; killed on the host: 2 processes")
     assert gone(read_pid(pidfile))
     assert time.monotonic() - cancelled_at < 1
 
@@ -376,10 +371,10 @@ def test_the_remote_wrapper_makes_its_own_process_group_where_the_server_did_not
     child): it must take the setsid path and report a group it leads, with stdin closed."""
     import subprocess
 
-    from steps.ssh_shell import _LAUNCH, _payload
+    from steps.shells.ssh.shell import _payload, launch_command
 
     out = subprocess.run(
-        ["/bin/sh", "-c", _LAUNCH],
+        ["/bin/sh", "-c", launch_command("0123abcd")],
         input=_payload({"GREETING": "it's me"}, 'echo "$GREETING"; cat; ps -o pgid= -p $$'),
         capture_output=True,
         check=True,

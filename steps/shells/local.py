@@ -2,6 +2,7 @@
 
 The group matters: a deploy script's children (a ``sleep``, a ``curl``) must
 die with it at the deadline or on rollback, or they keep running unsupervised.
+Deadline, cancellation and drain are the runner's (``steps.shells.base``).
 """
 
 from __future__ import annotations
@@ -10,39 +11,28 @@ import os
 import select
 import signal
 import subprocess
-import threading
-import time
 from collections.abc import Mapping
 
 from steps.cancel import CancelToken
-from steps.output import OutputCapture
-from steps.results import CommandResult
-from steps.shell import OutputListener
-
-KILL_GRACE_SECONDS = 2.0
-CANCEL_GRACE_SECONDS = 0.5  # a rollback must start within a second of the decision
-DRAIN_SECONDS = 1.0
+from steps.shells.base import KILL_GRACE_SECONDS, Ending, NotStarted, Runner, RunningCommand
+from steps.shells.output import OutputCapture
 
 
-class LocalShell:
+class LocalShell(Runner):
     host = "localhost"
 
     def __init__(self, cwd: str | None = None, base_env: Mapping[str, str] | None = None) -> None:
         self.cwd = cwd
         self.base_env = dict(os.environ if base_env is None else base_env)
 
-    def run(
+    def start(
         self,
         command: str,
-        *,
         env: Mapping[str, str],
+        capture: OutputCapture,
         timeout: float,
-        cancel: CancelToken | None = None,
-        on_output: OutputListener | None = None,
-    ) -> CommandResult:
-        started = time.monotonic()
-        listener = (lambda line: on_output(self.host, line)) if on_output else None
-        capture = OutputCapture(listener)
+        cancel: CancelToken | None,
+    ) -> RunningCommand:
         try:
             proc = subprocess.Popen(
                 ["/bin/sh", "-c", command],
@@ -54,51 +44,43 @@ class LocalShell:
                 start_new_session=True,
             )
         except OSError as exc:
-            return CommandResult(
-                command, self.host, None, 0.0, error=f"could not start: {exc.strerror}"
-            )
-        reader = threading.Thread(target=_pump, args=(proc, capture), daemon=True)
-        reader.start()
-        timed_out, interrupted = self._wait(proc, started + timeout, cancel)
-        reader.join(DRAIN_SECONDS)
-        capture.close()
-        return CommandResult(
-            command=command,
-            host=self.host,
-            exit_code=proc.returncode,
-            duration=time.monotonic() - started,
-            tail=capture.tail,
-            stdout=capture.text,
-            timed_out=timed_out,
-            interrupted=interrupted,
-            timeout=timeout,
-        )
+            raise NotStarted(f"could not start: {exc.strerror}") from None
+        return _LocalProcess(proc, capture)
 
-    def _wait(
-        self, proc: subprocess.Popen, deadline: float, cancel: CancelToken | None
-    ) -> tuple[bool, bool]:
-        """Wait for exit; on deadline or cancellation kill the whole group. Returns (timed_out, interrupted)."""
-        exited = _exit_waiter(proc)
+
+class _LocalProcess(RunningCommand):
+    def __init__(self, proc: subprocess.Popen, capture: OutputCapture) -> None:
+        self.proc = proc
+        self.capture = capture
+        self.exited = _ExitWaiter(proc)
+
+    def pump(self) -> None:
+        fd = self.proc.stdout.fileno()
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    kill_group(proc)
-                    return True, False
-                if cancel is not None and cancel.cancelled:
-                    kill_group(proc, CANCEL_GRACE_SECONDS)
-                    return False, True
-                if exited(min(remaining, 0.1)):
-                    proc.wait()
-                    return False, False
+            while chunk := os.read(fd, 65536):
+                self.capture.feed(chunk)
+        except OSError:
+            pass
         finally:
-            exited.close()
+            self.proc.stdout.close()
+
+    def wait_exit(self, seconds: float) -> bool:
+        if self.exited(seconds):
+            self.proc.wait()
+            return True
+        return False
+
+    def kill(self, grace: float, why: str, *, cancelled: bool) -> None:
+        kill_group(self.proc, grace)
+
+    def ending(self) -> Ending:
+        return Ending(exit_code=self.proc.returncode)
 
     def close(self) -> None:
-        pass
+        self.exited.close()
 
 
-class _exit_waiter:
+class _ExitWaiter:
     """Waits for a child's exit without polling: a pidfd wakes us the moment it exits.
 
     (``Popen.wait(timeout)`` sleeps in steps of up to 50 ms, which a 1,000-step
@@ -126,17 +108,6 @@ class _exit_waiter:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-
-
-def _pump(proc: subprocess.Popen, capture: OutputCapture) -> None:
-    fd = proc.stdout.fileno()
-    try:
-        while chunk := os.read(fd, 65536):
-            capture.feed(chunk)
-    except OSError:
-        pass
-    finally:
-        proc.stdout.close()
 
 
 def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_SECONDS) -> None:

@@ -1,18 +1,21 @@
 """SSH connections for one launch: one per host, opened on first use and reused until the end.
 
 A ``Connection`` (Fabric) resolves each host through ssh_config (HostName,
-User, Port, IdentityFile, ProxyJump, ProxyCommand); the pool opens it with the
-launch's host key policy (never paramiko's ``AutoAddPolicy``), on a socket
-with ``TCP_NODELAY``, with every phase bounded by ``connect_timeout``.
+User, Port, IdentityFile, ProxyJump, ProxyCommand, HostKeyAlias, CheckHostIP,
+HashKnownHosts); the pool opens it with the launch's host key policy (never
+paramiko's ``AutoAddPolicy``, and never paramiko's own key comparison), on a
+socket with ``TCP_NODELAY``, with every phase — DNS, TCP connect, SSH banner,
+key exchange, authentication — bounded by ``connect_timeout``.
 A handshake that a busy sshd drops (``MaxStartups``) is retried with backoff;
 refused auth and host key problems are not. Every failure becomes an
-``SshError`` with a one-line reason that names the host.
+``SshError`` with a one-line reason that names the host and the phase.
 
 Nothing connects when the pool is built: dry runs and drills never touch a host.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import threading
@@ -23,17 +26,20 @@ from typing import TYPE_CHECKING, Any
 
 from runbook import model
 from steps.cancel import CancelToken
-from steps.ssh_config import SshConfigError, SshPaths, load_ssh_config
-from steps.ssh_connect import (
+from steps.shells.ssh import deadlines
+from steps.shells.ssh.config import SshConfigError, SshPaths, load_ssh_config
+from steps.shells.ssh.connect import (
     SshError,
-    auth_kwargs,
     classify,
     close_quietly,
+    handshake_expired,
+    identities,
     jump_chain,
     short,
     tcp_connect,
 )
-from steps.ssh_hostkeys import KnownHosts
+from steps.shells.ssh.hostkeys import KnownHosts
+from steps.shells.ssh.known_hosts import Lookup, check_host_ip_applies, host_name
 
 if TYPE_CHECKING:
     from fabric import Connection
@@ -45,6 +51,9 @@ BACKOFF_MAX = 1.5
 BACKOFF_JITTER = 0.3
 KEEPALIVE_SECONDS = 30
 WAIT_POLL = 0.1
+
+# The host key algorithms paramiko offers for a key type found in known_hosts.
+_ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}
 
 # paramiko logs a traceback from its transport thread for every failed handshake; the
 # failure reaches the launch as this host's result, so keep the noise off the terminal.
@@ -245,6 +254,11 @@ class SshPool:
                 self._fabric_config = Config(ssh_config=ssh_config, lazy=True)
             return self._fabric_config
 
+    def open_fresh(self, endpoint: Endpoint) -> SshConnection:
+        """A new connection outside the pool, for the caller to close: the kill path's way in
+        when the server refuses a second channel on the pooled one (``MaxSessions 1``)."""
+        return self._open_once(endpoint, 1)
+
     def _open_once(self, endpoint: Endpoint, attempt: int) -> SshConnection:
         from fabric import Connection
         from fabric.connection import derive_shorthand
@@ -265,34 +279,44 @@ class SshPool:
         )
         hostname, port, user = connection.host, int(connection.port), connection.user
         where = f"{endpoint.alias} ({user}@{hostname}:{port})"
+        _refuse_option_like(where, hostname, user)
         ssh_config = connection.ssh_config
         timeout = self.paths.connect_timeout
         started = time.monotonic()
-        verifier = self.known_hosts.prepare(connection.client, endpoint.alias, hostname, port)
-        sock = self._socket(endpoint, ssh_config, hostname, port, where)
-        auth, missing = auth_kwargs(ssh_config)
+        sock, direct = self._socket(endpoint, ssh_config, hostname, port, where)
+        lookup = Lookup(
+            hostname,
+            port,
+            alias=ssh_config.get("hostkeyalias"),
+            ip=_host_ip_name(ssh_config, hostname, port, sock if direct else None),
+        )
+        hash_names = str(ssh_config.get("hashknownhosts", "no")).lower() == "yes"
+        verifier = self.known_hosts.verifier(endpoint.alias, lookup, hash_names)
+        connection.client.set_missing_host_key_policy(verifier)
+        keys = identities(ssh_config)
+        watch = deadlines.HandshakeWatch(timeout)
         try:
             connection.client.connect(
                 hostname=hostname,
                 port=port,
                 username=user,
                 sock=sock,
-                # paramiko stops waiting for the key exchange at `timeout` without saying why;
-                # a little later than the banner's limit, so a silent port gets the clear message.
+                # The watch closes the transport when a phase passes connect_timeout and says
+                # which; paramiko's own limits, a little later, are only a backstop.
                 timeout=timeout + 1,
-                banner_timeout=timeout,
-                auth_timeout=timeout,
+                banner_timeout=timeout + 1,
+                auth_timeout=timeout + 1,
                 channel_timeout=timeout,
-                **auth,
+                transport_factory=self._transport_factory(watch, lookup),
+                **keys.connect_kwargs(),
             )
         except Exception as exc:
-            from paramiko import BadHostKeyException
-
             close_quietly(connection, sock)
-            if isinstance(exc, BadHostKeyException):  # a different key of this type is on file
-                message = self.known_hosts.changed_message(endpoint.alias, hostname, port, exc.key)
-                raise SshError("key", message, key_status="CHANGED") from None
-            raise classify(exc, where, timeout, auth, missing, time.monotonic() - started) from None
+            if watch.expired:
+                raise handshake_expired(where, watch.expired, timeout) from None
+            raise classify(exc, where, timeout, keys, watch.phase) from None
+        finally:
+            watch.stop()
         connection.transport = connection.client.get_transport()
         connection.transport.set_keepalive(KEEPALIVE_SECONDS)
         return SshConnection(
@@ -306,31 +330,63 @@ class SshPool:
             verifier.recorded,
         )
 
+    def _transport_factory(self, watch: deadlines.HandshakeWatch, lookup: Lookup) -> Any:
+        """paramiko's Transport, asking first for the host key types known_hosts holds for
+        this host (as OpenSSH orders HostKeyAlgorithms), and watched through its handshake."""
+        known = self.known_hosts.key_types(lookup)
+
+        def make(sock: Any, **kwargs: Any) -> Transport:
+            from paramiko import Transport
+
+            transport = Transport(sock, **kwargs)
+            options = transport.get_security_options()
+            wanted = [a for t in known for a in _ALGORITHMS.get(t, (t,))]
+            offered = list(options.key_types)
+            first = [a for a in offered if a in wanted]
+            options.key_types = first + [a for a in offered if a not in first]
+            watch.attach(transport)
+            return transport
+
+        return make
+
     def _socket(
         self, endpoint: Endpoint, ssh_config: Any, hostname: str, port: int, where: str
-    ) -> Any:
-        """A TCP socket with TCP_NODELAY, a channel through the jump host, or a ProxyCommand."""
+    ) -> tuple[Any, bool]:
+        """A TCP socket with TCP_NODELAY, a channel through the jump host, or a ProxyCommand;
+        and whether it is a direct TCP connection (CheckHostIP applies only to those)."""
         timeout = self.paths.connect_timeout
         jump = endpoint.jump if endpoint.jump is not None else jump_chain(ssh_config)
         if jump:
-            return self._through(jump, endpoint, hostname, port, where)
+            return self._through(jump, endpoint, hostname, port, where), False
         command = ssh_config.get("proxycommand")
         if command and command.lower() != "none":
             from paramiko import ProxyCommand
 
-            return ProxyCommand(command)
+            return ProxyCommand(command), False
         with self._lock:
             self.handshakes += 1
         try:
-            return tcp_connect(hostname, port, timeout)
+            return tcp_connect(hostname, port, timeout), True
+        except deadlines.PhaseExpired:
+            raise SshError(
+                "reach",
+                f"{where}: DNS: no answer resolving {hostname} within {timeout:g}s",
+                phase=deadlines.DNS,
+            ) from None
         except socket.gaierror as exc:
-            raise SshError("reach", f"{where}: cannot resolve {hostname}: {exc.strerror}") from None
+            raise SshError(
+                "reach", f"{where}: cannot resolve {hostname}: {exc.strerror}", phase=deadlines.DNS
+            ) from None
         except ConnectionRefusedError:
-            raise SshError("reach", f"{where}: connection refused") from None
+            raise SshError("reach", f"{where}: connection refused", phase=deadlines.TCP) from None
         except TimeoutError:
-            raise SshError("reach", f"{where}: no TCP answer within {timeout:g}s") from None
+            raise SshError(
+                "reach", f"{where}: no TCP answer within {timeout:g}s", phase=deadlines.TCP
+            ) from None
         except OSError as exc:
-            raise SshError("reach", f"{where}: cannot connect: {exc.strerror or exc}") from None
+            raise SshError(
+                "reach", f"{where}: cannot connect: {exc.strerror or exc}", phase=deadlines.TCP
+            ) from None
 
     def _through(
         self, jump: tuple[str, ...], endpoint: Endpoint, hostname: str, port: int, where: str
@@ -359,3 +415,29 @@ class SshPool:
             raise SshError(
                 "reach", f"{where}: jump host {jump[-1]} could not connect to it: {short(exc)}"
             ) from None
+
+
+def _refuse_option_like(where: str, hostname: str, user: str) -> None:
+    """A host or user name that starts with ``-`` would read as an option to a ProxyCommand
+    or anything else that takes it as an argument; ssh refuses those, and so does launchctl."""
+    for what, value in (("host name", hostname), ("user name", user)):
+        if not value or value.startswith("-"):
+            raise SshError(
+                "config", f"{where}: {what} {value!r} is empty or starts with '-'; refused"
+            )
+
+
+def _host_ip_name(ssh_config: Any, hostname: str, port: int, sock: Any) -> str | None:
+    """The ``[address]:port`` name CheckHostIP also checks, where OpenSSH would: asked for,
+    a direct TCP connection, not loopback, and a host name that is not the address itself."""
+    wanted = str(ssh_config.get("checkhostip", "no")).lower() == "yes"
+    if not wanted or sock is None:
+        return None
+    try:
+        address = sock.getpeername()[0]
+        loopback = ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except (OSError, ValueError):
+        return None
+    if not check_host_ip_applies(wanted, hostname, address, False, loopback):
+        return None
+    return host_name(address, port)
