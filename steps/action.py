@@ -23,6 +23,9 @@ from steps.results import ActionOutcome, CommandResult, CriterionResult, Outcome
 from steps.shells.base import OutputListener
 
 Emit = Callable[[str, dict[str, Any]], None]
+ATTEMPT_FLOOR_SECONDS = 1.0
+"""Every attempt of a check gets at least this long (or its whole timeout, if shorter), even at the
+end of ``within`` or under ``--speed``: a real request or process needs real time."""
 
 
 @dataclass
@@ -167,7 +170,7 @@ def poll_criterion(
         if poll.within is None:
             return Deadline.after(timeout, ctx.cancel)
         left = (end - ctx.clock.now()).total_seconds() / ctx.clock.speed
-        return Deadline.after(max(0.0, min(timeout, left)), ctx.cancel)
+        return Deadline.after(min(timeout, max(left, ATTEMPT_FLOOR_SECONDS)), ctx.cancel)
 
     def evaluate() -> list[CriterionResult]:
         nonlocal attempts

@@ -205,6 +205,17 @@ class LaunchLoop:
     def _wait(
         self, ready: Callable[[], bool], phase: str, remaining: Callable[[], float] | None = None
     ) -> None:
+        try:
+            self._wait_turns(ready, phase, remaining)
+        except BaseException as course_change:
+            why = getattr(course_change, "reason", None) or str(course_change)
+            for entry in list(self._open):
+                self._withdraw(entry, why or type(course_change).__name__)
+            raise
+
+    def _wait_turns(
+        self, ready: Callable[[], bool], phase: str, remaining: Callable[[], float] | None
+    ) -> None:
         while True:
             self._turn(phase)
             if ready() and not any(entry.question.holds for entry in self._open):

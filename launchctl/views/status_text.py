@@ -26,6 +26,12 @@ def status_data(directory: Path) -> dict[str, Any]:
         "driver": driver_alive(directory),
         "in_flight": in_flight.id if in_flight else None,
         "paused_reason": state.paused.get("reason") if state.paused else None,
+        "held": None
+        if state.held is None
+        else {
+            "reason": state.held.get("reason"),
+            "guards_watching": state.held.get("guards") or [],
+        },
         "last_event": state.last_ts,
         "steps": [
             {k: row[k] for k in ("step", "offset", "planned", "started", "status", "reason")}
@@ -52,6 +58,13 @@ def render_status(data: dict[str, Any]) -> str:
         + (f", exit {data['exit_code']}" if data["exit_code"] is not None else ""),
         f"T0: {data['t0']}   last event: {data['last_event']}",
     ]
+    if data["held"]:
+        held = data["held"]
+        watching = ", ".join(held["guards_watching"]) or "none open now"
+        lines.append(
+            f"held: {held['reason']}; guards watching: {watching} "
+            "(resume, roll back or exit at the driver's terminal, or `launchctl rollback`)"
+        )
     if data["paused_reason"]:
         lines.append(f"paused: {data['paused_reason']}  → launchctl resume {data['journal']}")
     lines.append("")

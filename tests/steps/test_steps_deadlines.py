@@ -93,13 +93,42 @@ def test_a_trickling_prometheus_is_inconclusive_at_the_deadline(hostile, session
 @pytest.mark.parametrize(
     ("payload", "value", "problem"),
     [
-        ({"status": "success", "data": {"resultType": "vector", "result": [{"value": [1, "0.5"]}]}}, 0.5, ""),
+        (
+            {
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"value": [1, "0.5"]}]},
+            },
+            0.5,
+            "",
+        ),
         ({"status": "success", "data": {"resultType": "scalar", "result": [1, "2"]}}, 2.0, ""),
         ({"status": "success", "data": {"resultType": "vector", "result": []}}, None, "no data"),
-        ({"status": "success", "data": {"resultType": "vector", "result": [{}, {}]}}, None, "aggregate"),
-        ({"status": "success", "data": {"resultType": "vector", "result": [{"value": [1, "NaN"]}]}}, None, "NaN"),
-        ({"status": "success", "data": {"resultType": "vector", "result": [{"value": [1, True]}]}}, None, "unreadable"),
-        ({"status": "success", "data": {"resultType": "matrix", "result": []}}, None, "unsupported"),
+        (
+            {"status": "success", "data": {"resultType": "vector", "result": [{}, {}]}},
+            None,
+            "aggregate",
+        ),
+        (
+            {
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"value": [1, "NaN"]}]},
+            },
+            None,
+            "NaN",
+        ),
+        (
+            {
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"value": [1, True]}]},
+            },
+            None,
+            "unreadable",
+        ),
+        (
+            {"status": "success", "data": {"resultType": "matrix", "result": []}},
+            None,
+            "unsupported",
+        ),
         ({"status": "success", "data": {"resultType": "scalar", "result": "x"}}, None, "malformed"),
         ({"status": "error", "errorType": "bad_data", "error": "parse error"}, None, "parse error"),
         ([], None, "not a Prometheus answer"),
