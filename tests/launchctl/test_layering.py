@@ -92,7 +92,7 @@ def _package_graph(package: str) -> dict[str, set[str]]:
                 if (
                     target in modules
                     and target != name
-                    and not modules[target].name == "__init__.py"
+                    and modules[target].name != "__init__.py"
                 ):
                     graph[name].add(target)
     return graph
