@@ -31,9 +31,13 @@ def _display(dry_run: bool = False):
 
 
 def _load(runbook_path: str, var: tuple[str, ...] = (), targets: str | None = None):
+    """Load and validate; warnings (valid, but worth a second look) go to stderr."""
     from runbook.loader import load_runbook, parse_var_overrides
 
-    return load_runbook(runbook_path, parse_var_overrides(var), targets)
+    book = load_runbook(runbook_path, parse_var_overrides(var), targets)
+    for warning in book.warnings:
+        _echo_err(f"warning: {warning}")
+    return book
 
 
 VAR_OPTION = click.option(
@@ -65,8 +69,10 @@ def cli() -> None:
 def validate(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
     """Check a runbook file; prints a summary or every problem as FILE:LINE:COL."""
     book = _load(runbook, var, targets)
+    forward = f", {len(book.roll_forward)} roll-forward steps" if book.roll_forward else ""
     click.echo(
-        f"ok: {len(book.steps)} steps, {len(book.guards)} guards, {len(book.rollback)} rollback steps"
+        f"ok: {len(book.steps)} steps, {len(book.guards)} guards, "
+        f"{len(book.rollback)} rollback steps{forward}"
     )
 
 
@@ -170,8 +176,9 @@ def run(runbook, var, targets, **given) -> None:
 def drill(runbook, var, targets, fail_at, breach, live, **given) -> None:
     """Rollback drill: inject a failure, run the rollback, time it. Exit 0 when the rollback completed."""
     from launchctl.engine.assembly import start_launch
-    from launchctl.engine.drill import DrillSpec, render_summary, summarize
+    from launchctl.engine.drill import DrillSpec
     from launchctl.journal.reader import read_journal
+    from launchctl.views.drill_text import render_summary, summarize
 
     spec = DrillSpec(fail_at=fail_at, breach=breach, live=live)
     given["dry_run"] = given["dry_run"] or not live
@@ -268,13 +275,33 @@ def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
 @cli.command()
 @click.argument("checklist", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def gate(checklist: str, fmt: str) -> None:
+@click.option(
+    "--runbook",
+    "runbook_path",
+    type=click.Path(dir_okay=False),
+    help="Also list this runbook's irreversible steps with the risks they carry.",
+)
+def gate(checklist: str, fmt: str, runbook_path: str | None) -> None:
     """Go/no-go decision from a readiness checklist: exit 0 GO, 1 GO WITH CAUTION, 4 NO-GO."""
-    from launchctl.views.gate_text import gate_exit_code, render_gate_json, render_gate_text
+    from launchctl.views.gate_text import (
+        gate_exit_code,
+        render_gate_json,
+        render_gate_text,
+        render_no_return,
+    )
     from runbook.checklist import evaluate_gate, load_checklist
 
     result = evaluate_gate(load_checklist(checklist))
-    click.echo(render_gate_json(result) if fmt == "json" else render_gate_text(result))
+    steps = []
+    if runbook_path is not None:
+        steps = [(s.id, s.irreversible) for s in _load(runbook_path).irreversible_steps]
+    if fmt == "json":
+        data = json.loads(render_gate_json(result))
+        data["irreversible_steps"] = [{"step": s, "reason": r} for s, r in steps]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        no_return = render_no_return(steps, result)
+        click.echo(render_gate_text(result) + ("\n\n" + "\n".join(no_return) if no_return else ""))
     sys.exit(gate_exit_code(result))
 
 
@@ -283,17 +310,40 @@ def gate(checklist: str, fmt: str) -> None:
 @click.option(
     "--reason", required=True, help="Why; recorded and filled into {{ rollback.reason }}."
 )
-def rollback(journal_dir: Path, reason: str) -> None:
+@click.option(
+    "--force-past-no-return",
+    is_flag=True,
+    help="Roll back even though an irreversible step has started (recorded with your name).",
+)
+def rollback(journal_dir: Path, reason: str, force_past_no_return: bool) -> None:
     """Roll a launch back now: asks the live driver, or runs the rollback sequence when none is live."""
+    import getpass
+
     from launchctl.engine.assembly import rollback_here
     from launchctl.engine.second_terminal import request_rollback, rollback_exit_code
 
-    def run_here(directory: Path, why: str) -> int:
+    def run_here(directory: Path, why: str, forced_by: str | None) -> int:
         return rollback_exit_code(
-            rollback_here(directory, why, environ=os.environ, echo=_echo_err, display=_display())
+            rollback_here(
+                directory,
+                why,
+                environ=os.environ,
+                echo=_echo_err,
+                display=_display(),
+                forced_by=forced_by,
+            )
         )
 
-    sys.exit(request_rollback(journal_dir, reason, _echo_err, run_here))
+    sys.exit(
+        request_rollback(
+            journal_dir,
+            reason,
+            _echo_err,
+            run_here,
+            by=f"{getpass.getuser()}@{os.uname().nodename}",
+            force_past_no_return=force_past_no_return,
+        )
+    )
 
 
 @cli.command()

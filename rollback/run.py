@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from runbook import model
@@ -52,11 +53,13 @@ class RollbackResult:
 def plan_rollback(
     steps: Iterable[model.RollbackStep], started: set[str]
 ) -> list[PlannedRollbackStep]:
-    """Every rollback step in order, with whether it applies given the launch steps that started."""
+    """Every step in order, with whether it applies given the launch steps that started."""
     planned = []
     for step in steps:
         if step.if_started is not None and step.if_started not in started:
             planned.append(PlannedRollbackStep(step, False, f"'{step.if_started}' never started"))
+        elif step.if_not_started is not None and step.if_not_started in started:
+            planned.append(PlannedRollbackStep(step, False, f"'{step.if_not_started}' has started"))
         else:
             planned.append(PlannedRollbackStep(step, True))
     return planned
@@ -104,13 +107,25 @@ class PriorStep:
         return self.status in ("ok", "failed", "skipped")
 
 
+class Remedy(StrEnum):
+    """The two sequences that answer a failure: undo the launch, or (past its point of no return)
+    fix forward. Both run the same way; their journal events carry the kind's name."""
+
+    ROLLBACK = "rollback"
+    ROLL_FORWARD = "roll_forward"
+
+    @property
+    def title(self) -> str:
+        return "ROLLBACK" if self is Remedy.ROLLBACK else "ROLL FORWARD"
+
+
 class RollbackHooks(Protocol):
     def emit(self, event: str, **fields: Any) -> None: ...
 
     def notify(self, message: str, milestone: str) -> None: ...
 
-    def perform(self, step: model.RollbackStep) -> RollbackStepResult:
-        """Run one rollback step (journaled ``rollback_step_started`` to ``_finished``)."""
+    def perform(self, step: model.RollbackStep, remedy: Remedy) -> RollbackStepResult:
+        """Run one step (journaled ``{remedy}_step_started`` to ``_finished``)."""
         ...
 
     def rerun_in_flight(self, step_id: str) -> bool:
@@ -125,50 +140,57 @@ def run_rollback(
     trigger: str,
     hooks: RollbackHooks,
     prior: Mapping[str, PriorStep] | None = None,
+    remedy: Remedy = Remedy.ROLLBACK,
+    **announced: Any,
 ) -> tuple[RollbackResult, float]:
     """Run the sequence; returns the result and its duration in seconds.
 
-    ``prior`` is set when resuming a rollback that had started: it is not
+    ``prior`` is set when resuming a sequence that had started: it is not
     announced again and its finished steps are taken as they were.
+    ``announced`` adds fields to the ``…_started`` event (who forced it, say).
     """
     planned = plan_rollback(steps, started)
     began = time.monotonic()
     if prior is None:
         hooks.emit(
-            "rollback_started",
+            f"{remedy}_started",
             reason=reason,
             trigger=trigger,
             steps=[p.step.id for p in planned if p.applies],
+            **announced,
         )
-        hooks.notify(f"ROLLBACK INITIATED - reason: {reason}", "rollback_started")
+        hooks.notify(f"{remedy.title} INITIATED - reason: {reason}", f"{remedy}_started")
     result = RollbackResult()
     for item in planned:
-        result.steps.append(_run_planned(item, hooks, (prior or {}).get(item.step.id)))
+        result.steps.append(_run_planned(item, hooks, (prior or {}).get(item.step.id), remedy))
     duration = time.monotonic() - began
     hooks.emit(
-        "rollback_finished",
+        f"{remedy}_finished",
         status="complete" if result.complete else "incomplete",
         duration_s=round(duration, 3),
         failed=[r.step_id for r in result.failed] or None,
     )
     hooks.notify(
-        "ROLLBACK COMPLETE" if result.complete else "ROLLBACK INCOMPLETE - a person must act",
-        "rollback_finished",
+        f"{remedy.title} COMPLETE"
+        if result.complete
+        else f"{remedy.title} INCOMPLETE - a person must act",
+        f"{remedy}_finished",
     )
     return result, duration
 
 
 def _run_planned(
-    item: PlannedRollbackStep, hooks: RollbackHooks, prior: PriorStep | None
+    item: PlannedRollbackStep, hooks: RollbackHooks, prior: PriorStep | None, remedy: Remedy
 ) -> RollbackStepResult:
     step_id = item.step.id
+    finished = f"{remedy}_step_finished"
     if prior is not None and prior.finished:
         return RollbackStepResult(step_id, prior.status or "ok", prior.reason)
     if prior is not None and not hooks.rerun_in_flight(step_id):
         why = "skipped on resume by operator"
-        hooks.emit("rollback_step_finished", step=step_id, status="skipped", reason=why)
+        hooks.emit(finished, step=step_id, status="skipped", reason=why)
         return RollbackStepResult(step_id, "skipped", why)
     if not item.applies:
-        hooks.emit("rollback_step_finished", step=step_id, status="skipped", reason=item.why_not)
+        hooks.emit(finished, step=step_id, status="skipped", reason=item.why_not)
         return RollbackStepResult(step_id, "skipped", item.why_not)
-    return hooks.perform(item.step)
+    return hooks.perform(item.step, remedy)

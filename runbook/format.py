@@ -333,7 +333,23 @@ def _build_step(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> 
         confirm=values["confirm"],
         wait=values["wait"],
         on_failure=model.OnFailure(given(values["on_failure"], "rollback")),
+        irreversible=values["irreversible"],
     )
+
+
+class Irreversible(Type):
+    """``irreversible: true`` or a reason (``"drops column legacy_sku"``); ``false`` is reversible."""
+
+    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
+        if isinstance(node, YScalar) and isinstance(node.value, bool):
+            return "marked irreversible" if node.value else None
+        if isinstance(node, YScalar) and isinstance(node.value, str) and node.value.strip():
+            return Str().convert(node, path, ctx)
+        ctx.error(node.mark, path, "must be true, false, or the reason it cannot be undone")
+        return INVALID
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": ["boolean", "string"]}
 
 
 def _build_confirm(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
@@ -380,6 +396,11 @@ STEP = Record(
             Duration(), doc="hold this long (a soak) after the run and before the checks"
         ),
         "on_failure": Field(Choice(["rollback", "ask", "continue"]), doc="default rollback"),
+        "irreversible": Field(
+            Irreversible(),
+            doc="the point of no return: once it starts, failures roll forward or ask instead of "
+            "rolling back (true, or the reason)",
+        ),
     },
     _build_step,
     scope=("step",),
@@ -395,6 +416,7 @@ def _build_rollback_step(values: dict[str, Any], node: YMap, path: str, ctx: Con
     return model.RollbackStep(
         **_action_kwargs(values, node),
         if_started=values["if_started"],
+        if_not_started=values["if_not_started"],
         retries=given(values["retries"], 0),
         retry_delay=values["retry_delay"]
         if values["retry_delay"] is not None
@@ -407,6 +429,10 @@ ROLLBACK_STEP = Record(
     {
         **_ACTION_FIELDS,
         "if_started": Field(ident(), doc="run only when this launch step was started"),
+        "if_not_started": Field(
+            ident(),
+            doc="run only while this launch step has not started (e.g. the irreversible one)",
+        ),
         "retries": Field(
             Int(0, 20), doc="extra attempts when this rollback step fails (default 0)"
         ),
@@ -520,6 +546,10 @@ RUNBOOK_FIELDS: dict[str, Field] = {
     "steps": Field(ListOf(STEP, min_items=1, max_items=MAX_STEPS), required=True),
     "guards": Field(ListOf(GUARD)),
     "rollback": Field(ListOf(ROLLBACK_STEP), doc="the rollback sequence, run in order"),
+    "roll_forward": Field(
+        ListOf(ROLLBACK_STEP),
+        doc="what runs instead of the rollback once the point of no return has started (fix forward)",
+    ),
 }
 
 RUNBOOK = Record("runbook", RUNBOOK_FIELDS, first=("vars", "secrets"), prepare=_prepare_runbook)

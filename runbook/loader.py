@@ -8,6 +8,7 @@ steps. All problems are collected; ``ValidationFailed`` carries them sorted.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -100,6 +101,7 @@ def load_runbook(
         notify=tuple(values["notify"] or ()),
         guards=tuple(values["guards"] or ()),
         rollback=tuple(values["rollback"] or ()),
+        roll_forward=tuple(values["roll_forward"] or ()),
     )
     problems = [*var_problems, *_cross_check(runbook, tree, display)]
     if ctx.diagnostics or problems:
@@ -107,7 +109,7 @@ def load_runbook(
     problems = _trial_resolve(runbook, tree, display, path.parent)
     if problems:
         raise ValidationFailed(problems)
-    return runbook
+    return dataclasses.replace(runbook, warnings=_no_return_warnings(runbook, display))
 
 
 def _vars(
@@ -210,19 +212,19 @@ def _cross_check(runbook: model.Runbook, tree: YMap, file: str) -> list[Diagnost
 
     _unique_ids(runbook.steps, "steps", error)
     _unique_ids(runbook.rollback, "rollback", error)
+    _unique_ids(runbook.roll_forward, "roll_forward", error)
     _unique_ids(runbook.guards, "guards", error)
     _offsets_in_order(runbook.steps, error)
     known_targets = set(runbook.targets) | {model.LOCAL}
-    step_ids = set(runbook.step_ids)
     for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback)):
         for index, action in enumerate(actions):
             _targets_exist(action, f"{section}[{index}]", known_targets, error)
-    for index, step in enumerate(runbook.rollback):
-        if step.if_started is not None and step.if_started not in step_ids:
-            error(
-                step.marks["if_started"],
-                f"rollback[{index}].if_started: no launch step with id '{step.if_started}'",
-            )
+    for section, sequence in (
+        ("rollback", runbook.rollback),
+        ("roll_forward", runbook.roll_forward),
+    ):
+        for index, step in enumerate(sequence):
+            _started_conditions(runbook, step, f"{section}[{index}]", file, error)
     if runbook.prometheus_url is None:
         _needs_prometheus(runbook, tree, error)
     for index, name in enumerate(runbook.secrets):
@@ -232,6 +234,51 @@ def _cross_check(runbook: model.Runbook, tree: YMap, file: str) -> list[Diagnost
                 f"secrets[{index}]: '{name}' is listed twice",
             )
     return problems
+
+
+def _started_conditions(
+    runbook: model.Runbook, step: model.RollbackStep, path: str, file: str, error
+) -> None:
+    """``if_started``/``if_not_started`` name launch steps; a rollback cannot undo an irreversible one."""
+    step_ids = set(runbook.step_ids)
+    for key in ("if_started", "if_not_started"):
+        named = getattr(step, key)
+        if named is not None and named not in step_ids:
+            error(step.marks[key], f"{path}.{key}: no launch step with id '{named}'")
+    if (
+        step.if_started is None
+        or step.if_started not in step_ids
+        or not path.startswith("rollback")
+    ):
+        return
+    undone = runbook.step(step.if_started)
+    if undone.irreversible is not None:
+        at = undone.marks["irreversible"]
+        error(
+            step.marks["if_started"],
+            f"{path}.if_started: '{undone.id}' is irreversible ({undone.irreversible}; "
+            f"{file}:{at.line}:{at.column}): a rollback cannot undo it; use if_not_started, "
+            "or undo it in roll_forward",
+        )
+
+
+def _no_return_warnings(runbook: model.Runbook, file: str) -> tuple[str, ...]:
+    """An irreversible step with nothing to do after it but wait for a person is allowed, but said."""
+    if not runbook.irreversible_steps or runbook.roll_forward:
+        return ()
+    first = runbook.irreversible_steps[0]
+    after = [s for s in runbook.steps if s.at >= first.at]
+    asks = any(s.on_failure is model.OnFailure.ASK for s in after) or any(
+        g.then is model.GuardAction.ASK for g in runbook.guards
+    )
+    if asks:
+        return ()
+    at = first.marks["irreversible"]
+    return (
+        f"{file}:{at.line}:{at.column}: steps.{first.id}.irreversible: past this point a failure "
+        "or a rollback guard can neither roll back nor roll forward (no roll_forward:, no ask): "
+        "the launch will wait for a person to decide",
+    )
 
 
 def _unique_ids(records: Iterable[Any], section: str, error) -> None:

@@ -145,13 +145,17 @@ class Confirm:
 class Step(Action):
     at: timedelta = timedelta(0)
     confirm: Confirm | None = None
+    irreversible: str | None = None  # why this step is the point of no return; None: reversible
     wait: timedelta | None = None
     on_failure: OnFailure = OnFailure.ROLLBACK
 
 
 @dataclass(frozen=True)
 class RollbackStep(Action):
+    """A step of the ``rollback:`` or ``roll_forward:`` sequence."""
+
     if_started: str | None = None
+    if_not_started: str | None = None
     retries: int = 0
     retry_delay: timedelta = timedelta(seconds=5)
 
@@ -246,6 +250,8 @@ class Runbook:
     notify: tuple[NotifyChannel, ...] = ()
     guards: tuple[Guard, ...] = ()
     rollback: tuple[RollbackStep, ...] = ()
+    roll_forward: tuple[RollbackStep, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def target(self, name: str) -> Target:
         if name == LOCAL and LOCAL not in self.targets:
@@ -257,6 +263,10 @@ class Runbook:
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
+
+    @property
+    def irreversible_steps(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.irreversible is not None)
 
     @property
     def step_ids(self) -> tuple[str, ...]:

@@ -119,6 +119,9 @@ class _Resolver:
             ),
             steps=tuple(self.action(s, ("steps", i)) for i, s in enumerate(book.steps)),
             rollback=tuple(self.action(s, ("rollback", i)) for i, s in enumerate(book.rollback)),
+            roll_forward=tuple(
+                self.action(s, ("roll_forward", i)) for i, s in enumerate(book.roll_forward)
+            ),
             guards=tuple(self.guard(g, ("guards", i)) for i, g in enumerate(book.guards)),
         )
 
@@ -146,6 +149,8 @@ class _Resolver:
             ),
             "notify": scoped.template(action.notify, (*path, "notify")),
         }
+        if isinstance(action, model.Step) and action.irreversible is not None:
+            changes["irreversible"] = scoped.template(action.irreversible, (*path, "irreversible"))
         if isinstance(action, model.Step) and action.confirm is not None:
             question = scoped.template(action.confirm.question, (*path, "confirm", "question"))
             changes["confirm"] = replace(action.confirm, question=question)

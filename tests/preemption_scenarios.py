@@ -20,6 +20,8 @@ from typing import Any
 import pexpect
 from hostile_servers import HostileServer
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
@@ -50,7 +52,8 @@ class Pty:
             env={
                 "TERM": "xterm-256color",
                 "PATH": "/usr/bin:/bin",
-                "PYTHONPATH": ":".join(sys.path),
+                # the repository first: tests/launchctl must never shadow the package
+                "PYTHONPATH": ":".join([str(REPO), *sys.path]),
             },
         )
         self.screen = ""

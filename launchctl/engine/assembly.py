@@ -30,6 +30,7 @@ from launchctl.journal.reader import read_journal
 from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState, replay
 from launchctl.journal.writer import JournalWriter
+from launchctl.views.gate_text import render_no_return
 from launchctl.views.plain import PlainConsole
 from launchctl.views.terminal import Display
 from runbook import model
@@ -76,9 +77,9 @@ def require_secrets(runbook: model.Runbook, environ: Mapping[str, str]) -> None:
         )
 
 
-def terminal_prompter(yes: bool, display: Display | None = None) -> TerminalPrompter | None:
-    """A person can be asked when both ends are a terminal and ``--yes`` did not answer for them."""
-    if not yes and sys.stdin.isatty() and sys.stdout.isatty():
+def terminal_prompter(display: Display | None = None) -> TerminalPrompter | None:
+    """A person can be asked when both ends are a terminal (``--yes`` answers only what it may)."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
         return TerminalPrompter(display)
     return None
 
@@ -138,6 +139,10 @@ def start_launch(
     echo(f"journal: {journal_dir}")
     if gate is not None:
         echo(f"gate: {gate.decision.value} (critical {gate.critical}, total {gate.total})")
+    for line in render_no_return(
+        [(s.id, s.irreversible) for s in runbook.irreversible_steps], gate
+    ):
+        echo(line)
     clock: Clock
     if options.dry_run:
         clock = SimulatedClock(min(now, t0 + runbook.steps[0].at))
@@ -153,9 +158,14 @@ def start_launch(
         journal_dir=journal_dir,
         dry_run=options.dry_run,
         no_wait=options.no_wait,
+        speed=options.speed,
         yes=options.yes,
         cwd=os.getcwd(),
         drill=options.drill,
+        var_overrides=dict(options.var_overrides),
+        targets_file=str(Path(options.targets_file).absolute()) if options.targets_file else None,
+        gate_caution=gate is not None and gate.decision is Decision.CAUTION,
+        gate_override=options.override_gate,
     )
     try:
         recorder.emit(
@@ -176,23 +186,13 @@ def start_launch(
                 for s in runbook.steps
             ],
             rollback_steps=[s.id for s in runbook.rollback],
+            roll_forward_steps=[s.id for s in runbook.roll_forward] or None,
+            irreversible={s.id: s.irreversible for s in runbook.irreversible_steps} or None,
             guards=[g.id for g in runbook.guards],
-            t0=iso(t0),
-            dry_run=options.dry_run,
-            no_wait=options.no_wait,
-            speed=options.speed,
-            yes=options.yes,
-            var_overrides=options.var_overrides or None,
-            targets_file=str(Path(options.targets_file).absolute())
-            if options.targets_file
-            else None,
-            cwd=settings.cwd,
-            user=settings.user,
             pid=os.getpid(),
             version=__version__,
             gate=gate.to_data() if gate else None,
-            gate_override=options.override_gate,
-            drill=options.drill.to_data() if options.drill else None,
+            **settings.record(),
         )
         if gate is not None and gate.decision is Decision.NO_GO and not options.dry_run:
             if not options.override_gate:
@@ -204,7 +204,7 @@ def start_launch(
             recorder,
             clock,
             environ,
-            prompter or terminal_prompter(options.yes, display),
+            prompter or terminal_prompter(display),
             display=display,
         )
     finally:
@@ -249,7 +249,7 @@ def resume_launch(
                 reopened.recorder,
                 reopened.clock,
                 environ,
-                prompter or terminal_prompter(yes, display),
+                prompter or terminal_prompter(display),
                 state,
                 display,
             )
@@ -264,6 +264,7 @@ def rollback_here(
     environ: Mapping[str, str],
     echo: Callable[[str], None],
     display: Display | None = None,
+    forced_by: str | None = None,
 ) -> int:
     """Run the rollback sequence of a launch no process is driving (``launchctl rollback``)."""
     display = display or Display([PlainConsole()])
@@ -287,7 +288,7 @@ def rollback_here(
                 None,
                 state,
                 display,
-                act=lambda engine: engine.roll_back(reason, "operator"),
+                act=lambda engine: engine.roll_back(reason, "operator", forced_by),
             )
         finally:
             reopened.writer.close()
@@ -342,15 +343,7 @@ def _reopen(
     writer = JournalWriter(journal_dir, durable=not launch.get("dry_run"))
     writer.open()
     recorder = Recorder(writer, _masker(runbook, environ), clock, display.sinks, state.last_seq)
-    settings = LaunchSettings(
-        launch_id=state.launch_id,
-        t0=datetime.fromisoformat(launch["t0"].replace("Z", "+00:00")),
-        journal_dir=journal_dir,
-        dry_run=bool(launch.get("dry_run")),
-        no_wait=bool(launch.get("no_wait")),
-        yes=yes,
-        cwd=launch.get("cwd"),
-    )
+    settings = LaunchSettings.from_record(launch, journal_dir, yes)
     return _Reopened(settings, clock, recorder, writer)
 
 

@@ -19,10 +19,13 @@ class PauseLaunch(Exception):
 
 
 class StartRollback(Exception):
-    def __init__(self, reason: str, trigger: str) -> None:
+    """Undo the launch. ``forced_by`` names who chose a full rollback past the point of no return."""
+
+    def __init__(self, reason: str, trigger: str, forced_by: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.trigger = trigger
+        self.forced_by = forced_by
 
 
 class EndMonitoring(Exception):

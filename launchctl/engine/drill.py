@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from launchctl.journal.catalogue import parse_iso
 from launchctl.journal.recorder import Recorder
 from rollback.guards import Verdict, VerdictKind
 from runbook import model
@@ -44,8 +43,8 @@ class DrillSpec:
         if self.breach is not None and self.breach not in guards:
             known = ", ".join(guards) or "none"
             raise InputError(f"drill: --breach {self.breach!r}: no such guard (guards: {known})")
-        if not runbook.rollback:
-            raise InputError("drill: the runbook has no rollback sequence to drill")
+        if not runbook.rollback and not runbook.roll_forward:
+            raise InputError("drill: the runbook has no rollback or roll_forward sequence to drill")
 
 
 def forced_breach(guard: model.Guard) -> Verdict:
@@ -162,48 +161,3 @@ class DrillDriver:
             else status
         )
         self.notify(f"DRILL {'PASSED' if passed else 'FAILED'}: {figures}", "drill")
-
-
-def summarize(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Injection-to-rollback time, the rollback's duration and each rollback step, from the journal."""
-
-    def ts(event: dict[str, Any]) -> datetime:
-        return parse_iso(event["ts"])
-
-    injected = next((e for e in events if e["event"] == "drill_injected"), None)
-    started = next((e for e in events if e["event"] == "rollback_started"), None)
-    finished = next((e for e in events if e["event"] == "rollback_finished"), None)
-    return {
-        "injected": injected,
-        "injection_to_rollback_s": round((ts(started) - ts(injected)).total_seconds(), 3)
-        if injected and started
-        else None,
-        "rollback_duration_s": finished.get("duration_s") if finished else None,
-        "rollback_status": finished.get("status") if finished else None,
-        "steps": [
-            {
-                "step": e["step"],
-                "status": e["status"],
-                "reason": e.get("reason"),
-                "attempts": e.get("attempts"),
-            }
-            for e in events
-            if e["event"] == "rollback_step_finished"
-        ],
-    }
-
-
-def render_summary(summary: dict[str, Any], dry_run: bool) -> str:
-    kind = "dry drill (nothing was touched)" if dry_run else "live drill"
-    if summary["injected"] is None:
-        return f"drill ({kind}): the fault was never injected; the launch ended before reaching it"
-    lines = [f"drill ({kind}): injected {summary['injected'].get('fault')}"]
-    if summary["injection_to_rollback_s"] is not None:
-        lines.append(f"  injection to rollback start: {summary['injection_to_rollback_s']:.3f} s")
-    if summary["rollback_duration_s"] is not None:
-        lines.append(f"  rollback duration:           {summary['rollback_duration_s']:.3f} s")
-    lines.append(f"  rollback: {summary['rollback_status'] or 'did not finish'}")
-    for step in summary["steps"]:
-        detail = f" — {step['reason']}" if step["reason"] else ""
-        lines.append(f"    {step['step']:<24} {step['status']}{detail}")
-    return "\n".join(lines)

@@ -26,13 +26,19 @@ from launchctl.engine.inbox import Inbox
 from launchctl.engine.loop import LaunchLoop
 from launchctl.engine.prompts import HeadlessRules, Question, TerminalPrompter
 from launchctl.errors import JournalWriteFailed
-from launchctl.journal.catalogue import iso
+from launchctl.journal.catalogue import iso, parse_iso
 from launchctl.journal.reader import read_journal
 from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState, replay
 from rollback.guards import window
 from rollback.policy import Decision, decide_on_failure
-from rollback.run import PriorStep, RollbackStepResult, run_rollback, run_rollback_step
+from rollback.run import (
+    PriorStep,
+    Remedy,
+    RollbackStepResult,
+    run_rollback,
+    run_rollback_step,
+)
 from runbook import model
 from runbook.durations import format_offset
 from runbook.errors import EXIT_OK, EXIT_PAUSED, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
@@ -47,15 +53,63 @@ from steps.notify import Notifier
 
 @dataclass
 class LaunchSettings:
+    """The one configuration of a launch: written whole into ``launch_started`` (``record``) and
+    read back by ``resume``, ``launchctl rollback`` and drills (``from_record``), so nothing a
+    launch was started with can be dropped on the way."""
+
     launch_id: str
     t0: datetime
     journal_dir: Path | None = None
     dry_run: bool = False
     no_wait: bool = False
+    speed: float = 1.0
     yes: bool = False
     cwd: str | None = None
     user: str = field(default_factory=getpass.getuser)
     drill: DrillSpec | None = None
+    var_overrides: dict[str, str] = field(default_factory=dict)
+    targets_file: str | None = None
+    gate_caution: bool = False  # the go/no-go said GO WITH CAUTION
+    gate_override: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "t0": iso(self.t0),
+            "dry_run": self.dry_run,
+            "no_wait": self.no_wait,
+            "speed": self.speed,
+            "yes": self.yes,
+            "cwd": self.cwd,
+            "user": self.user,
+            "drill": self.drill.to_data() if self.drill else None,
+            "var_overrides": self.var_overrides or None,
+            "targets_file": self.targets_file,
+            "gate_caution": self.gate_caution or None,
+            "gate_override": self.gate_override,
+        }
+
+    @classmethod
+    def from_record(
+        cls, launch: Mapping[str, Any], journal_dir: Path, yes: bool, user: str | None = None
+    ) -> LaunchSettings:
+        """Settings from a ``launch_started`` event; ``yes`` and the user are this process's own."""
+        drill = launch.get("drill")
+        return cls(
+            launch_id=str(launch["launch_id"]),
+            t0=parse_iso(launch["t0"]),
+            journal_dir=journal_dir,
+            dry_run=bool(launch.get("dry_run")),
+            no_wait=bool(launch.get("no_wait")),
+            speed=float(launch.get("speed") or 1),
+            yes=yes,
+            cwd=launch.get("cwd"),
+            user=user or getpass.getuser(),
+            drill=DrillSpec(**drill) if isinstance(drill, dict) else None,
+            var_overrides=dict(launch.get("var_overrides") or {}),
+            targets_file=launch.get("targets_file"),
+            gate_caution=bool(launch.get("gate_caution")),
+            gate_override=launch.get("gate_override"),
+        )
 
 
 class Engine:
@@ -89,6 +143,7 @@ class Engine:
         self.notifier = notifier
         self.state = state
         self._started_ids: set[str] = set(state.started_step_ids) if state else set()
+        self.past_no_return: dict[str, Any] | None = state.point_of_no_return if state else None
         self._went_live = False
         self.values = template_values(runbook, t0=iso(settings.t0), launch_id=settings.launch_id)
         self.guards = GuardSupervisor(
@@ -120,36 +175,50 @@ class Engine:
         with self.loop.signal_handlers(), contextlib.closing(self.loop):
             try:
                 self.guards.start()
-                return self._drive_with_holds()
+                return self._course()
             except JournalWriteFailed:
                 self._stop_watching()
                 raise
             except PauseLaunch as pause:
                 return self._leave_paused(pause)
 
-    def roll_back(self, reason: str, trigger: str) -> int:
+    def roll_back(self, reason: str, trigger: str, forced_by: str | None = None) -> int:
         """Run the rollback sequence now (``launchctl rollback`` with no live driver)."""
         with self.loop.signal_handlers(), contextlib.closing(self.loop):
             try:
-                return self._rollback(reason, trigger)
+                return self._remedy(Remedy.ROLLBACK, reason, trigger, forced_by)
             except PauseLaunch as pause:
                 return self._leave_paused(pause)
 
-    def _drive_with_holds(self) -> int:
-        """Drive; a person's pause after go-live holds here with guards watching instead of leaving."""
+    def _course(self) -> int:
+        """Drive; then answer what stopped the walk: a person's pause holds here after go-live
+        (guards watching), a rollback is run, or past the point of no return rolls forward or
+        waits for a person. Going on after either re-reads the journal and drives again."""
         while True:
             try:
                 return self._drive()
             except PauseLaunch as pause:
                 if not (pause.hold_ok and self.loop.interactive and self.guards.watching()):
                     raise
+                wanted = self._hold(pause)
+            except StartRollback as start:
+                wanted = start
+            while wanted is not None:
                 try:
-                    self._hold(pause)
-                except _RollbackFromHold as held:
-                    return self._rollback(held.start.reason, held.start.trigger)
+                    code = self._undo(wanted)
+                    wanted = None
+                except StartRollback as again:  # forced while a person was deciding
+                    wanted = again
+                    continue
+                if code is not None:
+                    return code
+            self._reload_state()
 
-    def _hold(self, pause: PauseLaunch) -> None:
-        """Stay in this process, timeline held, guards watching, until the operator says."""
+    def _hold(self, pause: PauseLaunch) -> StartRollback | None:
+        """Stay in this process, timeline held, guards watching, until the operator says.
+
+        Returns the rollback decided while held, or None to go on.
+        """
         stopping = self.loop.settle()
         self.recorder.emit(
             "launch_held",
@@ -170,17 +239,15 @@ class Engine:
                     phase="hold",
                 )
             except StartRollback as start:
-                raise _RollbackFromHold(start) from None
+                return start
             if answer.value == "resume":
                 break
             if answer.value == "rollback":
-                raise _RollbackFromHold(
-                    StartRollback("operator chose rollback while held", "operator")
-                )
+                return StartRollback("operator chose rollback while held", "operator")
             if self._confirm_leaving():
                 raise PauseLaunch(pause.reason, pause.step)
         self.recorder.emit("launch_unheld", user=self.settings.user)
-        self._reload_state()
+        return None
 
     def _confirm_leaving(self) -> bool:
         if not self.guards.watching():
@@ -214,22 +281,20 @@ class Engine:
         return EXIT_PAUSED
 
     def _drive(self) -> int:
-        try:
-            unfinished = self.state.rollback if self.state is not None else None
+        """The timeline from where the journal says the launch is, to its end (or an exception)."""
+        for remedy in Remedy:
+            unfinished = getattr(self.state, remedy.value, None) if self.state else None
             if unfinished is not None and unfinished.status is None:
-                return self._rollback(
-                    unfinished.reason or "resumed rollback", unfinished.trigger or "?"
+                return self._remedy(
+                    remedy, unfinished.reason or f"resumed {remedy}", unfinished.trigger or "?"
                 )
-            if self.state is None:
-                self.notify(
-                    f"LAUNCH STARTED: {self.runbook.name} (T0 {self.values['t0']})",
-                    "launch_started",
-                )
-            self._run_steps()
-            self.guards.steps_done(self.clock.now())
-            self._monitor()
-        except StartRollback as start:
-            return self._rollback(start.reason, start.trigger)
+        if self.state is None:
+            self.notify(
+                f"LAUNCH STARTED: {self.runbook.name} (T0 {self.values['t0']})", "launch_started"
+            )
+        self._run_steps()
+        self.guards.steps_done(self.clock.now())
+        self._monitor()
         self._stop_watching()
         return self.finish("completed", EXIT_OK)
 
@@ -324,7 +389,38 @@ class Engine:
             raise StartRollback(reason, step.id)
         if step.confirm and not self._confirmed(step):
             return
+        if step.irreversible is not None and self.past_no_return is None:
+            self._pass_point_of_no_return(step)
         self._execute(step, planned)
+
+    def _pass_point_of_no_return(self, step: model.Step) -> None:
+        """From here on a failure rolls forward or asks a person: say so, and under a GO WITH
+        CAUTION gate ask a person first, ``--yes`` or not, unless ``--override-gate`` said why."""
+        if (
+            self.settings.gate_caution
+            and not self.settings.gate_override
+            and not self.executor.dry_run
+        ):
+            answer = self.loop.ask(
+                Question(
+                    "caution",
+                    f"GO WITH CAUTION: '{step.id}' is the point of no return ({step.irreversible}). "
+                    "Go past it?",
+                    ("yes", "no"),
+                    "no",
+                    step=step.id,
+                    remote=True,
+                )
+            )
+            if answer.value != "yes":
+                raise PauseLaunch(
+                    f"not past the point of no return '{step.id}' ({answer.by}, {answer.how})",
+                    step.id,
+                )
+        self.past_no_return = self.recorder.emit(
+            "point_of_no_return", step=step.id, reason=step.irreversible
+        )
+        self.notify(f"POINT OF NO RETURN: {step.title} ({step.irreversible})", "point_of_no_return")
 
     def _confirmed(self, step: model.Step) -> bool:
         """Ask the step's question; False means the operator chose to skip the step."""
@@ -460,13 +556,49 @@ class Engine:
 
     # -- rollback -------------------------------------------------------------------------------
 
-    def _rollback(self, reason: str, trigger: str) -> int:
+    def _undo(self, start: StartRollback) -> int | None:
+        """A rollback was asked for. Before the point of no return it runs; past it the runbook's
+        roll_forward runs instead, or a person decides (guards still watching). None: go on."""
+        if self.past_no_return is None or start.forced_by:
+            return self._remedy(Remedy.ROLLBACK, start.reason, start.trigger, start.forced_by)
+        if self.runbook.roll_forward:
+            return self._remedy(Remedy.ROLL_FORWARD, start.reason, start.trigger)
+        return self._decide_past_no_return(start)
+
+    def _decide_past_no_return(self, start: StartRollback) -> int | None:
+        step = self.past_no_return
+        why = (
+            f"{start.reason} -- past the point of no return ('{step['step']}': {step['reason']}), "
+            "a rollback would not undo it and there is no roll_forward"
+        )
+        self.recorder.emit("decision_needed", reason=why, trigger=start.trigger)
+        self.notify(f"A PERSON MUST DECIDE: {why}", "decision_needed")
+        answer = self.loop.ask(
+            Question(
+                "past-no-return",
+                why,
+                ("rollback-anyway", "continue", "pause"),
+                "pause",
+                remote=True,
+                step=step["step"],
+            ),
+            phase="past-no-return",
+        )
+        if answer.value == "rollback-anyway":
+            return self._remedy(Remedy.ROLLBACK, start.reason, start.trigger, answer.by)
+        if answer.value in ("continue", "yes"):
+            return None
+        raise PauseLaunch(f"a person must decide: {why}", step["step"])
+
+    def _remedy(
+        self, remedy: Remedy, reason: str, trigger: str, forced_by: str | None = None
+    ) -> int:
+        """Run the rollback or the roll-forward sequence, resuming it if the journal shows it begun."""
         self._stop_watching()
         self.loop.inbox.discard_rollback()
-        previous = self.state.rollback if self.state and self.state.rollback else None
+        previous = getattr(self.state, remedy.value, None) if self.state else None
         resuming = previous is not None and previous.status is None
         self.drills.rollback_started(time.monotonic())
-        hooks = _RollbackHooks(self, reason, trigger)
         prior = (
             {
                 sid: PriorStep(rec.status if rec.finished_state else None, rec.reason)
@@ -475,12 +607,22 @@ class Engine:
             if resuming
             else None
         )
+        steps = self.runbook.rollback if remedy is Remedy.ROLLBACK else self.runbook.roll_forward
+        extra = {"forced_past_no_return_by": forced_by} if forced_by else {}
         result, _duration = run_rollback(
-            self.runbook.rollback, self._started_ids, reason, trigger, hooks, prior
+            steps,
+            self._started_ids,
+            reason,
+            trigger,
+            _RollbackHooks(self, reason, trigger),
+            prior,
+            remedy,
+            **extra,
         )
+        done = "rolled_back" if remedy is Remedy.ROLLBACK else "rolled_forward"
         if result.complete:
-            return self.finish("rolled_back", EXIT_ROLLED_BACK)
-        return self.finish("rollback_incomplete", EXIT_ROLLBACK_INCOMPLETE)
+            return self.finish(done, EXIT_ROLLED_BACK)
+        return self.finish(f"{remedy}_incomplete", EXIT_ROLLBACK_INCOMPLETE)
 
     def finish(self, status: str, exit_code: int) -> int:
         self.drills.finish(status, exit_code)
@@ -545,14 +687,6 @@ class Engine:
             )
 
 
-class _RollbackFromHold(Exception):
-    """A rollback decided while held; carried out of the hold to the walk's rollback."""
-
-    def __init__(self, start: StartRollback) -> None:
-        super().__init__(start.reason)
-        self.start = start
-
-
 class _RollbackHooks:
     """What the rollback run acts through: the engine's journal, notifications and loop."""
 
@@ -569,25 +703,25 @@ class _RollbackHooks:
     def rerun_in_flight(self, step_id: str) -> bool:
         return self.engine.rerun_in_flight(step_id, "rollback step")
 
-    def perform(self, step: model.RollbackStep) -> RollbackStepResult:
+    def perform(self, step: model.RollbackStep, remedy: Remedy) -> RollbackStepResult:
         engine = self.engine
         if engine.loop.settle():
             engine.recorder.emit(
                 "work_abandoned", reason="an interrupted step did not stop in time", step=step.id
             )
         engine.recorder.emit(
-            "rollback_step_started", step=step.id, title=step.title, phase="rollback"
+            f"{remedy}_step_started", step=step.id, title=step.title, phase=remedy.value
         )
         values = {**self.values, "step.id": step.id}
         result = engine.loop.run(
             lambda cancel: run_rollback_step(
-                step, engine.action_context(step, cancel, values, phase="rollback")
+                step, engine.action_context(step, cancel, values, phase=remedy.value)
             ),
             step.id,
             phase="rollback",
         )
         engine.recorder.emit(
-            "rollback_step_finished",
+            f"{remedy}_step_finished",
             step=step.id,
             status=result.status,
             reason=result.reason,

@@ -18,6 +18,13 @@ APPROVAL_REQUEST_FILE = "approve.request"
 
 
 @dataclass(frozen=True)
+class RollbackRequest:
+    reason: str
+    by: str | None = None
+    force_past_no_return: bool = False
+
+
+@dataclass(frozen=True)
 class Approval:
     step: str
     answer: str  # yes | no
@@ -52,13 +59,21 @@ class Inbox:
         path.unlink(missing_ok=True)
         return text
 
-    def take_rollback(self) -> str | None:
-        """The reason of a pending rollback request, or None."""
+    def take_rollback(self) -> RollbackRequest | None:
+        """A pending rollback request, or None (written by ``rollback_request_text``)."""
         text = self._take(ROLLBACK_REQUEST_FILE)
         if text is None:
             return None
-        lines = text.strip().splitlines()
-        return lines[0] if lines else "rollback requested from another terminal"
+        try:
+            data: Any = json.loads(text)
+            return RollbackRequest(
+                str(data["reason"]), data.get("by"), bool(data.get("force_past_no_return"))
+            )
+        except (ValueError, KeyError, TypeError):
+            lines = text.strip().splitlines()
+            return RollbackRequest(
+                lines[0] if lines else "rollback requested from another terminal"
+            )
 
     def take_approval(self) -> Approval | None:
         text = self._take(APPROVAL_REQUEST_FILE)
@@ -73,3 +88,7 @@ class Inbox:
     def discard_rollback(self) -> None:
         if self.directory is not None:
             (self.directory / ROLLBACK_REQUEST_FILE).unlink(missing_ok=True)
+
+
+def rollback_request_text(reason: str, by: str, force_past_no_return: bool) -> str:
+    return json.dumps({"reason": reason, "by": by, "force_past_no_return": force_past_no_return})

@@ -289,6 +289,9 @@ class LaunchLoop:
     def _on_guard(self, guard: Guard, verdict: Verdict, phase: str) -> None:
         if phase == "rollback":
             return
+        if phase == "past-no-return":  # a person is already deciding what to do about the launch
+            self.notify(f"GUARD BREACH (while a person decides): {verdict.reason}", "guard_breach")
+            return
         trigger = f"guard:{guard.id}"
         if verdict.action is GuardAction.WARN:
             self.notify(f"WARNING: {verdict.reason}", "guard_warning")
@@ -310,10 +313,7 @@ class LaunchLoop:
 
     def _take_second_terminal(self, phase: str) -> None:
         if phase != "rollback":
-            reason = self.inbox.take_rollback()
-            if reason is not None:
-                self.recorder.emit("rollback_requested", reason=reason)
-                raise StartRollback(reason, "operator")
+            self._take_rollback_request(phase)
         approval = self.inbox.take_approval()
         if approval is None:
             return
@@ -334,6 +334,24 @@ class LaunchLoop:
             reason=f"no confirmation of step '{approval.step}' is waiting",
         )
 
+    def _take_rollback_request(self, phase: str) -> None:
+        request = self.inbox.take_rollback()
+        if request is None:
+            return
+        forced = request.by or "another terminal" if request.force_past_no_return else None
+        if phase == "past-no-return" and forced is None:
+            self.recorder.emit(
+                "rollback_refused",
+                reason=request.reason,
+                by=request.by,
+                why="past the point of no return: use launchctl rollback --force-past-no-return",
+            )
+            return
+        self.recorder.emit(
+            "rollback_requested", reason=request.reason, by=request.by, forced_past_no_return=forced
+        )
+        raise StartRollback(request.reason, "operator", forced)
+
     def _expire_questions(self) -> None:
         now = time.monotonic()
         for entry in list(self._open):
@@ -351,13 +369,17 @@ class LaunchLoop:
     # -- questions ------------------------------------------------------------------------------
 
     def _automatic(self, question: Question) -> Answer | None:
+        """The answer nobody needs to type: ``--yes``, a dry run, or the headless rules."""
+        decided = self.rules.answer(question)
+        if decided is not None and decided[1] == "--yes":
+            return Answer(decided[0], self.user, "--yes")
         if self.prompter is not None and not self.clock.simulated:
             return None
-        decided = self.rules.answer(question)
         if decided is None:
-            return None
-        value, how = decided
-        return Answer(value, self.user if how == "--yes" else f"{self.user} (headless rules)", how)
+            if not self.clock.simulated:
+                return None  # waits for a second terminal (or the question's timeout)
+            decided = (question.default or question.choices[-1], "rules")
+        return Answer(decided[0], f"{self.user} (headless rules)", decided[1])
 
     def _open_holding(self, question: Question, act: Callable[[Answer], None]) -> None:
         automatic = self._automatic(question)
@@ -369,6 +391,16 @@ class LaunchLoop:
 
     def _push(self, entry: _Open) -> None:
         self._open.append(entry)
+        question = entry.question
+        if question.remote:
+            self.recorder.emit(
+                "awaiting_answer",
+                kind=question.kind,
+                step=question.step,
+                question=question.text,
+                timeout_s=question.timeout,
+                on_timeout=question.on_timeout if question.timeout else None,
+            )
         self._show_top()
 
     def _show_top(self) -> None:
@@ -431,7 +463,7 @@ class LaunchLoop:
             )
 
     def _journal_answer(self, question: Question, answer: Answer) -> None:
-        if question.kind == "confirm":
+        if question.kind in ("confirm", "caution"):
             self.recorder.emit(
                 "confirm_answered",
                 step=question.step,

@@ -62,6 +62,8 @@ class HeadlessRules:
     def answer(self, question: Question) -> tuple[str, str] | None:
         """(answer, how), or None when the question must wait (for a second terminal or its timeout)."""
         kind = question.kind
+        if kind in ("caution", "past-no-return"):
+            return None  # a person must decide: a terminal or a second terminal, never a rule
         if kind == "confirm":
             if self.yes:
                 return "yes", "--yes"
@@ -96,14 +98,14 @@ class TerminalPrompter:
             termios.tcflush(self.fd, termios.TCIFLUSH)  # typed-ahead text answers nothing
         self._buffer = b""
         click.echo("", err=True)
-        if question.kind in ("guard", "on-failure"):
+        if question.kind in ("guard", "on-failure", "past-no-return"):
             click.secho(f"! {question.text}", fg="red", bold=True, err=True)
         elif question.kind in ("interrupt", "in-flight", "held"):
             click.secho(f"{question.text}", fg="yellow", bold=True, err=True)
         click.echo(self._prompt_line(question), nl=False, err=True)
 
     def _prompt_line(self, question: Question) -> str:
-        if question.kind in ("confirm", "leave"):
+        if question.kind in ("confirm", "leave", "caution"):
             line = click.style(f"? {question.text}", bold=True) + " [y/N]: "
         else:
             label = {
@@ -112,6 +114,7 @@ class TerminalPrompter:
                 "guard": "Roll back?",
                 "in-flight": "Re-run it?",
                 "held": "What now?",
+                "past-no-return": "A person must decide. What now?",
             }.get(question.kind, "")
             if question.kind == "interrupt":
                 label = question.text.split("\n")[-1]
@@ -143,12 +146,12 @@ class TerminalPrompter:
 
     @staticmethod
     def _accepted(question: Question) -> tuple[str, ...]:
-        return ("y", "n") if question.kind in ("confirm", "leave") else question.choices
+        return ("y", "n") if question.kind in ("confirm", "leave", "caution") else question.choices
 
     @staticmethod
     def _parse(question: Question, text: str) -> str | None:
         text = text.lower()
-        if question.kind in ("confirm", "leave"):
+        if question.kind in ("confirm", "leave", "caution"):
             if text in ("y", "yes"):
                 return "yes"
             if text in ("", "n", "no"):

@@ -19,7 +19,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from launchctl.engine.inbox import APPROVAL_REQUEST_FILE, ROLLBACK_REQUEST_FILE, leave
+from launchctl.engine.inbox import (
+    APPROVAL_REQUEST_FILE,
+    ROLLBACK_REQUEST_FILE,
+    leave,
+    rollback_request_text,
+)
 from launchctl.errors import JournalBusy
 from launchctl.journal.lock import driver_alive
 from launchctl.journal.reader import read_journal
@@ -44,41 +49,71 @@ def request_rollback(
     journal_dir: Path,
     reason: str,
     echo: Callable[[str], None],
-    run_here: Callable[[Path, str], int],
+    run_here: Callable[[Path, str, str | None], int],
+    *,
+    by: str,
+    force_past_no_return: bool = False,
 ) -> int:
+    """Roll back a launch: through its live driver, or here when none is live.
+
+    Past the point of no return a rollback may make things worse; it is refused
+    unless ``force_past_no_return`` (and the journal records who forced it).
+    """
     journal_dir = journal_dir.absolute()
     state = _state(journal_dir)
     if (done := _already(state)) is not None:
         echo(f"{state.launch_id}: {done}; nothing to do")
         return EXIT_BAD_INPUT
+    ponr = state.point_of_no_return
+    if ponr is not None and not force_past_no_return:
+        echo(
+            f"{state.launch_id}: past the point of no return ('{ponr.get('step')}': "
+            f"{ponr.get('reason')}); a rollback would not undo it. Roll back anyway with "
+            "--force-past-no-return (recorded with your name)"
+        )
+        return EXIT_BAD_INPUT
+    forced = by if ponr is not None else None
+    request = rollback_request_text(reason, by, force_past_no_return)
     holder = driver_alive(journal_dir)
     if holder is not None:
-        outcome = _ask_driver(journal_dir, reason, holder, state.last_seq, echo)
+        outcome = _ask_driver(journal_dir, request, reason, holder, state.last_seq, echo)
         if outcome is not None:
             return outcome
     try:
-        return run_here(journal_dir, reason)
+        return run_here(journal_dir, reason, forced)
     except JournalBusy:
         # A driver appeared between our look and our lock: hand it the request instead.
-        outcome = _ask_driver(
-            journal_dir, reason, driver_alive(journal_dir) or "a driver", state.last_seq, echo
-        )
+        holder = driver_alive(journal_dir) or "a driver"
+        outcome = _ask_driver(journal_dir, request, reason, holder, state.last_seq, echo)
         return outcome if outcome is not None else EXIT_BAD_INPUT
 
 
 def _ask_driver(
-    journal_dir: Path, reason: str, holder: str, seen: int, echo: Callable[[str], None]
+    journal_dir: Path,
+    request_text: str,
+    reason: str,
+    holder: str,
+    seen: int,
+    echo: Callable[[str], None],
 ) -> int | None:
     """Leave the request and wait for the driver to take it; None when it went away without doing so."""
-    request = leave(journal_dir, ROLLBACK_REQUEST_FILE, reason + "\n")
+    request = leave(journal_dir, ROLLBACK_REQUEST_FILE, request_text)
     echo(f"asked the live driver ({holder}) to roll back: {reason}")
     deadline = time.monotonic() + ACK_SECONDS
     while time.monotonic() < deadline:
         events = read_journal(journal_dir).events
         new = [e for e in events if e.get("seq", 0) > seen]
         taken = next(
-            (e for e in new if e["event"] in ("rollback_requested", "rollback_started")), None
+            (
+                e
+                for e in new
+                if e["event"] in ("rollback_requested", "rollback_started", "rollback_refused")
+            ),
+            None,
         )
+        if taken is not None and taken["event"] == "rollback_refused":
+            echo(f"the driver refused: {taken.get('why')}")
+            return EXIT_BAD_INPUT
         if taken is not None:
             echo(
                 f"the driver started the rollback at {taken['ts']}; follow it with: launchctl status {journal_dir}"
@@ -100,11 +135,11 @@ def rollback_exit_code(engine_code: int) -> int:
     return EXIT_OK if engine_code == EXIT_ROLLED_BACK else engine_code
 
 
-def waiting_confirmation(state: LaunchState) -> dict | None:
-    """The confirmation the launch is waiting for, from its journal, or None."""
+def waiting_question(state: LaunchState) -> dict | None:
+    """The question the launch waits on that a second terminal may answer, from its journal."""
     pending: dict | None = None
     for event in state.confirmations:
-        if event["event"] == "confirm_requested" and not event.get("dry_run"):
+        if event["event"] == "awaiting_answer":
             pending = event
         elif pending is not None and event.get("step") == pending.get("step"):
             pending = None
@@ -120,7 +155,7 @@ def request_approval(journal_dir: Path, by: str, reject: bool, echo: Callable[[s
             f"{state.launch_id}: the launch has finished ({state.finished.get('status')}); nothing to approve"
         )
         return EXIT_BAD_INPUT
-    pending = waiting_confirmation(state)
+    pending = waiting_question(state)
     holder = driver_alive(journal_dir)
     if pending is None or holder is None:
         why = (
@@ -142,10 +177,11 @@ def request_approval(journal_dir: Path, by: str, reject: bool, echo: Callable[[s
         for event in read_journal(journal_dir).events:
             if event.get("seq", 0) <= state.last_seq or event.get("step") != step:
                 continue
-            if event["event"] == "confirm_answered" and event.get("how") == "second-terminal":
+            answered = event["event"] in ("confirm_answered", "operator_decision")
+            if answered and event.get("how") == "second-terminal":
                 echo(f"the driver took the answer at {event['ts']}")
                 return EXIT_OK
-            if event["event"] in ("approval_ignored", "question_withdrawn", "confirm_answered"):
+            if answered or event["event"] in ("approval_ignored", "question_withdrawn"):
                 echo(f"the driver did not take it: {event.get('reason') or event.get('how')}")
                 return EXIT_BAD_INPUT
         time.sleep(0.1)

@@ -49,6 +49,8 @@ class LaunchState:
     launch: dict[str, Any]
     steps: dict[str, StepRecord] = field(default_factory=dict)
     rollback: RollbackRecord | None = None
+    roll_forward: RollbackRecord | None = None
+    point_of_no_return: dict[str, Any] | None = None
     finished: dict[str, Any] | None = None
     paused: dict[str, Any] | None = None
     decisions: list[dict[str, Any]] = field(default_factory=list)
@@ -83,6 +85,8 @@ class LaunchState:
             return "finished"
         if self.rollback is not None:
             return "rolling back"
+        if self.roll_forward is not None:
+            return "rolling forward"
         if self.paused is not None:
             return "paused"
         if self.held is not None:
@@ -106,16 +110,17 @@ def _step(state: LaunchState, event: dict[str, Any]) -> StepRecord | None:
     step_id = event.get("step")
     if step_id is None:
         return None
-    in_rollback = event.get("phase") == "rollback" or event["event"].startswith("rollback_step")
-    if state.rollback is not None and in_rollback:
-        return state.rollback.steps.setdefault(step_id, StepRecord(step_id))
+    for remedy, record in (("rollback", state.rollback), ("roll_forward", state.roll_forward)):
+        ours = event.get("phase") == remedy or event["event"].startswith(f"{remedy}_step")
+        if record is not None and ours:
+            return record.steps.setdefault(step_id, StepRecord(step_id))
     return state.steps.setdefault(step_id, StepRecord(step_id))
 
 
 def _apply(state: LaunchState, event: dict[str, Any]) -> None:
     kind = event["event"]
     record = _step(state, event)
-    if kind in ("step_started", "rollback_step_started"):
+    if kind in ("step_started", "rollback_step_started", "roll_forward_step_started"):
         record.status = "started"
         record.started = record.started or event.get("clock") or event.get("ts")
         record.planned = event.get("planned", record.planned)
@@ -123,7 +128,7 @@ def _apply(state: LaunchState, event: dict[str, Any]) -> None:
         record.attempts += 1
         record.reason = None
         state.paused = None
-    elif kind in ("step_finished", "rollback_step_finished"):
+    elif kind in ("step_finished", "rollback_step_finished", "roll_forward_step_finished"):
         record.status = event.get("status", "ok")
         record.finished = event.get("clock") or event.get("ts")
         record.reason = event.get("reason")
@@ -144,6 +149,16 @@ def _apply(state: LaunchState, event: dict[str, Any]) -> None:
     elif kind == "rollback_finished" and state.rollback is not None:
         state.rollback.finished = event.get("ts")
         state.rollback.status = event.get("status")
+    elif kind == "roll_forward_started":
+        state.roll_forward = RollbackRecord(
+            event.get("reason"), event.get("trigger"), event.get("ts")
+        )
+        state.paused = None
+    elif kind == "roll_forward_finished" and state.roll_forward is not None:
+        state.roll_forward.finished = event.get("ts")
+        state.roll_forward.status = event.get("status")
+    elif kind == "point_of_no_return":
+        state.point_of_no_return = event
     elif kind == "launch_paused":
         state.paused = event
         state.held = None
@@ -151,7 +166,7 @@ def _apply(state: LaunchState, event: dict[str, Any]) -> None:
         state.held = event
     elif kind == "launch_unheld":
         state.held = None
-    elif kind in ("confirm_requested", "confirm_answered", "question_withdrawn"):
+    elif kind in ("awaiting_answer", "confirm_answered", "question_withdrawn"):
         state.confirmations.append(event)
     elif kind == "launch_resumed":
         state.resumes.append(event)
@@ -161,6 +176,7 @@ def _apply(state: LaunchState, event: dict[str, Any]) -> None:
         state.held = None
     elif kind == "operator_decision":
         state.decisions.append(event)
+        state.confirmations.append(event)
     elif kind == "notification":
         state.notifications.append(event)
     elif kind.startswith("guard_"):

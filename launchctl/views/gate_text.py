@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from runbook.checklist import Decision, GateResult, RiskLevel
 from runbook.errors import EXIT_NO_GO, EXIT_OK, EXIT_ROLLED_BACK
@@ -53,3 +54,34 @@ def render_gate_text(result: GateResult) -> str:
     if result.decision is Decision.CAUTION:
         lines.append("  Launch with enhanced monitoring.")
     return "\n".join(lines)
+
+
+def render_no_return(steps: list[tuple[str, str]], result: GateResult | None) -> list[str]:
+    """The irreversible steps, each with the checklist risk it names (by id, in its reason).
+
+    ``steps`` is (step id, reason). Without a named risk, the unmitigated red and
+    yellow risks are listed once, as what the launch is carrying past the point.
+    """
+    if not steps:
+        return []
+    risks = list(result.checklist.risks) if result is not None else []
+    lines = ["Point of no return (failures after it roll forward or wait for a person):"]
+    named_any = False
+    for step, reason in steps:
+        named = [r for r in risks if re.search(rf"\b{re.escape(r.id)}\b", reason)]
+        named_any = named_any or bool(named)
+        lines.append(f"  {step}: {reason}")
+        lines += [f"    risk {_risk(r)}" for r in named]
+    if not named_any and risks:
+        carried = [
+            r for r in risks if not r.mitigated and r.level in (RiskLevel.RED, RiskLevel.YELLOW)
+        ]
+        lines += [f"  carries risk {_risk(r)}" for r in carried]
+    return lines
+
+
+def _risk(risk) -> str:
+    state = "mitigated" if risk.mitigated else "NOT mitigated"
+    return (
+        f"{risk.id}: {risk.title} ({risk.likelihood} x {risk.impact}, {risk.level.value}, {state})"
+    )

@@ -161,7 +161,7 @@ class LiveView:
                 row.offset,
                 _hms(row.planned),
                 _hms(row.started),
-                row.title,
+                ("⚑ " if row.irreversible else "") + row.title,
                 row.target,
                 state,
                 style="yellow" if row.late_s and row.state == "running" else style,

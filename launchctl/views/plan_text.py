@@ -22,6 +22,8 @@ def plan_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kind = event["event"]
         if kind == "confirm_requested":
             pending_confirm[event["step"]] = event["question"]
+        elif kind == "point_of_no_return":
+            pending_confirm[event["step"] + "/ponr"] = event["reason"]
         elif kind == "step_started":
             current = {
                 "offset": event["offset"],
@@ -33,6 +35,9 @@ def plan_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
             if event["step"] in pending_confirm:
                 current["does"].append(f"confirm: {pending_confirm.pop(event['step'])}")
+            if event["step"] + "/ponr" in pending_confirm:
+                reason = pending_confirm.pop(event["step"] + "/ponr")
+                current["does"].insert(0, f"⚑ POINT OF NO RETURN ({reason})")
             rows.append(current)
         elif current is None:
             continue
@@ -72,21 +77,28 @@ def render_plan(runbook: model.Runbook, rows: list[dict[str, Any]], t0: str) -> 
             lines.append(
                 f"  {guard.id}: breach when {guard.query} {guard.breach}, {window}, then {guard.then}"
             )
-    if runbook.rollback:
-        lines += ["", "ROLLBACK SEQUENCE"]
-        for step in runbook.rollback:
-            parts = []
-            if step.if_started:
-                parts.append(f"if '{step.if_started}' started")
-            if step.notify:
-                parts.append(f"notify: {step.notify}")
-            if step.run:
-                parts.append(f"run on {step.on}: {step.run}")
-            parts.extend(
-                f"check {c.kind}: {c.subject()} ({describe_criterion(c)})" for c in step.check
-            )
-            lines.append(f"  {step.id}: " + "; ".join(parts))
+    for title, sequence in (
+        ("ROLLBACK SEQUENCE", runbook.rollback),
+        ("ROLL-FORWARD SEQUENCE (past the point of no return)", runbook.roll_forward),
+    ):
+        if sequence:
+            lines += ["", title]
+            lines.extend(f"  {step.id}: " + "; ".join(_sequence_step(step)) for step in sequence)
     return "\n".join(lines)
+
+
+def _sequence_step(step: model.RollbackStep) -> list[str]:
+    parts = []
+    if step.if_started:
+        parts.append(f"if '{step.if_started}' started")
+    if step.if_not_started:
+        parts.append(f"if '{step.if_not_started}' has not started")
+    if step.notify:
+        parts.append(f"notify: {step.notify}")
+    if step.run:
+        parts.append(f"run on {step.on}: {step.run}")
+    parts.extend(f"check {c.kind}: {c.subject()} ({describe_criterion(c)})" for c in step.check)
+    return parts
 
 
 def _fmt(offset) -> str:

@@ -12,6 +12,8 @@ OUTCOMES = {
     "completed": "Launch completed",
     "rolled_back": "Launch failed; rollback completed (system restored)",
     "rollback_incomplete": "ROLLBACK INCOMPLETE: a person must act",
+    "rolled_forward": "Launch failed past the point of no return; roll-forward completed",
+    "roll_forward_incomplete": "ROLL-FORWARD INCOMPLETE: a person must act",
     "paused": "Paused (resumable)",
 }
 
@@ -95,28 +97,45 @@ def guard_summary(state: LaunchState) -> dict[str, Any]:
     return summary
 
 
+def _remedy_data(record: Any) -> dict[str, Any] | None:
+    """A rollback or roll-forward, as the record shows it."""
+    if record is None:
+        return None
+    return {
+        "reason": record.reason,
+        "trigger": record.trigger,
+        "started": record.started,
+        "finished": record.finished,
+        "status": record.status,
+        "steps": [
+            {
+                "step": r.id,
+                "status": r.status,
+                "reason": r.reason,
+                "attempts": r.attempts,
+                "commands": r.commands,
+                "checks": r.checks,
+            }
+            for r in record.steps.values()
+        ],
+    }
+
+
+def no_return_side(state: LaunchState) -> str | None:
+    """Which side of the point of no return the launch ended on, in words (None: it has none)."""
+    irreversible = state.launch.get("irreversible") or {}
+    ponr = state.point_of_no_return
+    if ponr is not None:
+        return f"past the point of no return ('{ponr.get('step')}': {ponr.get('reason')})"
+    if irreversible:
+        first = next(iter(irreversible))
+        return f"before the point of no return ('{first}' never started)"
+    return None
+
+
 def to_json_data(state: LaunchState) -> dict[str, Any]:
     launch = state.launch
-    rollback = None
-    if state.rollback is not None:
-        rollback = {
-            "reason": state.rollback.reason,
-            "trigger": state.rollback.trigger,
-            "started": state.rollback.started,
-            "finished": state.rollback.finished,
-            "status": state.rollback.status,
-            "steps": [
-                {
-                    "step": r.id,
-                    "status": r.status,
-                    "reason": r.reason,
-                    "attempts": r.attempts,
-                    "commands": r.commands,
-                    "checks": r.checks,
-                }
-                for r in state.rollback.steps.values()
-            ],
-        }
+    rollback = _remedy_data(state.rollback)
     return {
         "launch_id": state.launch_id,
         "name": launch.get("name"),
@@ -133,6 +152,8 @@ def to_json_data(state: LaunchState) -> dict[str, Any]:
         "paused": state.paused,
         "steps": step_rows(state),
         "rollback": rollback,
+        "roll_forward": _remedy_data(state.roll_forward),
+        "point_of_no_return": no_return_side(state),
         "gate": launch.get("gate"),
         "guards": guard_summary(state),
         "drill": launch.get("drill"),
@@ -188,6 +209,8 @@ def render_markdown(state: LaunchState) -> str:
         )
     if data["gate_override"]:
         lines.append(f"- **Go/no-go gate overridden:** {data['gate_override']}")
+    if data["point_of_no_return"]:
+        lines.append(f"- **Ended:** {data['point_of_no_return']}")
     if data["paused"]:
         lines.append(f"- **Paused:** {data['paused'].get('reason')}")
     lines += [
@@ -248,29 +271,9 @@ def render_markdown(state: LaunchState) -> str:
                 lines.append(
                     f"- {_hms(breach['ts'])} {_md_escape(breach['reason'])} → {breach['action']}"
                 )
-    if data["rollback"]:
-        rb = data["rollback"]
-        duration = _seconds(rb["started"], rb["finished"])
-        lines += [
-            "",
-            "## Rollback",
-            "",
-            f"- **Reason:** {rb['reason']}",
-            f"- **Trigger:** {rb['trigger']}",
-            f"- **Result:** {rb['status'] or 'in progress'}"
-            + (f" in {duration:.1f}s" if duration is not None else ""),
-            "",
-            "| Step | Status | Attempts | Detail |",
-            "|---|---|---|---|",
-        ]
-        for step in rb["steps"]:
-            lines.append(
-                f"| {step['step']} | {step['status']} | {step['attempts']} | {_md_escape(step['reason'] or '')} |"
-            )
-        for step in rb["steps"]:
-            if step["status"] == "failed":
-                lines += ["", f"### rollback {step['step']}: {step['reason']}"]
-                lines += _command_tails(step["commands"])
+    for key, title in (("rollback", "Rollback"), ("roll_forward", "Roll-forward")):
+        if data[key]:
+            lines += _remedy_lines(data[key], title)
     if data["decisions"]:
         lines += ["", "## Operator decisions", ""]
         for decision in data["decisions"]:
@@ -281,6 +284,31 @@ def render_markdown(state: LaunchState) -> str:
         lines += ["", "## Notifications", ""]
         lines += [f"- {_hms(n.get('ts'))} {n.get('message')}" for n in data["notifications"]]
     return "\n".join(lines) + "\n"
+
+
+def _remedy_lines(rb: dict[str, Any], title: str) -> list[str]:
+    duration = _seconds(rb["started"], rb["finished"])
+    lines = [
+        "",
+        f"## {title}",
+        "",
+        f"- **Reason:** {rb['reason']}",
+        f"- **Trigger:** {rb['trigger']}",
+        f"- **Result:** {rb['status'] or 'in progress'}"
+        + (f" in {duration:.1f}s" if duration is not None else ""),
+        "",
+        "| Step | Status | Attempts | Detail |",
+        "|---|---|---|---|",
+    ]
+    for step in rb["steps"]:
+        lines.append(
+            f"| {step['step']} | {step['status']} | {step['attempts']} | {_md_escape(step['reason'] or '')} |"
+        )
+    for step in rb["steps"]:
+        if step["status"] == "failed":
+            lines += ["", f"### {title.lower()} {step['step']}: {step['reason']}"]
+            lines += _command_tails(step["commands"])
+    return lines
 
 
 def _command_tails(commands: list[dict[str, Any]]) -> list[str]:

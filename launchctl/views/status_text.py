@@ -8,7 +8,17 @@ from typing import Any
 from launchctl.journal.lock import driver_alive
 from launchctl.journal.reader import read_journal
 from launchctl.journal.replay import replay
-from launchctl.views.report import _hms, outcome_of, step_rows
+from launchctl.views.report import _hms, no_return_side, outcome_of, step_rows
+
+
+def _remedy(record: Any) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "reason": record.reason,
+        "status": record.status or "in progress",
+        "steps": {k: v.status for k, v in record.steps.items()},
+    }
 
 
 def status_data(directory: Path) -> dict[str, Any]:
@@ -37,13 +47,9 @@ def status_data(directory: Path) -> dict[str, Any]:
             {k: row[k] for k in ("step", "offset", "planned", "started", "status", "reason")}
             for row in step_rows(state)
         ],
-        "rollback": None
-        if state.rollback is None
-        else {
-            "reason": state.rollback.reason,
-            "status": state.rollback.status or "in progress",
-            "steps": {k: v.status for k, v in state.rollback.steps.items()},
-        },
+        "rollback": _remedy(state.rollback),
+        "roll_forward": _remedy(state.roll_forward),
+        "point_of_no_return": no_return_side(state),
         "torn_lines": state.torn_lines,
         "journal": str(directory.absolute()),
     }
@@ -77,10 +83,13 @@ def render_status(data: dict[str, Any]) -> str:
             f" {marker} {step['offset'] or '':<8} {step['step']:<24} planned {_hms(step['planned'])}"
             f"  actual {_hms(step['started'])}  {step['status']}{reason}"
         )
-    if data["rollback"]:
-        rb = data["rollback"]
-        lines += ["", f"rollback: {rb['status']} — {rb['reason']}"]
-        lines += [f"   {k}: {v}" for k, v in rb["steps"].items()]
+    if data["point_of_no_return"]:
+        lines.append(data["point_of_no_return"])
+    for key in ("rollback", "roll_forward"):
+        if data[key]:
+            rb = data[key]
+            lines += ["", f"{key.replace('_', '-')}: {rb['status']} — {rb['reason']}"]
+            lines += [f"   {k}: {v}" for k, v in rb["steps"].items()]
     if data["torn_lines"]:
         lines.append(f"\n(note: {data['torn_lines']} torn journal line(s) ignored)")
     return "\n".join(lines)

@@ -35,6 +35,7 @@ class StepRow:
     hosts_ok: int = 0
     hosts_failed: int = 0
     hosts_total: int | None = None
+    irreversible: str | None = None
 
 
 @dataclass
@@ -163,6 +164,12 @@ class ViewModel:
         row = self.steps.get(e["step"])
         if row is not None:
             row.state, row.reason = "interrupted", e.get("reason")
+
+    def _on_point_of_no_return(self, e: dict[str, Any]) -> None:
+        row = self.steps.get(e["step"])
+        if row is not None:
+            row.irreversible = e.get("reason")
+        self.notes.append(f"⚑ point of no return: {e['step']} ({e.get('reason')})")
 
     def _on_guard_window_opened(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))

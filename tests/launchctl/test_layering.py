@@ -89,11 +89,7 @@ def _package_graph(package: str) -> dict[str, set[str]]:
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             for target in targets:
-                if (
-                    target in modules
-                    and target != name
-                    and modules[target].name != "__init__.py"
-                ):
+                if target in modules and target != name and modules[target].name != "__init__.py":
                     graph[name].add(target)
     return graph
 

@@ -103,6 +103,7 @@ MAXIMAL = {
             "on_failure": "rollback",
         },
         {"id": "golive", "at": "T+0", "confirm": "Go live?"},
+        {"id": "contract", "at": "T+1m", "run": "true", "irreversible": "drops a column"},
     ],
     "guards": [
         {
@@ -123,10 +124,12 @@ MAXIMAL = {
             **_action("restore"),
             "check": {"command": "true"},
             "if_started": "deploy",
+            "if_not_started": "contract",
             "retries": 1,
             "retry_delay": "1s",
         }
     ],
+    "roll_forward": [{**_action("flag-off"), "if_started": "contract"}],
 }
 
 
