@@ -24,9 +24,11 @@ Deployment state (kept in STATE_DIR/state.json, survives restarts)
     POST /admin/rollback     current := previous (no-op when there is nothing to
                              undo); also resets the traffic mode to "healthy", since
                              the bad release is gone
-    POST /admin/migrate?direction=up|down
+    POST /admin/migrate?direction=up|down|contract
                              up applies the release's migration once (41 -> 42);
-                             down undoes it (no-op when nothing was applied)
+                             down undoes it (no-op when nothing was applied);
+                             contract drops the legacy column (42 -> 43): after it
+                             there is no way down
     POST /admin/cutover      records that traffic now goes to the current release;
                              refused (409) unless ready
 
@@ -275,6 +277,7 @@ class State:
             "maintenance": False,
             "db_revision": DEFAULT_DB_REVISION,
             "db_previous_revision": None,
+            "contracted": False,
             "deploying_until": 0.0,
             "cutover_at": None,
             "updated_at": None,
@@ -361,6 +364,8 @@ class State:
         with self.lock:
             rev = self.data["db_revision"]
             prev = self.data["db_previous_revision"]
+            if direction == "contract":
+                return self._contract(rev)
             if direction == "up":
                 if prev is not None:
                     return {
@@ -393,6 +398,15 @@ class State:
             self._event(f"migrate down {rev} -> {prev}")
             self._save()
             return {"direction": "down", "applied": True, "from_revision": rev, "db_revision": prev}
+
+    def _contract(self, rev: int) -> dict:
+        """Drop the legacy column: the schema moves on and forgets its way back."""
+        if self.data.get("contracted"):
+            return {"direction": "contract", "applied": False, "from_revision": rev, "db_revision": rev}
+        self.data.update(db_revision=rev + 1, db_previous_revision=None, contracted=True)
+        self._event(f"migrate contract {rev} -> {rev + 1} (legacy_sku dropped; no way down)")
+        self._save()
+        return {"direction": "contract", "applied": True, "from_revision": rev, "db_revision": rev + 1}
 
     def cutover(self) -> tuple[int, dict]:
         with self.lock:
@@ -759,8 +773,10 @@ class ApiHandler(BaseHandler):
             return self.send(200, result)
         if path == "/admin/migrate":
             direction = (params.get("direction") or body).lower()
-            if direction not in ("up", "down"):
-                return self.send(400, {"error": f"direction must be up or down; got {direction!r}"})
+            if direction not in ("up", "down", "contract"):
+                return self.send(
+                    400, {"error": f"direction must be up, down or contract; got {direction!r}"}
+                )
             return self.send(200, app.state.migrate(direction))
         if path == "/admin/cutover":
             status, result = app.state.cutover()

@@ -14,8 +14,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def test_example_runbook_validates_and_holds_the_seed_timeline():
     runbook = load_runbook(EXAMPLES / "launch.yaml")
-    assert len(runbook.steps) == 10
+    assert len(runbook.steps) == 11  # the seed's ten milestones and the contract migration
     assert [s.id for s in runbook.steps][0] == "predeploy" and runbook.steps[-1].id == "handoff"
+    assert [s.id for s in runbook.irreversible_steps] == ["contract"]
+    assert [s.id for s in runbook.roll_forward] == ["flag-off", "validate-forward"]
     assert runbook.gate == (EXAMPLES / "checklist.yaml").resolve()
     assert {g.then.value for g in runbook.guards} == {"rollback", "ask"}
 
