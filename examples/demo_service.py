@@ -402,11 +402,21 @@ class State:
     def _contract(self, rev: int) -> dict:
         """Drop the legacy column: the schema moves on and forgets its way back."""
         if self.data.get("contracted"):
-            return {"direction": "contract", "applied": False, "from_revision": rev, "db_revision": rev}
+            return {
+                "direction": "contract",
+                "applied": False,
+                "from_revision": rev,
+                "db_revision": rev,
+            }
         self.data.update(db_revision=rev + 1, db_previous_revision=None, contracted=True)
         self._event(f"migrate contract {rev} -> {rev + 1} (legacy_sku dropped; no way down)")
         self._save()
-        return {"direction": "contract", "applied": True, "from_revision": rev, "db_revision": rev + 1}
+        return {
+            "direction": "contract",
+            "applied": True,
+            "from_revision": rev,
+            "db_revision": rev + 1,
+        }
 
     def cutover(self) -> tuple[int, dict]:
         with self.lock:

@@ -169,18 +169,24 @@ def run(runbook, var, targets, **given) -> None:
     "--breach", metavar="GUARD", help="Force this guard into breach when its window opens."
 )
 @click.option(
+    "--at",
+    "at",
+    metavar="OFFSET",
+    help="With --breach: force it at this launch time (e.g. T+5m, after go-live) instead.",
+)
+@click.option(
     "--live",
     is_flag=True,
     help="Run the launch for real up to the fault, and the rollback for real.",
 )
-def drill(runbook, var, targets, fail_at, breach, live, **given) -> None:
+def drill(runbook, var, targets, fail_at, breach, at, live, **given) -> None:
     """Rollback drill: inject a failure, run the rollback, time it. Exit 0 when the rollback completed."""
     from launchctl.engine.assembly import start_launch
     from launchctl.engine.drill import DrillSpec
     from launchctl.journal.reader import read_journal
     from launchctl.views.drill_text import render_summary, summarize
 
-    spec = DrillSpec(fail_at=fail_at, breach=breach, live=live)
+    spec = DrillSpec(fail_at=fail_at, breach=breach, live=live, at=at)
     given["dry_run"] = given["dry_run"] or not live
     book, options = _run_setup(runbook, var, targets, drill=spec, **given)
     spec.check(book)

@@ -4,6 +4,9 @@ Decisions are ``rollback.guards``'s; this module keeps time, samples, journals
 through ``emit`` and hands verdicts to the launch loop through ``on_verdict``.
 It is given what it acts through (a sampler, a clock, an event sink), so the
 same watch runs against Prometheus in a launch and against anything in a test.
+Windows are launch time (``--speed`` compresses them); the cadence (``every``)
+and how long a breach holds (``for``) are real seconds, because Prometheus
+scrapes and a service fails at their own pace.
 
 A guard cannot die or go blind silently: a sampler that raises, or answers
 garbage, gives an inconclusive sample with its reason (counted against
@@ -14,6 +17,7 @@ verdict before it ends.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,8 +100,10 @@ class GuardWatch:
                 self._open.discard(guard.id)
 
     def _watch_window(self, guard: Guard) -> None:
+        """Open and close with the window (launch time); sample every ``every`` real seconds."""
         state = GuardState(guard)
-        due: datetime | None = None
+        due = 0.0  # monotonic seconds
+        every = guard.every.total_seconds()
         while not self.stop_token.cancelled:
             start, end = window(guard, self.times)
             now = self.clock.now()
@@ -108,12 +114,13 @@ class GuardWatch:
                 continue
             if guard.id not in self._open:
                 self._opened(guard, end)
-                due = now
-            if now < due:
-                self._pause_until(min(due, end) if end is not None else due)
+                due = time.monotonic()
+            wait = due - time.monotonic()
+            if wait > 0:
+                self.clock.sleep_real(min(wait, RECHECK_SECONDS), self.stop_token)
                 continue
             self._sample(guard, state)
-            due = max(due + guard.every, self.clock.now())
+            due = max(due + every, time.monotonic())
         if guard.id in self._open and not self.stop_token.cancelled:
             self.emit("guard_window_closed", guard=guard.id)
 
@@ -141,7 +148,7 @@ class GuardWatch:
             value, problem = None, f"sampling failed: {type(error).__name__}: {error}"
         if self.stop_token.cancelled:
             return
-        seen = state.observe(self.clock.now(), value, problem)
+        seen = state.observe(self.clock.real_now(), value, problem)
         threshold = str(guard.breach)
         self.emit(
             "guard_sample",

@@ -65,8 +65,28 @@ def plan_rollback(
     return planned
 
 
+def worst_case_seconds(steps: Iterable[model.RollbackStep], started: set[str]) -> float:
+    """How long the sequence could take if every applicable step used all its time: each
+    command to its timeout, each check to its ``within`` (or timeout), every retry and delay.
+    An estimate for dry drills, where nothing runs and the real duration says nothing."""
+    total = 0.0
+    for item in plan_rollback(steps, started):
+        if not item.applies:
+            continue
+        step = item.step
+        attempt = step.timeout.total_seconds() if step.run else 0.0
+        for criterion in step.check:
+            poll = criterion.poll
+            attempt += (poll.within or criterion.timeout).total_seconds() + (
+                criterion.timeout.total_seconds() if poll.within is not None else 0.0
+            )
+        total += attempt * (step.retries + 1) + step.retry_delay.total_seconds() * step.retries
+    return total
+
+
 def run_rollback_step(step: model.RollbackStep, ctx: ActionContext) -> RollbackStepResult:
-    """Run one rollback step, retrying ``retries`` times ``retry_delay`` apart (tenacity, launch clock)."""
+    """Run one rollback step, retrying ``retries`` times ``retry_delay`` apart (tenacity; real
+    seconds: the system being restored does not recover faster in a rehearsal)."""
     from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_fixed
 
     attempts = 0
@@ -84,7 +104,7 @@ def run_rollback_step(step: model.RollbackStep, ctx: ActionContext) -> RollbackS
         ),
         stop=stop_after_attempt(step.retries + 1),
         wait=wait_fixed(step.retry_delay.total_seconds()),
-        sleep=lambda seconds: ctx.clock.sleep(seconds, ctx.cancel),
+        sleep=lambda seconds: ctx.clock.sleep_real(seconds, ctx.cancel),
         retry_error_callback=lambda state: state.outcome.result(),
     )
     outcome = retrying(attempt)

@@ -128,6 +128,23 @@ SSH = Record(
     _build_ssh,
 )
 
+_MILESTONES = Field(
+    ListOf(Choice(sorted(model.MILESTONES))),
+    doc="which built-in milestones this channel receives (default all; [] for none); "
+    "a step's own notify: always goes",
+)
+
+
+def _channel(kind: str) -> Any:
+    def build(values: dict[str, Any], node: Any, path: str, ctx: Any) -> model.NotifyChannel:
+        chosen = values["milestones"]
+        return model.NotifyChannel(
+            kind, values[kind], None if chosen is None else frozenset(chosen)
+        )
+
+    return build
+
+
 NOTIFY_CHANNEL = OneOfKeys(
     "notify channel",
     {
@@ -136,18 +153,20 @@ NOTIFY_CHANNEL = OneOfKeys(
             {
                 "slack": Field(
                     Str(secret_refs=True), required=True, doc="Slack incoming-webhook URL"
-                )
+                ),
+                "milestones": _MILESTONES,
             },
-            lambda v, n, p, c: model.NotifyChannel("slack", v["slack"]),
+            _channel("slack"),
         ),
         "webhook": Record(
             "webhook channel",
             {
                 "webhook": Field(
                     Str(secret_refs=True), required=True, doc="URL that receives a JSON event POST"
-                )
+                ),
+                "milestones": _MILESTONES,
             },
-            lambda v, n, p, c: model.NotifyChannel("webhook", v["webhook"]),
+            _channel("webhook"),
         ),
     },
 )

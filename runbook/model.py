@@ -218,10 +218,32 @@ class SshSettings:
     connect_timeout: timedelta = timedelta(seconds=10)
 
 
+MILESTONES = {
+    "launch_started": "the launch began",
+    "go_live": "the first step at or after T+0 finished",
+    "point_of_no_return": "an irreversible step started",
+    "guard_warning": "a `then: warn` guard breached",
+    "guard_breach": "a `then: rollback` or `then: ask` guard breached (or went blind)",
+    "decision_needed": "past the point of no return, a person must decide",
+    "rollback_started": "the rollback sequence began",
+    "rollback_finished": "the rollback sequence ended (complete or incomplete)",
+    "roll_forward_started": "the roll-forward sequence began",
+    "roll_forward_finished": "the roll-forward sequence ended",
+    "launch_finished": "the launch ended, however it ended",
+    "drill": "a drill's verdict and figures",
+}
+"""The messages launchctl sends by itself; a channel's ``milestones:`` picks among them. A step's
+own ``notify:`` always goes to every channel."""
+
+
 @dataclass(frozen=True)
 class NotifyChannel:
     kind: str  # "slack" | "webhook"
     url: str
+    milestones: frozenset[str] | None = None  # None: every built-in milestone
+
+    def wants(self, milestone: str) -> bool:
+        return milestone == "step" or self.milestones is None or milestone in self.milestones
 
 
 @dataclass(frozen=True)

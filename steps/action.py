@@ -155,13 +155,17 @@ def poll_criterion(
 
     ``within`` bounds the check as a whole: each attempt's deadline is its own
     ``timeout`` or what is left of ``within``, whichever is sooner, so a
-    server that stalls or trickles cannot stretch the check. Sleeps go
-    through the launch clock, so ``--speed`` and dry runs apply.
+    server that stalls or trickles cannot stretch the check. ``within`` and
+    ``every`` are real seconds, never compressed by ``--speed``: the system
+    being checked recovers at its own pace.
     """
+    import time
+
     from tenacity import RetryCallState, Retrying, retry_if_result, wait_fixed
 
     poll = criterion.poll
-    end = ctx.clock.now() + (poll.within or timedelta(0))
+    within = poll.within.total_seconds() if poll.within is not None else 0.0
+    end = time.monotonic() + within
     every = poll.every.total_seconds()
     timeout = criterion.timeout.total_seconds()
     attempts = 0
@@ -169,7 +173,7 @@ def poll_criterion(
     def deadline() -> Deadline:
         if poll.within is None:
             return Deadline.after(timeout, ctx.cancel)
-        left = (end - ctx.clock.now()).total_seconds() / ctx.clock.speed
+        left = end - time.monotonic()
         return Deadline.after(min(timeout, max(left, ATTEMPT_FLOOR_SECONDS)), ctx.cancel)
 
     def evaluate() -> list[CriterionResult]:
@@ -184,7 +188,7 @@ def poll_criterion(
         return results
 
     def out_of_time(state: RetryCallState) -> bool:
-        return ctx.cancel.cancelled or ctx.clock.now() + poll.every > end
+        return ctx.cancel.cancelled or time.monotonic() + every > end
 
     if poll.within is None:
         return evaluate()
@@ -192,7 +196,7 @@ def poll_criterion(
         retry=retry_if_result(lambda results: any(r.outcome is not Outcome.PASS for r in results)),
         stop=out_of_time,
         wait=wait_fixed(every),
-        sleep=lambda seconds: ctx.clock.sleep(seconds, ctx.cancel),
+        sleep=lambda seconds: ctx.clock.sleep_real(seconds, ctx.cancel),
         retry_error_callback=lambda state: state.outcome.result(),
     )
     return retrying(evaluate)

@@ -1,9 +1,14 @@
 """Launch time, injected: real, scaled for ``--speed``, or simulated for ``--dry-run``.
 
-Schedules, ``within``/``every`` polling, soaks and guard windows all read
+Schedules (the gaps between steps), soaks (``wait:``) and guard windows read
 *launch time* from one of these, so the same engine rehearses two hours in a
 minute, walks a dry run without sleeping, and is testable without waiting.
-Command timeouts are not scaled: a process runs in real time.
+
+What measures the real world is never compressed by ``--speed``: command and
+request timeouts, a check's ``within``/``every``, a rollback step's
+``retry_delay``, and a guard's ``every``/``for`` run in real seconds
+(``sleep_real``), because the system under launch recovers, scrapes and
+answers at its own pace; a rehearsal must not fail a check that would pass.
 """
 
 from __future__ import annotations
@@ -27,6 +32,14 @@ class Clock(Protocol):
         ...
 
     def sleep(self, seconds: float, cancel: CancelToken | None = None) -> bool: ...
+
+    def sleep_real(self, seconds: float, cancel: CancelToken | None = None) -> bool:
+        """Wait real seconds, whatever the speed (a dry run does not wait); False if cancelled."""
+        ...
+
+    def real_now(self) -> datetime:
+        """The wall clock (a simulated clock's own time): what real-world durations are measured in."""
+        ...
 
 
 def utcnow() -> datetime:
@@ -67,6 +80,15 @@ class ScaledClock:
     def sleep(self, seconds: float, cancel: CancelToken | None = None) -> bool:
         return self.sleep_until(self.now() + timedelta(seconds=seconds), cancel)
 
+    def sleep_real(self, seconds: float, cancel: CancelToken | None = None) -> bool:
+        if cancel is None:
+            time.sleep(max(0.0, seconds))
+            return True
+        return not cancel.wait(max(0.0, seconds))
+
+    def real_now(self) -> datetime:
+        return utcnow()
+
 
 class SimulatedClock:
     """Never sleeps: ``sleep_until`` jumps launch time forward. For dry runs and plans."""
@@ -92,3 +114,9 @@ class SimulatedClock:
 
     def sleep(self, seconds: float, cancel: CancelToken | None = None) -> bool:
         return self.sleep_until(self.now() + timedelta(seconds=seconds), cancel)
+
+    def sleep_real(self, seconds: float, cancel: CancelToken | None = None) -> bool:
+        return self.sleep(seconds, cancel)
+
+    def real_now(self) -> datetime:
+        return self.now()

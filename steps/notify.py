@@ -30,9 +30,44 @@ class Delivery:
 
 
 def payload_for(channel: NotifyChannel, message: str, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Slack gets Block Kit (a section and a context line, ``text`` as the fallback); a webhook
+    gets the event as data: ``time`` (ISO 8601), ``launch``, ``name``, ``milestone``, ``step``,
+    ``t_offset``, ``phase``, ``message`` and, for guard milestones, ``guard`` (id, value,
+    threshold, query)."""
     if channel.kind == "slack":
-        return {"text": message}
+        return _slack_blocks(message, event)
     return {**event, "message": message}
+
+
+def _slack_blocks(message: str, event: Mapping[str, Any]) -> dict[str, Any]:
+    context = " · ".join(
+        str(part)
+        for part in (
+            event.get("name"),
+            event.get("launch"),
+            event.get("t_offset"),
+            event.get("phase"),
+            event.get("time"),
+        )
+        if part
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(message)}}
+    ]
+    guard = event.get("guard")
+    if guard:
+        facts = f"*{guard.get('id')}*: {guard.get('value')} (threshold {guard.get('threshold')})"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(facts)}})
+    if context:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": _slack_escape(context)}]}
+        )
+    return {"text": message, "blocks": blocks}
+
+
+def _slack_escape(text: str) -> str:
+    """Slack's three control characters in mrkdwn; nothing from a launch can become a mention."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class Notifier:
@@ -71,6 +106,8 @@ class Notifier:
             while (item := self._queue.get()) is not None:
                 message, event = item
                 for channel in self._channels:
+                    if not channel.wants(str(event.get("milestone"))):
+                        continue
                     delivery = self._deliver(session, channel, message, event)
                     if self._on_delivery is not None:
                         self._on_delivery(delivery)

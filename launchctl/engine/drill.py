@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from launchctl.journal.recorder import Recorder
-from rollback.guards import Verdict, VerdictKind
+from rollback.guards import LaunchTimes, Verdict, VerdictKind, window
 from runbook import model
-from runbook.durations import format_offset
+from runbook.durations import format_offset, parse_offset
 from runbook.errors import EXIT_ROLLED_BACK, InputError
 from runbook.model import GuardAction
 from steps.clock import Clock
@@ -27,9 +27,14 @@ class DrillSpec:
     fail_at: str | None = None
     breach: str | None = None
     live: bool = False
+    at: str | None = None  # --breach ... --at T+5m: when to force it (default: the window opens)
 
     def to_data(self) -> dict[str, Any]:
-        return {"fail_at": self.fail_at, "breach": self.breach, "live": self.live}
+        return {"fail_at": self.fail_at, "breach": self.breach, "live": self.live, "at": self.at}
+
+    @property
+    def offset(self) -> timedelta | None:
+        return None if self.at is None else parse_offset(self.at)
 
     def check(self, runbook: model.Runbook) -> None:
         """The named step or guard must exist: a drill that injects nothing proves nothing."""
@@ -43,6 +48,13 @@ class DrillSpec:
         if self.breach is not None and self.breach not in guards:
             known = ", ".join(guards) or "none"
             raise InputError(f"drill: --breach {self.breach!r}: no such guard (guards: {known})")
+        if self.at is not None and self.breach is None:
+            raise InputError("drill: --at goes with --breach GUARD (when to force the breach)")
+        if self.at is not None:
+            try:
+                parse_offset(self.at)
+            except ValueError as exc:
+                raise InputError(f"drill: --at {self.at!r}: {exc}") from None
         if not runbook.rollback and not runbook.roll_forward:
             raise InputError("drill: the runbook has no rollback or roll_forward sequence to drill")
 
@@ -70,14 +82,14 @@ class DrillDriver:
         runbook: model.Runbook,
         recorder: Recorder,
         clock: Clock,
-        window_start: Callable[[model.Guard], datetime | None],
+        times: LaunchTimes,
         alert: Callable[[model.Guard, Verdict], None],
         notify: Callable[[str, str], None],
     ) -> None:
         self.spec = spec
         self.recorder = recorder
         self.clock = clock
-        self.window_start = window_start
+        self.launch_times = times
         self.alert = alert
         self.notify = notify
         self.times: dict[str, float] = {}
@@ -91,28 +103,39 @@ class DrillDriver:
     def fails_at(self, step: model.Step) -> bool:
         return self.spec is not None and self.spec.fail_at == step.id
 
+    def _moment(self) -> datetime | None:
+        """When to force the breach, in launch time: ``--at`` (T+ from the actual go-live), else
+        when the guard's window opens; None while that is not known yet."""
+        offset = self.spec.offset if self.spec is not None else None
+        if offset is not None:
+            return self.launch_times.at(offset)
+        return window(self.guard, self.launch_times)[0]
+
     def poll(self) -> None:
-        """A loop source (live drills): force the breach once the guard's window has opened."""
+        """A loop source (live drills): force the breach once its moment has come."""
         if self.guard is None or self._injected:
             return
-        start = self.window_start(self.guard)
-        if start is not None and start <= self.clock.now():
+        moment = self._moment()
+        if moment is not None and moment <= self.clock.now():
             self._inject_breach()
 
     def breach_if_due(self, before: datetime) -> None:
-        """Dry drills: if the drilled guard's window opens before ``before``, jump there and breach."""
+        """Dry drills: if the breach is due before ``before``, jump there and breach."""
         if self.guard is None or self._injected or not self.clock.simulated:
             return
-        start = self.window_start(self.guard)
-        if start is not None and start <= before:
-            self.clock.sleep_until(start)
+        moment = self._moment()
+        if moment is not None and moment <= before:
+            self.clock.sleep_until(moment)
             self._inject_breach()
 
     def _inject_breach(self) -> None:
         self._injected = True
         self.times["injected"] = time.monotonic()
         guard = self.guard
-        self.recorder.emit("drill_injected", fault=f"breach of guard '{guard.id}'", guard=guard.id)
+        when = f" at {self.spec.at}" if self.spec.at else ""
+        self.recorder.emit(
+            "drill_injected", fault=f"breach of guard '{guard.id}'{when}", guard=guard.id
+        )
         self.alert(guard, forced_breach(guard))
 
     def inject_step_failure(self, step: model.Step, planned: datetime) -> str:
@@ -134,6 +157,10 @@ class DrillDriver:
     def rollback_started(self, at: float) -> None:
         self.times.setdefault("rollback", at)
 
+    def estimate(self, seconds: float) -> None:
+        """A dry drill's worst case for the sequence it would run (nothing ran, so no timing)."""
+        self.times["estimate"] = seconds
+
     def finish(self, status: str, exit_code: int) -> None:
         """The drill's figures, journaled: time from injection to rollback start, rollback duration."""
         if self.spec is None:
@@ -152,12 +179,14 @@ class DrillDriver:
             "drill_result",
             status="passed" if passed else "failed",
             injection_to_rollback_s=to_rollback,
-            rollback_duration_s=duration,
+            rollback_duration_s=None if self.clock.simulated else duration,
+            estimated_worst_case_s=self.times.get("estimate"),
             launch_status=status,
         )
-        figures = (
-            f"injection to rollback {to_rollback}s, rollback took {duration}s"
-            if to_rollback is not None
-            else status
-        )
+        if self.clock.simulated:
+            figures = f"worst case {self.times.get('estimate', 0):.0f}s (estimate)"
+        elif to_rollback is not None:
+            figures = f"injection to rollback {to_rollback}s, rollback took {duration}s"
+        else:
+            figures = status
         self.notify(f"DRILL {'PASSED' if passed else 'FAILED'}: {figures}", "drill")

@@ -30,14 +30,15 @@ from launchctl.journal.catalogue import iso, parse_iso
 from launchctl.journal.reader import read_journal
 from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState, replay
-from rollback.guards import window
 from rollback.policy import Decision, decide_on_failure
 from rollback.run import (
     PriorStep,
     Remedy,
     RollbackStepResult,
+    plan_rollback,
     run_rollback,
     run_rollback_step,
+    worst_case_seconds,
 )
 from runbook import model
 from runbook.durations import format_offset
@@ -144,6 +145,7 @@ class Engine:
         self.state = state
         self._started_ids: set[str] = set(state.started_step_ids) if state else set()
         self.past_no_return: dict[str, Any] | None = state.point_of_no_return if state else None
+        self.phase = "launch"  # what notifications say the launch is doing
         self._went_live = False
         self.values = template_values(runbook, t0=iso(settings.t0), launch_id=settings.launch_id)
         self.guards = GuardSupervisor(
@@ -161,7 +163,7 @@ class Engine:
             runbook,
             recorder,
             clock,
-            lambda guard: window(guard, self.guards.times)[0],
+            self.guards.times,
             loop.guard_alert,
             self.notify,
         )
@@ -220,6 +222,7 @@ class Engine:
         Returns the rollback decided while held, or None to go on.
         """
         stopping = self.loop.settle()
+        self.phase = "held"
         self.recorder.emit(
             "launch_held",
             reason=pause.reason,
@@ -247,6 +250,7 @@ class Engine:
             if self._confirm_leaving():
                 raise PauseLaunch(pause.reason, pause.step)
         self.recorder.emit("launch_unheld", user=self.settings.user)
+        self.phase = "launch"
         return None
 
     def _confirm_leaving(self) -> bool:
@@ -308,6 +312,7 @@ class Engine:
         if end is None or end <= self.clock.now():
             return
         self.drills.breach_if_due(end)
+        self.phase = "monitoring"
         self.recorder.emit("monitoring_started", until=end)
         try:
             self.loop.sleep_until(end, phase="monitoring")
@@ -509,6 +514,8 @@ class Engine:
                 target=step.on,
                 hosts=self._host_count(step),
             )
+            if self.executor.dry_run:
+                self._preview_remedy(step)
             outcome = self.loop.run(
                 lambda cancel: run_action(step, self.action_context(step, cancel), soak=step.wait),
                 step.id,
@@ -556,6 +563,21 @@ class Engine:
 
     # -- rollback -------------------------------------------------------------------------------
 
+    def _preview_remedy(self, step: model.Step) -> None:
+        """Dry runs: what a failure of this step would run (rollback, or roll-forward past the point)."""
+        forward = self.past_no_return is not None and bool(self.runbook.roll_forward)
+        steps = self.runbook.roll_forward if forward else self.runbook.rollback
+        planned = plan_rollback(steps, self._started_ids)
+        self.recorder.emit(
+            "remedy_preview",
+            step=step.id,
+            remedy="roll_forward" if forward else "rollback",
+            would_run=[p.step.id for p in planned if p.applies],
+            would_skip=[p.step.id for p in planned if not p.applies] or None,
+            person_decides=self.past_no_return is not None and not forward or None,
+            dry_run=True,
+        )
+
     def _undo(self, start: StartRollback) -> int | None:
         """A rollback was asked for. Before the point of no return it runs; past it the runbook's
         roll_forward runs instead, or a person decides (guards still watching). None: go on."""
@@ -571,6 +593,7 @@ class Engine:
             f"{start.reason} -- past the point of no return ('{step['step']}': {step['reason']}), "
             "a rollback would not undo it and there is no roll_forward"
         )
+        self.phase = "waiting for a decision"
         self.recorder.emit("decision_needed", reason=why, trigger=start.trigger)
         self.notify(f"A PERSON MUST DECIDE: {why}", "decision_needed")
         answer = self.loop.ask(
@@ -595,6 +618,7 @@ class Engine:
     ) -> int:
         """Run the rollback or the roll-forward sequence, resuming it if the journal shows it begun."""
         self._stop_watching()
+        self.phase = remedy.value
         self.loop.inbox.discard_rollback()
         previous = getattr(self.state, remedy.value, None) if self.state else None
         resuming = previous is not None and previous.status is None
@@ -608,6 +632,8 @@ class Engine:
             else None
         )
         steps = self.runbook.rollback if remedy is Remedy.ROLLBACK else self.runbook.roll_forward
+        if self.executor.dry_run:
+            self.drills.estimate(worst_case_seconds(steps, self._started_ids))
         extra = {"forced_past_no_return_by": forced_by} if forced_by else {}
         result, _duration = run_rollback(
             steps,
@@ -673,18 +699,42 @@ class Engine:
             env[name] = render(template, values, self.environ)
         return env
 
-    def notify(self, message: str, milestone: str, step: str | None = None) -> None:
-        self.recorder.emit("notification", message=message, milestone=milestone, step=step)
-        if self.notifier is not None and not self.executor.dry_run:
-            self.notifier.send(
-                self.recorder.masker.text(message),
+    def notify(
+        self,
+        message: str,
+        milestone: str,
+        step: str | None = None,
+        guard: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Journal a milestone and send it (a dry run only says it would)."""
+        self.recorder.emit(
+            "notification",
+            message=message,
+            milestone=milestone,
+            step=step,
+            guard=dict(guard) if guard else None,
+            dry_run=self.executor.dry_run or None,
+        )
+        if self.notifier is None or self.executor.dry_run:
+            return
+        now = self.clock.now()
+        self.notifier.send(
+            self.recorder.masker.text(message),
+            self.recorder.masker.data(
                 {
+                    "time": iso(self.clock.real_now()),
                     "launch": self.settings.launch_id,
                     "name": self.runbook.name,
                     "milestone": milestone,
                     "step": step,
-                },
-            )
+                    "t_offset": format_offset(
+                        timedelta(seconds=round((now - self.settings.t0).total_seconds()))
+                    ),
+                    "phase": self.phase,
+                    "guard": dict(guard) if guard else None,
+                }
+            ),
+        )
 
 
 class _RollbackHooks:

@@ -77,7 +77,11 @@ class GuardSupervisor:
         self.watch.start()
 
     def _describe(self) -> None:
+        """A dry run says when each window would open and close (go-live on schedule)."""
+        go_live = next((s.at for s in self.runbook.steps if s.at >= timedelta(0)), timedelta(0))
+        planned = LaunchTimes(self.times.t0, self.times.t0 + go_live)
         for guard in self.runbook.guards:
+            opens, closes = window(guard, planned)
             window_text = (
                 "go-live until the launch ends"
                 if guard.during is None
@@ -89,6 +93,8 @@ class GuardSupervisor:
                 query=render_text(guard.query, self.values),
                 threshold=str(guard.breach),
                 window=window_text,
+                opens=opens,
+                closes=closes,
                 then=guard.then.value,
                 dry_run=True,
             )

@@ -75,7 +75,7 @@ class LaunchLoop:
         rules: HeadlessRules,
         prompter: TerminalPrompter | None,
         inbox: Inbox,
-        notify: Callable[[str, str], None],
+        notify: Callable[..., None],
         user: str,
     ) -> None:
         self.clock = clock
@@ -289,14 +289,21 @@ class LaunchLoop:
     def _on_guard(self, guard: Guard, verdict: Verdict, phase: str) -> None:
         if phase == "rollback":
             return
+        facts = {
+            "id": guard.id,
+            "value": verdict.value,
+            "threshold": str(guard.breach),
+            "query": guard.query,
+        }
         if phase == "past-no-return":  # a person is already deciding what to do about the launch
-            self.notify(f"GUARD BREACH (while a person decides): {verdict.reason}", "guard_breach")
+            message = f"GUARD BREACH (while a person decides): {verdict.reason}"
+            self.notify(message, "guard_breach", guard=facts)
             return
         trigger = f"guard:{guard.id}"
         if verdict.action is GuardAction.WARN:
-            self.notify(f"WARNING: {verdict.reason}", "guard_warning")
+            self.notify(f"WARNING: {verdict.reason}", "guard_warning", guard=facts)
             return
-        self.notify(f"GUARD BREACH: {verdict.reason}", "guard_breach")
+        self.notify(f"GUARD BREACH: {verdict.reason}", "guard_breach", guard=facts)
         if verdict.action is GuardAction.ROLLBACK:
             raise StartRollback(verdict.reason, trigger)
         question = Question(

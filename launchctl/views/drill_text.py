@@ -26,6 +26,9 @@ def summarize(events: list[dict[str, Any]]) -> dict[str, Any]:
         else None,
         "rollback_duration_s": finished.get("duration_s") if finished else None,
         "rollback_status": finished.get("status") if finished else None,
+        "estimated_worst_case_s": next(
+            (e.get("estimated_worst_case_s") for e in events if e["event"] == "drill_result"), None
+        ),
         "steps": [
             {
                 "step": e["step"],
@@ -49,9 +52,13 @@ def render_summary(summary: dict[str, Any], dry_run: bool) -> str:
         lines.append("  past the point of no return: the roll-forward ran instead of the rollback")
     if summary["injection_to_rollback_s"] is not None:
         lines.append(f"  injection to {remedy} start: {summary['injection_to_rollback_s']:.3f} s")
-    if summary["rollback_duration_s"] is not None:
+    if summary["rollback_duration_s"] is not None and not dry_run:
+        pad = " " * max(1, 13 - len(remedy))
+        lines.append(f"  {remedy} duration:{pad}{summary['rollback_duration_s']:.3f} s")
+    if dry_run and summary["estimated_worst_case_s"] is not None:
         lines.append(
-            f"  {remedy} duration:{' ' * max(1, 13 - len(remedy))}{summary['rollback_duration_s']:.3f} s"
+            f"  {remedy} worst case:   {summary['estimated_worst_case_s']:.0f} s "
+            "(estimate from its timeouts, retries and within; nothing ran)"
         )
     lines.append(f"  {remedy}: {summary['rollback_status'] or 'did not finish'}")
     for step in summary["steps"]:

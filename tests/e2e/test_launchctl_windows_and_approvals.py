@@ -315,3 +315,34 @@ def test_sigterm_pauses_promptly_whatever_the_launch_waits_on(
     events = read_events(workdir / "j")
     assert events[-1]["event"] == "launch_paused"
     assert events_of(events, "step_interrupted")[0]["step"] == "busy"
+
+
+def test_speed_compresses_the_window_but_not_every_or_for(
+    write_runbook, cli, prometheus, exporter, metric_name
+):
+    """At --speed 60 a [T+0, T+10m] window lasts ten real seconds, samples stay a real second
+    apart, and `for: 2s` still needs two real seconds of breach."""
+    exporter.set(metric_name, 0.3)
+    prometheus.wait_for(metric_name, lambda v: v == 0.3)
+    runbook = write_runbook(
+        f"""
+        version: 1
+        name: Fast rehearsal
+        prometheus: {{url: "{prometheus.url}"}}
+        steps:
+          - {{id: golive, at: T+0, run: "true"}}
+          - {{id: soak, at: T+0, wait: 30m}}
+        guards:
+          - {{id: errors, prometheus: {metric_name}, breach: "> 0.05", every: 1s, for: 2s, during: [T+0, T+10m]}}
+        rollback:
+          - {{id: undo, run: "true"}}
+        """
+    )
+    result = cli("run", runbook, "--no-wait", "--speed", "60")
+    assert result.exit_code == 1
+    samples = events_of(result.events, "guard_sample")
+    gaps = [_ts(b) - _ts(a) for a, b in zip(samples, samples[1:], strict=False)]
+    # compressed, they would be 1/60 s apart; a sample's own query time moves each a little
+    assert gaps and min(gaps).total_seconds() >= 0.5
+    triggered = events_of(result.events, "guard_triggered")[0]
+    assert (_ts(triggered) - _ts(samples[0])).total_seconds() >= 1.9

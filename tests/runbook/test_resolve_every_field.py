@@ -67,7 +67,10 @@ MAXIMAL = {
         "connect_timeout": "10s",
     },
     "prometheus": {"url": "http://127.0.0.1:9090"},
-    "notify": [{"slack": "${SLACK_URL}"}, {"webhook": "http://127.0.0.1:9999/hook"}],
+    "notify": [
+        {"slack": "${SLACK_URL}", "milestones": ["go_live"]},
+        {"webhook": "http://127.0.0.1:9999/hook", "milestones": ["launch_finished"]},
+    ],
     "steps": [
         {
             **_action("deploy"),
