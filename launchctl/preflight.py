@@ -57,12 +57,17 @@ def run_preflight(runbook: model.Runbook, environ: Mapping[str, str]) -> list[Pr
 def _prometheus_probes(
     runbook: model.Runbook, values: dict[str, str], environ: Mapping[str, str]
 ) -> list[Probe]:
-    queries: dict[str, float] = {}
+    queries: dict[str, tuple[float, str | None]] = {}
     for guard in runbook.guards:
-        queries.setdefault(render(guard.query, values), guard.timeout.total_seconds())
+        queries.setdefault(
+            render(guard.query, values), (guard.timeout.total_seconds(), guard.after)
+        )
     for criterion in _criteria(runbook):
         if isinstance(criterion, model.PrometheusCriterion):
-            queries.setdefault(render(criterion.query, values), criterion.timeout.total_seconds())
+            queries.setdefault(
+                render(criterion.query, values),
+                (criterion.timeout.total_seconds(), criterion.after),
+            )
     if not queries:
         return []
     unset = [name for name, _ in secret_refs(runbook.prometheus_url or "") if not environ.get(name)]
@@ -72,7 +77,10 @@ def _prometheus_probes(
             for query in queries
         ]
     url = render(runbook.prometheus_url or "", values, environ)
-    return [probe_prometheus(url, query, timeout) for query, timeout in queries.items()]
+    return [
+        probe_prometheus(url, query, timeout, after=after)
+        for query, (timeout, after) in queries.items()
+    ]
 
 
 def _http_probes(runbook: model.Runbook, values: dict[str, str]) -> list[Probe]:

@@ -19,7 +19,7 @@ one decision code, whatever the source of the samples.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -74,6 +74,7 @@ class LaunchTimes:
     t0: datetime
     go_live: datetime | None = None
     ended: datetime | None = None
+    finished: dict[str, datetime] = field(default_factory=dict)  # step id -> when it finished
 
     def at(self, offset: timedelta) -> datetime | None:
         if offset < timedelta(0):
@@ -85,12 +86,17 @@ def window(guard: Guard, times: LaunchTimes) -> tuple[datetime | None, datetime 
     """(start, end) of a guard's window; None where not known yet.
 
     Without ``during`` a guard watches from go-live until the launch ends,
-    the last step's ``wait`` and monitoring included.
+    the last step's ``wait`` and monitoring included. With ``after`` it opens
+    no earlier than that step's end: its data does not exist before.
     """
     if guard.during is None:
-        return times.at(timedelta(0)), times.ended
-    start, end = guard.during
-    return times.at(start), times.at(end)
+        start, end = times.at(timedelta(0)), times.ended
+    else:
+        start, end = times.at(guard.during[0]), times.at(guard.during[1])
+    if guard.after is not None:
+        ready = times.finished.get(guard.after)
+        start = None if ready is None or start is None else max(start, ready)
+    return start, end
 
 
 class GuardState:

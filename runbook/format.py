@@ -168,6 +168,7 @@ def _build_prometheus(values: dict[str, Any], node: YMap, path: str, ctx: Contex
         expect=values["expect"],
         timeout=given(values["timeout"], timedelta(seconds=10)),
         poll=poll,
+        after=values["after"],
         marks=marks(node),
     )
 
@@ -217,6 +218,10 @@ CRITERION = OneOfKeys(
                     Threshold(), required=True, doc="comparator and number, e.g. '< 0.001'"
                 ),
                 "timeout": Field(Duration(positive=True), doc="query timeout (default 10s)"),
+                "after": Field(
+                    ident(),
+                    doc="the step after which the query has data (preflight accepts none before)",
+                ),
                 **_POLL_FIELDS,
             },
             _build_prometheus,
@@ -460,6 +465,7 @@ def _build_guard(values: dict[str, Any], node: YMap, path: str, ctx: Context) ->
         then=model.GuardAction(given(values["then"], "rollback")),
         inconclusive_limit=given(values["inconclusive_limit"], 3),
         timeout=given(values["timeout"], timedelta(seconds=10)),
+        after=values["after"],
         marks=marks(node),
     )
 
@@ -489,6 +495,10 @@ GUARD = Record(
             Int(1, 1000), doc="inconclusive samples in a row that escalate to ask (default 3)"
         ),
         "timeout": Field(Duration(positive=True), doc="query timeout (default 10s)"),
+        "after": Field(
+            ident(),
+            doc="its data appears only once this step has finished: the window opens no earlier",
+        ),
     },
     _build_guard,
 )

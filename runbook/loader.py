@@ -225,6 +225,7 @@ def _cross_check(runbook: model.Runbook, tree: YMap, file: str) -> list[Diagnost
     ):
         for index, step in enumerate(sequence):
             _started_conditions(runbook, step, f"{section}[{index}]", file, error)
+    _after_steps_exist(runbook, error)
     if runbook.prometheus_url is None:
         _needs_prometheus(runbook, tree, error)
     for index, name in enumerate(runbook.secrets):
@@ -279,6 +280,30 @@ def _no_return_warnings(runbook: model.Runbook, file: str) -> tuple[str, ...]:
         "or a rollback guard can neither roll back nor roll forward (no roll_forward:, no ask): "
         "the launch will wait for a person to decide",
     )
+
+
+def _after_steps_exist(runbook: model.Runbook, error) -> None:
+    """``after:`` names a launch step; a check's cannot come after its own step."""
+    order = {step.id: index for index, step in enumerate(runbook.steps)}
+    for index, guard in enumerate(runbook.guards):
+        if guard.after is not None and guard.after not in order:
+            error(
+                guard.marks["after"],
+                f"guards[{index}].after: no launch step with id '{guard.after}'",
+            )
+    for s_index, step in enumerate(runbook.steps):
+        for c_index, criterion in enumerate(step.check):
+            after = getattr(criterion, "after", None)
+            if after is None:
+                continue
+            where = f"steps[{s_index}].check[{c_index}].after"
+            if after not in order:
+                error(criterion.marks["after"], f"{where}: no launch step with id '{after}'")
+            elif order[after] > s_index:
+                error(
+                    criterion.marks["after"],
+                    f"{where}: '{after}' runs after this check's own step '{step.id}'",
+                )
 
 
 def _unique_ids(records: Iterable[Any], section: str, error) -> None:

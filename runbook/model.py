@@ -79,6 +79,7 @@ class PrometheusCriterion:
     expect: Comparison
     timeout: timedelta = timedelta(seconds=10)
     poll: Poll = Poll()
+    after: str | None = None  # the step after which the query has data (preflight knows)
     marks: Mapping[str, Mark] = _marks()
 
     kind = "prometheus"
@@ -172,6 +173,7 @@ class Guard:
     then: GuardAction = GuardAction.ROLLBACK
     inconclusive_limit: int = 3
     timeout: timedelta = timedelta(seconds=10)
+    after: str | None = None  # its data appears only once this step has finished
     marks: Mapping[str, Mark] = _marks()
 
 

@@ -36,16 +36,32 @@ def probe_http(url: str, timeout: float, session: HttpSession | None = None) -> 
 
 
 def probe_prometheus(
-    base_url: str, query: str, timeout: float, session: HttpSession | None = None
+    base_url: str,
+    query: str,
+    timeout: float,
+    session: HttpSession | None = None,
+    after: str | None = None,
 ) -> Probe:
+    """The query answers with data; with ``after``, an answer without data is what to expect."""
     started = time.monotonic()
     value, problem = instant_query(
         session or HttpSession(), base_url, query, Deadline.after(timeout)
     )
     latency = (time.monotonic() - started) * 1000
-    if value is None:
-        return Probe("prometheus", query, False, problem, latency)
-    return Probe("prometheus", query, True, f"answers with data (value {value:g})", latency)
+    if value is not None:
+        return Probe("prometheus", query, True, f"answers with data (value {value:g})", latency)
+    if after is not None and problem.startswith("no data"):
+        return Probe(
+            "prometheus", query, True, f"answers; no data before '{after}', as declared", latency
+        )
+    if problem.startswith("no data") and "/" in query:
+        problem += (
+            " -- a ratio is empty while its numerator has no series (no 5xx yet): add"
+            " `or vector(0)` to the numerator, or `after: STEP` if the data comes later"
+        )
+    elif problem.startswith("no data"):
+        problem += " -- if the data only appears during the launch, say so with `after: STEP`"
+    return Probe("prometheus", query, False, problem, latency)
 
 
 @dataclass(frozen=True)

@@ -522,6 +522,7 @@ class Engine:
             )
             if outcome.ok:
                 self.recorder.emit("step_finished", step=step.id, status="ok")
+                self.guards.times.finished[step.id] = self.clock.now()
                 if step.at >= timedelta(0) and not self._went_live:
                     self._went_live = True
                     self.notify(f"GO-LIVE DONE: {step.title}", "go_live", step=step.id)

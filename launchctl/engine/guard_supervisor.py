@@ -51,6 +51,9 @@ class GuardSupervisor:
     def recorded_times(t0: datetime, state: LaunchState | None) -> LaunchTimes:
         """The launch's moments, with go-live as the journal recorded it when resuming."""
         times = LaunchTimes(t0)
+        for record in state.steps.values() if state else []:
+            if record.status == "ok" and record.finished:
+                times.finished[record.id] = parse_iso(record.finished)
         for event in reversed(state.guard_events if state else []):
             if event["event"] == "guards_anchored":
                 times.go_live = parse_iso(event["anchor"])

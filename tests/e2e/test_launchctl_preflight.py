@@ -80,3 +80,56 @@ def test_preflight_reports_each_problem_and_exits_1(write_runbook, cli, promethe
     assert any("not set in the environment" in line for line in fails)
     assert any("no data" in line for line in fails)
     assert any("no answer" in line for line in fails)
+
+
+def test_preflight_accepts_no_data_for_a_query_declared_after_a_step_and_explains_a_ratio(
+    write_runbook, cli, prometheus, exporter, metric_name
+):
+    exporter.set(metric_name + "_total", 10)
+    prometheus.wait_for(metric_name + "_total", lambda v: v == 10)
+    ratio = f"sum(rate({metric_name}_errors_total[5m])) / sum(rate({metric_name}_total[5m]))"
+    runbook = write_runbook(
+        f"""
+        version: 1
+        name: Later data
+        prometheus: {{url: "{prometheus.url}"}}
+        steps:
+          - {{id: deploy, at: T-5m, run: "true"}}
+          - {{id: check, at: T+0, check: [{{prometheus: "{metric_name}_new_feature", expect: "< 1", after: deploy}}]}}
+        guards:
+          - {{id: errors, prometheus: "{ratio}", breach: "> 0.05", during: [T+0, T+30m]}}
+        """
+    )
+    result = cli("preflight", runbook)
+    assert result.exit_code == 1
+    later = next(line for line in result.stdout.splitlines() if "as declared" in line)
+    assert "no data before 'deploy', as declared" in later and "FAIL" not in later
+    assert "add `or vector(0)` to the numerator" in result.stdout
+
+
+def test_a_guard_after_a_step_opens_only_once_that_step_has_finished(
+    write_runbook, cli, prometheus, exporter, metric_name
+):
+    runbook = write_runbook(
+        f"""
+        version: 1
+        name: After
+        prometheus: {{url: "{prometheus.url}"}}
+        steps:
+          - {{id: golive, at: T+0, run: "true"}}
+          - {{id: enable, at: T+0, run: "sleep 4"}}
+          - {{id: soak, at: T+0, wait: 3s}}
+        guards:
+          - {{id: feature, prometheus: "{metric_name}_feature", breach: "> 0.05", every: 1s, inconclusive_limit: 2, after: enable}}
+        """
+    )
+    import threading
+
+    threading.Timer(3.0, exporter.set, (metric_name + "_feature", 0.0)).start()
+    result = cli("run", runbook, "--no-wait")
+    assert result.exit_code == 0, "no blind escalation while the feature did not exist yet"
+    from conftest import events_of
+
+    opened = events_of(result.events, "guard_window_opened")[0]
+    enabled = [e for e in events_of(result.events, "step_finished") if e["step"] == "enable"][0]
+    assert opened["seq"] > enabled["seq"]

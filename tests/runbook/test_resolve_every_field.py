@@ -88,6 +88,7 @@ MAXIMAL = {
                 {
                     "prometheus": "up",
                     "expect": "> 0",
+                    "after": "deploy",
                     "timeout": "5s",
                     "within": "1m",
                     "every": "5s",
@@ -120,6 +121,7 @@ MAXIMAL = {
             "then": "rollback",
             "inconclusive_limit": 3,
             "timeout": "5s",
+            "after": "deploy",
         }
     ],
     "rollback": [

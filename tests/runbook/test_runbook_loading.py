@@ -521,3 +521,25 @@ def test_schema_prints_a_json_schema_of_the_runbook(cli):
     step = schema["properties"]["steps"]["items"]
     assert {"id", "at", "run", "on", "check", "on_failure"} <= set(step["properties"])
     assert step["additionalProperties"] is False
+
+
+def test_after_names_an_earlier_step(write_runbook, cli):
+    runbook = write_runbook(
+        """
+        version: 1
+        name: After
+        prometheus: {url: "http://127.0.0.1:9090"}
+        steps:
+          - {id: check, at: T+0, check: [{prometheus: "up", expect: "> 0", after: deploy}]}
+          - {id: deploy, at: T+1m, run: "true"}
+        guards:
+          - {id: g, prometheus: "up", breach: "< 1", after: nosuch}
+        """
+    )
+    result = cli("validate", runbook)
+    assert result.exit_code == 2
+    assert (
+        "steps[0].check[0].after: 'deploy' runs after this check's own step 'check'"
+        in result.stderr
+    )
+    assert "guards[0].after: no launch step with id 'nosuch'" in result.stderr
