@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from launchctl.engine.control import EndMonitoring, PauseLaunch, StartRollback
 from launchctl.engine.inbox import Inbox
 from launchctl.engine.prompts import Answer, HeadlessRules, Question, TerminalPrompter
+from launchctl.engine.questions import OpenQuestions
 from launchctl.errors import JournalWriteFailed
 from launchctl.journal.recorder import Recorder
 from rollback.guards import Verdict
@@ -60,13 +61,6 @@ class _Work:
     error: BaseException | None = None
 
 
-@dataclass
-class _Open:
-    question: Question
-    on_answer: Callable[[Answer], None] | None  # holding questions act on their answer here
-    answer: Answer | None = None
-
-
 class LaunchLoop:
     def __init__(
         self,
@@ -80,16 +74,12 @@ class LaunchLoop:
     ) -> None:
         self.clock = clock
         self.recorder = recorder
-        self.rules = rules
-        self.prompter = prompter
         self.inbox = inbox
         self.notify = notify
-        self.user = user
         self.sources: list[Callable[[], None]] = []
         self.guards_watching: Callable[[], bool] = lambda: False
         self._inputs: deque[tuple[str, Any]] = deque()
-        self._open: list[_Open] = []
-        self._shown: Question | None = None
+        self.questions = OpenQuestions(recorder, rules, prompter, clock.simulated, user)
         self._stopping: list[_Work] = []
         self._read_fd, self._wake_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
@@ -97,7 +87,7 @@ class LaunchLoop:
 
     @property
     def interactive(self) -> bool:
-        return self.prompter is not None
+        return self.questions.prompter is not None
 
     def close(self) -> None:
         for fd in (self._read_fd, self._wake_fd):
@@ -174,17 +164,12 @@ class LaunchLoop:
 
     def ask(self, question: Question, phase: str = "launch") -> Answer:
         """Put a question to whoever can answer it; the loop keeps watching while it is open."""
-        automatic = self._automatic(question)
+        automatic = self.questions.automatic(question)
         if automatic is not None:
-            self._journal_answer(question, automatic)
+            self.questions.journal_answer(question, automatic)
             return automatic
-        entry = _Open(question, None)
-        self._push(entry)
-        try:
-            self._wait(lambda: entry.answer is not None, phase)
-        except BaseException as preempted:
-            self._withdraw(entry, getattr(preempted, "reason", None) or str(preempted))
-            raise
+        entry = self.questions.open_flow(question)
+        self._wait(lambda: entry.answer is not None, phase)
         return entry.answer
 
     def settle(self, timeout: float = SETTLE_SECONDS) -> list[str]:
@@ -209,8 +194,7 @@ class LaunchLoop:
             self._wait_turns(ready, phase, remaining)
         except BaseException as course_change:
             why = getattr(course_change, "reason", None) or str(course_change)
-            for entry in list(self._open):
-                self._withdraw(entry, why or type(course_change).__name__)
+            self.questions.withdraw_all(why or type(course_change).__name__)
             raise
 
     def _wait_turns(
@@ -218,21 +202,21 @@ class LaunchLoop:
     ) -> None:
         while True:
             self._turn(phase)
-            if ready() and not any(entry.question.holds for entry in self._open):
+            if ready() and not self.questions.holding:
                 return
             timeout = POLL_SECONDS
             if remaining is not None:
                 timeout = min(timeout, max(0.0, remaining()))
-            expiries = [e.question.expires for e in self._open if e.question.expires is not None]
-            if expiries:
-                timeout = min(timeout, max(0.0, min(expiries) - time.monotonic()))
+            expiry = self.questions.next_expiry()
+            if expiry is not None:
+                timeout = min(timeout, max(0.0, expiry - time.monotonic()))
             self._select(timeout)
 
     def _select(self, timeout: float) -> None:
         fds = [self._read_fd]
-        reading = self.prompter is not None and self._shown is not None
+        reading = self.questions.reading_terminal
         if reading:
-            fds.append(self.prompter.fd)
+            fds.append(self.questions.prompter.fd)
         try:
             ready, _, _ = select.select(fds, [], [], timeout)
         except (OSError, ValueError):
@@ -241,8 +225,8 @@ class LaunchLoop:
             with contextlib.suppress(BlockingIOError, OSError):
                 while os.read(self._read_fd, 4096):
                     pass
-        if reading and self.prompter.fd in ready:
-            self._read_terminal()
+        if reading and self.questions.prompter.fd in ready:
+            self.questions.read_terminal()
 
     def _turn(self, phase: str) -> None:
         """Take every pending input; raise when one changes the course."""
@@ -257,16 +241,15 @@ class LaunchLoop:
         for source in self.sources:
             source()
         self._take_second_terminal(phase)
-        self._expire_questions()
-        self._apply_answers()
+        self.questions.expire()
+        self.questions.apply_answers()
 
     def _on_signal(self, signum: int, phase: str) -> None:
         if signum != signal.SIGINT:
             name = signal.Signals(signum).name
             raise PauseLaunch(f"received {name}; launch paused, resumable")
-        if phase == "hold" or any(e.question.kind == "interrupt" for e in self._open):
-            if self._shown is not None and self.prompter is not None:
-                self.prompter.show(self._shown)
+        if phase == "hold" or self.questions.has("interrupt"):
+            self.questions.show_again()
             return
         prompt, choices = _MENU.get(phase, _MENU["launch"])
         question = Question(
@@ -276,7 +259,7 @@ class LaunchLoop:
             default="continue",
             holds=True,
         )
-        self._open_holding(question, lambda answer: self._after_interrupt(answer, phase))
+        self.questions.open_holding(question, lambda answer: self._after_interrupt(answer, phase))
 
     def _after_interrupt(self, answer: Answer, phase: str) -> None:
         if answer.value == "rollback" and phase != "rollback":
@@ -316,30 +299,14 @@ class LaunchLoop:
             if answer.value == "pause":
                 raise PauseLaunch(f"paused on {verdict.reason}", hold_ok=True)
 
-        self._open_holding(question, act)
+        self.questions.open_holding(question, act)
 
     def _take_second_terminal(self, phase: str) -> None:
         if phase != "rollback":
             self._take_rollback_request(phase)
         approval = self.inbox.take_approval()
-        if approval is None:
-            return
-        for entry in self._open:
-            if entry.question.remote and entry.question.step == approval.step:
-                value = "yes" if approval.answer == "yes" else "reject"
-                self._answer(entry, Answer(value, approval.by, "second-terminal"))
-                if self.prompter is not None and self._shown is entry.question:
-                    self.prompter.close(
-                        entry.question, f"answered from another terminal by {approval.by}"
-                    )
-                    self._shown = None
-                return
-        self.recorder.emit(
-            "approval_ignored",
-            step=approval.step,
-            by=approval.by,
-            reason=f"no confirmation of step '{approval.step}' is waiting",
-        )
+        if approval is not None:
+            self.questions.take_approval(approval)
 
     def _take_rollback_request(self, phase: str) -> None:
         request = self.inbox.take_rollback()
@@ -358,137 +325,6 @@ class LaunchLoop:
             "rollback_requested", reason=request.reason, by=request.by, forced_past_no_return=forced
         )
         raise StartRollback(request.reason, "operator", forced)
-
-    def _expire_questions(self) -> None:
-        now = time.monotonic()
-        for entry in list(self._open):
-            expires = entry.question.expires
-            if entry.answer is None and expires is not None and now >= expires:
-                if self.prompter is not None and self._shown is entry.question:
-                    self.prompter.close(
-                        entry.question, f"no answer in time: {entry.question.on_timeout}"
-                    )
-                    self._shown = None
-                self._answer(
-                    entry, Answer(entry.question.on_timeout or "pause", "nobody", "timeout")
-                )
-
-    # -- questions ------------------------------------------------------------------------------
-
-    def _automatic(self, question: Question) -> Answer | None:
-        """The answer nobody needs to type: ``--yes``, a dry run, or the headless rules."""
-        decided = self.rules.answer(question)
-        if decided is not None and decided[1] == "--yes":
-            return Answer(decided[0], self.user, "--yes")
-        if self.prompter is not None and not self.clock.simulated:
-            return None
-        if decided is None:
-            if not self.clock.simulated:
-                return None  # waits for a second terminal (or the question's timeout)
-            decided = (question.default or question.choices[-1], "rules")
-        return Answer(decided[0], f"{self.user} (headless rules)", decided[1])
-
-    def _open_holding(self, question: Question, act: Callable[[Answer], None]) -> None:
-        automatic = self._automatic(question)
-        if automatic is not None:
-            self._journal_answer(question, automatic)
-            act(automatic)
-            return
-        self._push(_Open(question, act))
-
-    def _push(self, entry: _Open) -> None:
-        self._open.append(entry)
-        question = entry.question
-        if question.remote:
-            self.recorder.emit(
-                "awaiting_answer",
-                kind=question.kind,
-                step=question.step,
-                question=question.text,
-                timeout_s=question.timeout,
-                on_timeout=question.on_timeout if question.timeout else None,
-            )
-        self._show_top()
-
-    def _show_top(self) -> None:
-        if self.prompter is None:
-            return
-        top = next((e.question for e in reversed(self._open) if e.answer is None), None)
-        if top is not None and top is not self._shown:
-            self._shown = top
-            self.prompter.show(top)
-
-    def _read_terminal(self) -> None:
-        entry = next((e for e in self._open if e.question is self._shown), None)
-        if entry is None:
-            return
-        try:
-            value = self.prompter.read(entry.question)
-        except EOFError:
-            self._terminal_gone()
-            return
-        if value is not None:
-            self.prompter.close(entry.question)
-            self._shown = None
-            self._answer(entry, Answer(value, self.user, "terminal"))
-
-    def _terminal_gone(self) -> None:
-        """The terminal closed under an open question: nobody will type; the rules answer."""
-        self.prompter = None
-        self._shown = None
-        for entry in self._open:
-            if entry.answer is None:
-                decided = self.rules.answer(entry.question)
-                if decided is not None:
-                    self._answer(
-                        entry, Answer(decided[0], f"{self.user} (headless rules)", "rules")
-                    )
-
-    def _answer(self, entry: _Open, answer: Answer) -> None:
-        entry.answer = answer
-        self._journal_answer(entry.question, answer)
-
-    def _apply_answers(self) -> None:
-        """Close answered questions; holding ones act on their answer (which may raise)."""
-        for entry in list(self._open):
-            if entry.answer is None or entry.on_answer is None:
-                continue
-            self._open.remove(entry)
-            entry.on_answer(entry.answer)
-        self._open = [e for e in self._open if e.answer is None or e.on_answer is not None]
-        self._show_top()
-
-    def _withdraw(self, entry: _Open, why: str) -> None:
-        if entry in self._open:
-            self._open.remove(entry)
-        if self.prompter is not None and self._shown is entry.question:
-            self.prompter.close(entry.question, why)
-            self._shown = None
-        if entry.answer is None:
-            self.recorder.emit(
-                "question_withdrawn", kind=entry.question.kind, step=entry.question.step, reason=why
-            )
-
-    def _journal_answer(self, question: Question, answer: Answer) -> None:
-        if question.kind in ("confirm", "caution"):
-            self.recorder.emit(
-                "confirm_answered",
-                step=question.step,
-                question=question.text,
-                answer=answer.value,
-                by=answer.by,
-                how=answer.how,
-            )
-            return
-        self.recorder.emit(
-            "operator_decision",
-            kind=question.kind,
-            question=question.text.split("\n")[0],
-            answer=answer.value,
-            step=question.step,
-            user=answer.by,
-            how=answer.how,
-        )
 
     def _cancel(self, task: _Work, preempted: BaseException, phase: str) -> None:
         reason = getattr(preempted, "reason", None) or str(preempted) or type(preempted).__name__
