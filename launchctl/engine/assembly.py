@@ -19,9 +19,10 @@ from typing import Any
 
 from launchctl import __version__
 from launchctl.engine.drill import DrillSpec
-from launchctl.engine.engine import Engine, LaunchSettings
+from launchctl.engine.engine import Engine
 from launchctl.engine.prompts import TerminalPrompter
 from launchctl.engine.schedule import resolve_t0
+from launchctl.engine.settings import LaunchSettings
 from launchctl.errors import RunbookChanged
 from launchctl.journal.catalogue import iso
 from launchctl.journal.lock import JournalLock

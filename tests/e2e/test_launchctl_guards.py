@@ -245,7 +245,9 @@ def test_healthy_launch_monitors_until_the_last_window_closes(
     assert len(samples) >= 3 and all(s["status"] == "ok" and s["value"] == 0.0 for s in samples)
 
 
-def test_guard_windows_scale_with_speed(write_runbook, cli, prometheus, exporter, metric_name):
+def test_guard_windows_scale_with_speed_but_every_stays_real(
+    write_runbook, cli, prometheus, exporter, metric_name
+):
     exporter.set(metric_name, 0.0)
     prometheus.wait_for(metric_name, lambda v: v == 0.0)
     guard = """  - {id: error-rate, prometheus: METRIC, breach: "> 0.05", every: 30s, during: [T+0, T+4m]}"""
@@ -256,7 +258,9 @@ def test_guard_windows_scale_with_speed(write_runbook, cli, prometheus, exporter
     elapsed = time.monotonic() - started
     assert result.exit_code == 0
     assert 3.5 <= elapsed < 8  # four launch-minutes at 60x
-    assert 7 <= len(events_of(result.events, "guard_sample")) <= 10  # every 30 launch-seconds
+    # `every: 30s` measures the real world (Prometheus scrapes at its own pace): one sample
+    # when the window opens, the next would be 30 real seconds later
+    assert len(events_of(result.events, "guard_sample")) == 1
 
 
 def test_dry_run_evaluates_no_guard_and_describes_each(write_runbook, cli, prometheus, metric_name):

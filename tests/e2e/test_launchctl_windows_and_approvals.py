@@ -98,7 +98,7 @@ def test_a_late_start_keeps_the_whole_guard_window(
 def test_a_slipped_go_live_keeps_the_whole_guard_window(
     write_runbook, workdir, prometheus, exporter, metric_name
 ):
-    """Go-live waits 4 s for an approval from a second terminal; its 3 s window starts after."""
+    """Go-live waits 4 s for an approval from a second terminal; its 6 s window starts after."""
     exporter.set(metric_name, 0.0)
     prometheus.wait_for(metric_name, lambda v: v == 0.0)
     runbook = write_runbook(
@@ -109,7 +109,7 @@ def test_a_slipped_go_live_keeps_the_whole_guard_window(
         steps:
           - {{id: golive, at: T+0, confirm: {{question: "Go?", timeout: 1m}}, run: "true"}}
         guards:
-          - {{id: errors, prometheus: {metric_name}, breach: "> 0.05", every: 1s, during: [T+0, T+3s]}}
+          - {{id: errors, prometheus: {metric_name}, breach: "> 0.05", every: 1s, during: [T+0, T+6s]}}
         """
     )
     driver = _start(workdir, "run", runbook, "--journal", "j")

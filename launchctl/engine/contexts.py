@@ -1,0 +1,78 @@
+"""What an action needs from the launch to run: filled values, its environment, where to
+report. Launch steps, rollback and roll-forward steps get theirs from here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from launchctl.engine.milestones import Milestones
+from launchctl.engine.settings import LaunchSettings
+from launchctl.journal.recorder import Recorder
+from runbook import model
+from runbook.templating import render
+from steps.action import ActionContext
+from steps.cancel import CancelToken
+from steps.clock import Clock
+from steps.executor import Executor
+
+
+class ActionContexts:
+    def __init__(
+        self,
+        runbook: model.Runbook,
+        settings: LaunchSettings,
+        recorder: Recorder,
+        executor: Executor,
+        clock: Clock,
+        environ: Mapping[str, str],
+        values: Mapping[str, str],
+        milestones: Milestones,
+    ) -> None:
+        self.runbook = runbook
+        self.settings = settings
+        self.recorder = recorder
+        self.executor = executor
+        self.clock = clock
+        self.environ = environ
+        self.base_values = values
+        self.milestones = milestones
+
+    def values(self, step: model.Action, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {**self.base_values, **(extra or {}), "step.id": step.id}
+
+    def for_action(
+        self,
+        action: model.Action,
+        cancel: CancelToken,
+        values: Mapping[str, str] | None = None,
+        phase: str | None = None,
+    ) -> ActionContext:
+        step_values = dict(values) if values is not None else self.values(action)
+
+        def emit(event: str, fields: dict[str, Any]) -> None:
+            self.recorder.emit(
+                event, step=action.id, phase=phase, dry_run=self.executor.dry_run or None, **fields
+            )
+
+        return ActionContext(
+            runbook=self.runbook,
+            executor=self.executor,
+            clock=self.clock,
+            values=step_values,
+            env=self._command_env(action, step_values),
+            emit=emit,
+            notify=lambda message: self.milestones.notify(message, "step", step=action.id),
+            cancel=cancel,
+            on_output=self.recorder.output_line,
+        )
+
+    def _command_env(self, action: model.Action, values: Mapping[str, str]) -> dict[str, str]:
+        env = {
+            "LAUNCHCTL_LAUNCH_ID": self.settings.launch_id,
+            "LAUNCHCTL_STEP": action.id,
+            "LAUNCHCTL_T0": self.base_values["t0"],
+        }
+        for name, template in action.env.items():
+            env[name] = render(template, values, self.environ)
+        return env
