@@ -364,10 +364,22 @@ def approve(journal_dir: Path, by: str, reject: bool) -> None:
 
 
 @cli.command()
-def schema() -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "markdown"]),
+    default="json",
+    help="json: the JSON Schema for editors; markdown: the format reference (docs/runbook-format.md).",
+)
+def schema(fmt: str) -> None:
     """Print the JSON Schema of the runbook format (for yaml-language-server and editors)."""
     from runbook.format import json_schema
 
+    if fmt == "markdown":
+        from runbook.reference import markdown_reference
+
+        click.echo(markdown_reference(json_schema()), nl=False)
+        return
     click.echo(json.dumps(json_schema(), indent=2))
 
 

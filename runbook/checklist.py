@@ -1,4 +1,4 @@
-"""The go/no-go checklist (SPEC section 6): its model, its loader and its pure scoring.
+"""The go/no-go checklist (docs/checklist-format.md): its model, its loader and its pure scoring.
 
 Scores are kept as counts and compared with integer arithmetic, so "exactly
 95%" is 95% and not 94.99999%: a launch decision must not hinge on floating point.

@@ -1,7 +1,7 @@
 """The one exception tree of launchctl.
 
 Every error a user can cause or meet derives from ``LaunchctlError`` and carries
-the process exit code the CLI maps it to at its single boundary (SPEC section 3).
+the process exit code the CLI maps it to at its single boundary (the exit-code table in README.md).
 It lives in ``runbook`` because every other package may import from here.
 
     LaunchctlError                 exit_code chosen by the raiser

@@ -1,4 +1,4 @@
-"""The runbook format v1 (SPEC section 2), declared once.
+"""The runbook format v1 (docs/runbook-format.md is generated from it), declared once.
 
 The loader converts YAML through these declarations and ``launchctl schema``
 prints their JSON Schema. Builders here turn converted values into the frozen

@@ -39,3 +39,45 @@ def test_dry_drill_of_the_example_launch_rolls_back_the_migration(cli, monkeypat
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "injected failure of step 'migrate'" in result.stdout
     assert any("restore-db" in line and " ok" in line for line in result.stdout.splitlines())
+
+
+def test_the_format_reference_is_generated_from_the_format_itself():
+    from runbook.reference import markdown_reference
+
+    committed = (EXAMPLES.parent / "docs" / "runbook-format.md").read_text()
+    assert committed == markdown_reference(json_schema()), (
+        "run: launchctl schema --format markdown > docs/runbook-format.md"
+    )
+
+
+def test_the_format_references_example_validates(cli, tmp_path):
+    import re
+    import shutil
+
+    from runbook.reference import INTRO
+
+    example = re.search(r"```yaml\n(.*?)```", INTRO, re.S).group(1)
+    (tmp_path / "launch.yaml").write_text(example)
+    shutil.copy(EXAMPLES / "checklist.yaml", tmp_path / "checklist.yaml")
+    result = cli("validate", tmp_path / "launch.yaml")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_docs_cited_by_the_readme_and_the_code_exist():
+    import re
+
+    repo = EXAMPLES.parent
+    cited = set(re.findall(r"\(?(docs/[a-z-]+\.md)", (repo / "README.md").read_text()))
+    for path in repo.glob("**/*.py"):
+        if ".venv" not in path.parts:
+            cited |= set(re.findall(r"(docs/[a-z-]+\.md)", path.read_text()))
+    missing = [doc for doc in sorted(cited) if not (repo / doc).is_file()]
+    assert not missing, f"cited but not in the repository: {missing}"
+    outside = ("SPEC " + "section", "ARCHITECTURE" + ".md")  # spelt apart: this file is read too
+    for path in [repo / "README.md", *repo.glob("*/**/*.py"), *repo.glob("examples/*.yaml")]:
+        if ".venv" in path.parts:
+            continue
+        text = path.read_text()
+        assert not any(name in text for name in outside), (
+            f"{path} cites a document that is not in the repository"
+        )

@@ -1,4 +1,4 @@
-"""The import direction of ARCHITECTURE.md is a rule: runbook <- steps <- rollback <- launchctl,
+"""The import direction of docs/architecture.md is a rule: runbook <- steps <- rollback <- launchctl,
 and each third-party library lives in its one place."""
 
 from __future__ import annotations
@@ -118,6 +118,6 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 @pytest.mark.parametrize("package", ORDER)
 def test_no_import_cycles_inside_a_package(package):
-    """A split where two modules import each other (even lazily) is not a seam (ARCHITECTURE.md)."""
+    """A split where two modules import each other (even lazily) is not a seam (docs/architecture.md)."""
     cycle = _cycle(_package_graph(package))
     assert cycle is None, "import cycle: " + " -> ".join(cycle)

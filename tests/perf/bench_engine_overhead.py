@@ -27,7 +27,7 @@ profiles one --no-wait run twice with cProfile:
     writes actually happen. Cumulative times of different threads overlap
     (the main thread waits while the worker works), so read them per line.
 
-The journal fsyncs every event (SPEC section 4); the fsync share is reported
+The journal fsyncs every event (docs/journal.md); the fsync share is reported
 three ways: calls and time in the all-threads profile, a write+fsync
 micro-benchmark, and the wall-time difference of a run with fsync disabled.
 

@@ -1,4 +1,4 @@
-"""The go/no-go gate (SPEC section 6): scores, the risk matrix and the decision, around
+"""The go/no-go gate (docs/checklist-format.md): scores, the risk matrix and the decision, around
 every boundary, on checklists built programmatically; then `launchctl gate` as a real
 subprocess (exit codes, text and JSON output, FILE:LINE:COL diagnostics for the invalid
 checklists in tests/data/checklists/) and the shipped examples/checklist.yaml."""
@@ -244,7 +244,7 @@ def test_all_failures_are_reported_together(gate):
 
 # --- risk matrix -----------------------------------------------------------------------
 
-# SPEC section 6: HIGH x (HIGH|CRITICAL) and MEDIUM x CRITICAL are red; HIGH x (LOW|MEDIUM),
+# docs/checklist-format.md: HIGH x (HIGH|CRITICAL) and MEDIUM x CRITICAL are red; HIGH x (LOW|MEDIUM),
 # MEDIUM x (MEDIUM|HIGH) and LOW x CRITICAL are yellow; the rest green.
 RISK_MATRIX = {
     ("HIGH", "CRITICAL"): RED,

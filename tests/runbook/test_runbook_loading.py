@@ -1,4 +1,4 @@
-"""Valid runbooks load into the right model: the SPEC's own example, every default, YAML
+"""Valid runbooks load into the right model: the contract's own example, every default, YAML
 quirks (`on:`, merge keys), `--var` and `--targets`, the shipped example and the schema."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from runbook.loader import load_runbook
 
 REPO = Path(__file__).resolve().parents[2]
 
-# SPEC section 2's example, made loadable: the `db` target it uses is defined and
+# The contract's example (section 2 of the launch contract), made loadable: the `db` target it uses is defined and
 # the second guard's `prometheus: ...` placeholder is a real query.
 SPEC_EXAMPLE = """
 version: 1                       # required, must be 1

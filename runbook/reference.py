@@ -1,0 +1,137 @@
+"""The runbook format reference in Markdown, written from the same declarations as the JSON
+Schema (``format.json_schema``), so the document cannot drift from what ``validate`` accepts.
+
+``launchctl schema --format markdown`` prints it; ``docs/runbook-format.md`` is its output
+(a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INTRO = """\
+# The runbook format (v1)
+
+A runbook is one YAML file: the launch as a timeline around go-live (T+0), what checks each
+step, which guards watch while their window is open, and what runs when something fails.
+`launchctl validate` checks it and reports every problem as `FILE:LINE:COL: message`;
+`launchctl schema` prints the JSON Schema that editors use. This reference is generated
+from the same declarations (`launchctl schema --format markdown`): every field is here.
+
+```yaml
+version: 1
+name: Agente Hotelero IA launch
+gate: checklist.yaml                   # go/no-go checklist, relative to this file
+vars:
+  release: v1.4.0
+  region: {default: eu-west-1, pattern: "[a-z]+-[a-z]+-[0-9]"}
+secrets: [DB_PASSWORD, SLACK_WEBHOOK]
+targets:
+  api: {hosts: [app1, app2, app3], parallel: 2, max_fail: "10%"}
+prometheus: {url: "http://127.0.0.1:9090"}
+notify:
+  - slack: "${SLACK_WEBHOOK}"
+  - {webhook: "https://hooks.example/launch", milestones: [go_live, rollback_started]}
+steps:
+  - id: migrate
+    at: T-15m
+    run: alembic upgrade head
+    env: {PGPASSWORD: "${DB_PASSWORD}"}
+    expect: {exit: 0, stdout_contains: "at head"}
+  - id: golive
+    at: T+0
+    confirm: {question: "Cut traffic over to {{ release }}?", timeout: 10m, on_timeout: pause}
+    run: ./scripts/cutover.sh {{ release }}
+    on: api
+  - id: contract
+    at: T+45m
+    run: alembic upgrade contract
+    irreversible: "drops column legacy_sku"
+guards:
+  - id: error-rate
+    prometheus: sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))
+    breach: "> 0.05"
+    every: 15s
+    for: 1m
+    during: [T+0, T+30m]
+    then: rollback
+rollback:
+  - id: restore-db
+    if_started: migrate
+    if_not_started: contract
+    run: alembic downgrade -1
+roll_forward:
+  - id: flag-off
+    run: ./scripts/flag.sh new-pricing off
+```
+
+**Templating.** `{{ name }}` works in every string that says so below and takes `vars`,
+`--var name=value`, and the built-ins `t0`, `launch.id`, `launch.name`, `step.id`, `host`
+(per-host commands and checks), `rollback.reason` and `rollback.trigger` (rollback and
+roll-forward steps). Every field is filled once, before anything runs. `${NAME}` names a
+listed secret, only where a field says so. Durations: `500ms`, `30s`, `5m`, `1h30m`.
+Offsets: `T-60m`, `T-60min`, `T+0`, `T+1h30m`.
+"""
+
+
+def markdown_reference(schema: dict[str, Any]) -> str:
+    """Every record of the schema as a section: its fields, their types, defaults and meaning."""
+    sections: dict[str, dict[str, Any]] = {}
+    _collect(schema, sections)
+    lines = [INTRO]
+    for title, record in sections.items():
+        lines += ["", f"## {title}", ""]
+        if record.get("description"):
+            lines += [record["description"], ""]
+        lines += ["| field | type | required | meaning |", "|---|---|---|---|"]
+        required = set(record.get("required", []))
+        for name, field in record.get("properties", {}).items():
+            meaning = _cell(field.get("description", ""))
+            lines.append(
+                f"| `{name}` | {_type(field)} | {'yes' if name in required else ''} | {meaning} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _collect(node: Any, sections: dict[str, dict[str, Any]]) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "title" in node and "properties" in node:
+            sections.setdefault(node["title"], node)
+        for value in node.values():
+            _collect(value, sections)
+    elif isinstance(node, list):
+        for value in node:
+            _collect(value, sections)
+
+
+def _type(field: dict[str, Any]) -> str:
+    """A short human name for a field's type; records are named so their section can be found."""
+    if "enum" in field:
+        return " \\| ".join(f"`{value}`" for value in field["enum"])
+    options = field.get("oneOf") or field.get("anyOf")
+    if options:
+        patterns = [option.get("pattern", "") for option in options]
+        if any("ms|sec|min" in pattern for pattern in patterns):
+            return "duration"
+        arrays = [o for o in options if o.get("type") == "array"]
+        if len(arrays) == 1 and len(options) == 2:
+            return f"one or a list of {_type(arrays[0].get('items', {}))}"
+        return " or ".join(dict.fromkeys(_type(option) for option in options))
+    kind = field.get("type")
+    if kind == "object":
+        if "title" in field:
+            return f"[{field['title']}](#{field['title'].replace(' ', '-')})"
+        values = field.get("additionalProperties")
+        return f"map of {_type(values)}" if isinstance(values, dict) else "mapping"
+    if kind == "array":
+        items = field.get("items", {})
+        return f"list of {_type(items)}"
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    if kind == "string" and field.get("pattern", "").startswith("^T"):
+        return "T-offset"
+    return kind or "value"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
