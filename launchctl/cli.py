@@ -364,6 +364,41 @@ def approve(journal_dir: Path, by: str, reject: bool) -> None:
 
 
 @cli.command()
+@click.argument("runbook", type=click.Path(dir_okay=False))
+@click.option("--t0", help="The past go-live to judge: " + RUN_OPTIONS_HELP)
+@runbook_inputs
+@click.option("--set", "settings", multiple=True, metavar="GUARD.FIELD=VALUE", help="What-if.")
+@click.option("--sweep", metavar="GUARD.breach=LO:HI:STEP", help="Table of thresholds.")
+@click.option("--series", type=click.Path(dir_okay=False, path_type=Path), help="Saved series.")
+@click.option("--journal", type=click.Path(path_type=Path), help="A past launch's samples.")
+@click.option("--save-series", type=click.Path(dir_okay=False, path_type=Path), help="Keep them.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+def replay(runbook, t0, var, targets, settings, sweep, series, journal, save_series, fmt, output):
+    """When would this launch have rolled back? Judge the guards and Prometheus checks against
+    history as if go-live had been at T0; touches nothing. Exit 0 completed, 1 rollback or ask."""
+    from launchctl.replay.command import replay_command
+
+    text, code = replay_command(
+        _load(runbook, var, targets),
+        t0=t0,
+        settings=settings,
+        sweep=sweep,
+        series=series,
+        journal=journal,
+        save_series=save_series,
+        fmt=fmt,
+        environ=os.environ,
+    )
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    sys.exit(code)
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of the runbook format (for yaml-language-server and editors)."""
     from runbook.format import json_schema
