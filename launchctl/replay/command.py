@@ -30,7 +30,9 @@ def replay_command(
     if series is not None and journal is not None:
         raise InputError("--series and --journal are two sources of history; give one")
     if save_series is not None and (series or journal):
-        raise InputError("--save-series keeps what Prometheus answered; it needs no --series/--journal")
+        raise InputError(
+            "--save-series keeps what Prometheus answered; it needs no --series/--journal"
+        )
     now = utcnow()
     book = apply_settings(book, settings)
     request = ReplayRequest(
