@@ -74,6 +74,18 @@ def validate(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
         f"ok: {len(book.steps)} steps, {len(book.guards)} guards, "
         f"{len(book.rollback)} rollback steps{forward}"
     )
+    _print_guard_analysis(book, to_stdout=False)
+
+
+def _print_guard_analysis(book, to_stdout: bool, scrape=None, source: str | None = None) -> None:
+    """Each guard's worst-case time to detect; warnings on stderr (the exit code is unchanged)."""
+    from launchctl.guard_analysis import ASSUMED, guard_analysis
+
+    lines, warnings = guard_analysis(book, scrape, source or ASSUMED)
+    for line in lines:
+        click.echo(line, err=not to_stdout)
+    for warning in warnings:
+        _echo_err(warning)
 
 
 @cli.command()
@@ -88,6 +100,7 @@ def plan(runbook: str, t0: str | None, var: tuple[str, ...], targets: str | None
 
     start, events, book = plan_launch(_load(runbook, var, targets), t0, os.environ)
     click.echo(render_plan(book, plan_rows(events), iso(start)))
+    _print_guard_analysis(book, to_stdout=True)
 
 
 def _parse_speed(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -275,6 +288,11 @@ def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
     book = _load(runbook, var, targets)
     probes = run_preflight(book, os.environ)
     click.echo(render_table(probes))
+    if book.guards:
+        from launchctl.guard_analysis import real_scrape_interval
+
+        scrape, source = real_scrape_interval(book, os.environ)
+        _print_guard_analysis(book, True, scrape, source if scrape else f"unknown: {source}")
     sys.exit(0 if all(p.ok for p in probes) else 1)
 
 

@@ -211,3 +211,11 @@ def test_a_journal_replays_under_changed_settings_like_prometheus_does(
         _, live = replay_json(cli, path, history, *options)
         assert (journaled["verdict"], journaled["at"]) == (live["verdict"], live["at"])
         assert journaled["verdict"] != "completed"
+
+
+def test_preflight_reads_the_real_scrape_interval(cli, runbook, history):
+    path = runbook(guard_yaml("error-rate", RATIO, "> 0.05"))
+    result = cli("preflight", path)
+    assert "scrape 15s (from the " in result.stdout  # targets' scrapeInterval or the config
+    assert "worst-case time to detect 1m40s" in result.stdout  # 15s + 1m + 15s + 10s
+    assert "[1m] is shorter than 4x" not in result.stderr  # 1m = 4 x 15s
