@@ -53,7 +53,7 @@ def _value_span(chart: GuardChart) -> tuple[float, float]:
 def render_chart(chart: GuardChart) -> str:
     span = _time_span(chart)
     if span is None:
-        return f"<p class=meta>guard {escape(chart.guard)}: no samples to draw</p>"
+        return f"<p class='meta'>guard {escape(chart.guard)}: no samples to draw</p>"
     start, end = span
     seconds = max((end - start).total_seconds(), 1.0)
     low, high = _value_span(chart)
@@ -66,23 +66,23 @@ def render_chart(chart: GuardChart) -> str:
 
     bottom = HEIGHT - BOTTOM
     parts = [
-        f"<rect x={LEFT} y={TOP} width={WIDTH - LEFT - RIGHT} height={bottom - TOP} fill='#fff' stroke='#ddd'/>"
+        f"<rect x='{LEFT}' y='{TOP}' width='{WIDTH - LEFT - RIGHT}' height='{bottom - TOP}' fill='#fff' stroke='#ddd'/>"
     ]
     w_start, w_end = chart.window
     if w_start is not None:
         x0, x1 = x(w_start), x(w_end or end)
         parts.append(
-            f"<rect class=window x={x0:.1f} y={TOP} width={max(x1 - x0, 1):.1f} height={bottom - TOP} "
-            f"fill='#e3f2fd' opacity=0.8><title>window {escape(_hm(w_start))} .. {escape(_hm(w_end))}</title></rect>"
+            f"<rect class='window' x='{x0:.1f}' y='{TOP}' width='{max(x1 - x0, 1):.1f}' height='{bottom - TOP}' "
+            f"fill='#e3f2fd' opacity='0.8'><title>window {escape(_hm(w_start))} .. {escape(_hm(w_end))}</title></rect>"
         )
     if chart.threshold is not None:
         ty = y(chart.threshold)
         parts.append(
-            f"<line class=threshold x1={LEFT} x2={WIDTH - RIGHT} y1={ty:.1f} y2={ty:.1f} "
+            f"<line class='threshold' x1='{LEFT}' x2='{WIDTH - RIGHT}' y1='{ty:.1f}' y2='{ty:.1f}' "
             f"stroke='#c62828' stroke-dasharray='6 4'><title>threshold {escape(chart.comparator)} {chart.threshold:g}</title></line>"
         )
         parts.append(
-            f"<text x={WIDTH - RIGHT - 4} y={ty - 4:.1f} text-anchor=end fill='#c62828'>{escape(chart.comparator)} {chart.threshold:g}</text>"
+            f"<text x='{WIDTH - RIGHT - 4}' y='{ty - 4:.1f}' text-anchor='end' fill='#c62828'>{escape(chart.comparator)} {chart.threshold:g}</text>"
         )
     parts += _series(chart, x, y)
     parts += _marker("breach-marker", chart.breach_at, "#ef6c00", "breach starts", x, bottom)
@@ -91,8 +91,8 @@ def render_chart(chart: GuardChart) -> str:
     )
     parts += _axes(chart, start, end, low, high, bottom)
     return (
-        f"<svg class=guard-chart data-guard='{escape(chart.guard)}' viewBox='0 0 {WIDTH} {HEIGHT}' "
-        f"width='100%' role=img aria-label='guard {escape(chart.guard)}'>"
+        f"<svg class='guard-chart' data-guard='{escape(chart.guard)}' viewBox='0 0 {WIDTH} {HEIGHT}' "
+        f"width='100%' role='img' aria-label='guard {escape(chart.guard)}'>"
         + "".join(parts)
         + "</svg>"
     )
@@ -105,29 +105,32 @@ def _series(chart: GuardChart, x, y) -> list[str]:
             run.append(f"{x(moment):.1f},{y(value):.1f}")
             continue
         if run:
-            parts.append(
-                f"<polyline class=series points='{' '.join(run)}' fill='none' stroke='#1565c0' stroke-width=1.5/>"
-                if len(run) > 1
-                else f"<circle class=series cx={run[0].split(',')[0]} cy={run[0].split(',')[1]} r=2 fill='#1565c0'/>"
-            )
+            if len(run) > 1:
+                parts.append(
+                    f"<polyline class='series' points='{' '.join(run)}' fill='none' "
+                    "stroke='#1565c0' stroke-width='1.5'/>"
+                )
+            else:
+                cx, cy = run[0].split(",")
+                parts.append(f"<circle class='series' cx='{cx}' cy='{cy}' r='2' fill='#1565c0'/>")
             run = []
         if moment is not None:
             parts.append(
-                f"<rect class=inconclusive x={x(moment) - 1:.1f} y={HEIGHT - BOTTOM - 6} width=3 height=6 fill='#9e9e9e'>"
+                f"<rect class='inconclusive' x='{x(moment) - 1:.1f}' y='{HEIGHT - BOTTOM - 6}' width='3' height='6' fill='#9e9e9e'>"
                 "<title>inconclusive sample</title></rect>"
             )
     return parts
 
 
 def _marker(
-    css: str, moment: datetime | None, colour: str, label: str, x, bottom: float
+    css: str, moment: datetime | None, colour: str, label: str, x, bottom: float, label_y: float
 ) -> list[str]:
     if moment is None:
         return []
     mx = x(moment)
     return [
-        f"<g class={css}><line x1={mx:.1f} x2={mx:.1f} y1={TOP} y2={bottom} stroke='{colour}' stroke-width=2/>"
-        f"<text x={mx + 3:.1f} y={TOP + 11} fill='{colour}'>{escape(label)} {escape(_hm(moment))}</text>"
+        f"<g class='{css}'><line x1='{mx:.1f}' x2='{mx:.1f}' y1='{TOP}' y2='{bottom}' stroke='{colour}' stroke-width='2'/>"
+        f"<text x='{mx + 3:.1f}' y='{label_y}' fill='{colour}'>{escape(label)} {escape(_hm(moment))}</text>"
         f"<title>{escape(label)} at {escape(_hm(moment))}</title></g>"
     ]
 
@@ -142,10 +145,10 @@ def _axes(
         return f"{format_offset(offset)} {_hm(moment)}"
 
     return [
-        f"<text x={LEFT} y={HEIGHT - 8}>{escape(when(start))}</text>",
-        f"<text x={WIDTH - RIGHT} y={HEIGHT - 8} text-anchor=end>{escape(when(end))}</text>",
-        f"<text x={LEFT - 4} y={TOP + 10} text-anchor=end>{high:.3g}</text>",
-        f"<text x={LEFT - 4} y={bottom} text-anchor=end>{low:.3g}</text>",
+        f"<text x='{LEFT}' y='{HEIGHT - 8}'>{escape(when(start))}</text>",
+        f"<text x='{WIDTH - RIGHT}' y='{HEIGHT - 8}' text-anchor='end'>{escape(when(end))}</text>",
+        f"<text x='{LEFT - 4}' y='{TOP + 10}' text-anchor='end'>{high:.3g}</text>",
+        f"<text x='{LEFT - 4}' y='{bottom}' text-anchor='end'>{low:.3g}</text>",
     ]
 
 
