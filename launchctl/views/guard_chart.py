@@ -85,10 +85,9 @@ def render_chart(chart: GuardChart) -> str:
             f"<text x='{WIDTH - RIGHT - 4}' y='{ty - 4:.1f}' text-anchor='end' fill='#c62828'>{escape(chart.comparator)} {chart.threshold:g}</text>"
         )
     parts += _series(chart, x, y)
-    parts += _marker("breach-marker", chart.breach_at, "#ef6c00", "breach starts", x, bottom)
-    parts += _marker(
-        "action-marker", chart.action_at, "#b71c1c", chart.action or "action", x, bottom
-    )
+    parts += _marker("breach-marker", chart.breach_at, "#ef6c00", "breach", x, bottom, TOP + 11)
+    action = chart.action or "action"
+    parts += _marker("action-marker", chart.action_at, "#b71c1c", action, x, bottom, TOP + 25)
     parts += _axes(chart, start, end, low, high, bottom)
     return (
         f"<svg class='guard-chart' data-guard='{escape(chart.guard)}' viewBox='0 0 {WIDTH} {HEIGHT}' "
