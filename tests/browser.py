@@ -55,24 +55,26 @@ def open_page(html: Path) -> Iterator[PageVisit]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         unavailable("playwright is not installed (pip install -e .[test])")
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        with sync_playwright() as playwright:
-            try:
-                context = playwright.chromium.launch_persistent_context(
-                    profile, executable_path=executable, headless=True, args=ARGS
-                )
-            except Exception as error:  # noqa: BLE001 - any failure to start is "no browser"
-                unavailable(f"{executable} did not start: {error}")
-            try:
-                page = context.new_page()
-                visit = PageVisit(page)
-                page.on(
-                    "console",
-                    lambda m: visit.console_errors.append(m.text) if m.type == "error" else None,
-                )
-                page.on("pageerror", lambda error: visit.console_errors.append(str(error)))
-                page.on("request", lambda request: visit.requests.append(request.url))
-                page.goto(html.absolute().as_uri(), wait_until="load")
-                yield visit
-            finally:
-                context.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile,
+        sync_playwright() as playwright,
+    ):
+        try:
+            context = playwright.chromium.launch_persistent_context(
+                profile, executable_path=executable, headless=True, args=ARGS
+            )
+        except Exception as error:  # noqa: BLE001 - any failure to start is "no browser"
+            unavailable(f"{executable} did not start: {error}")
+        try:
+            page = context.new_page()
+            visit = PageVisit(page)
+            page.on(
+                "console",
+                lambda m: visit.console_errors.append(m.text) if m.type == "error" else None,
+            )
+            page.on("pageerror", lambda error: visit.console_errors.append(str(error)))
+            page.on("request", lambda request: visit.requests.append(request.url))
+            page.goto(html.absolute().as_uri(), wait_until="load")
+            yield visit
+        finally:
+            context.close()

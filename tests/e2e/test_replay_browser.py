@@ -28,7 +28,9 @@ def _check_page(html: Path, screenshot: Path, guards: int) -> None:
         for part in CHART_PARTS:
             assert visit.count(f"svg.guard-chart {part}") >= 1, part
             box = visit.page.locator(f"svg.guard-chart {part}").first.bounding_box()
-            assert box is not None and box["width"] + box["height"] > 0, part  # drawn, not swallowed
+            assert box is not None and box["width"] + box["height"] > 0, (
+                part
+            )  # drawn, not swallowed
         labels = visit.page.locator("svg.guard-chart text")
         assert labels.count() >= 6 and labels.first.is_visible()  # axis labels are drawn
         box = visit.page.locator("svg.guard-chart").first.bounding_box()
@@ -89,3 +91,13 @@ def test_launch_record_html_charts_the_breach_and_marks_the_rollback(
     with open_page(page) as visit:
         assert visit.count("svg[aria-label=timeline] .rollback-marker") == 1
         assert visit.count("svg[aria-label=timeline] .breach-marker") == 1
+
+
+def test_a_browser_that_cannot_start_fails_under_ci_instead_of_skipping(monkeypatch):
+    import pytest
+    from browser import browser_path
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        browser_path()
