@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from realservers import free_port, unavailable
+from realservers import Prometheus, free_port, unavailable
 
 STEP = 15
 RATE = 100.0
@@ -67,15 +65,16 @@ def openmetrics(t0: datetime) -> str:
     )
 
 
-class HistoryPrometheus:
-    """Prometheus over backfilled blocks only (it scrapes nothing but itself, every 15 s)."""
+class HistoryPrometheus(Prometheus):
+    """Prometheus over backfilled blocks, its global scrape interval 15 s (its one target is a
+    port nobody listens on: the history is all it serves)."""
 
     def __init__(self, workdir: Path, t0: datetime | None = None) -> None:
-        binary, promtool = shutil.which("prometheus"), shutil.which("promtool")
-        if binary is None or promtool is None:
-            unavailable("prometheus/promtool are not installed (Debian package prometheus)")
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            unavailable("promtool is not installed (Debian package prometheus)")
         self.t0 = t0 or past_t0()
-        data = workdir / "data"
+        data = workdir / "history-data"
         source = workdir / "history.om"
         source.write_text(openmetrics(self.t0))
         made = subprocess.run(
@@ -86,46 +85,10 @@ class HistoryPrometheus:
         )
         if made.returncode != 0:
             unavailable(f"promtool could not backfill: {made.stderr.strip()[-300:]}")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = workdir / "prometheus.yml"
-        config.write_text(
-            "global: {scrape_interval: 15s, evaluation_interval: 15s}\n"
-            "scrape_configs:\n"
-            f"  - job_name: self\n    static_configs: [{{targets: ['127.0.0.1:{self.port}']}}]\n"
+        super().__init__(
+            workdir,
+            free_port(),
+            scrape_interval="15s",
+            data=data,
+            extra_args=("--storage.tsdb.retention.time=3650d",),
         )
-        self.log = (workdir / "prometheus.log").open("w")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data}",
-                "--storage.tsdb.retention.time=3650d",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready(workdir)
-
-    def _wait_ready(self, workdir: Path) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                unavailable(f"prometheus exited; see {workdir / 'prometheus.log'}")
-            try:
-                urllib.request.urlopen(self.url + "/-/ready", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        unavailable("prometheus (backfilled) did not become ready within 30 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()

@@ -12,35 +12,14 @@ from typing import Any
 from rollback.guard_watch import GuardWatch
 from rollback.guards import LaunchTimes, Verdict
 from runbook.model import Guard
-from steps.cancel import CancelToken
+from steps.clock import SimulatedClock
 
 
-class JumpClock:
-    """Launch time that never waits: a sleep jumps to its end (speed 1 so the watch's re-check
-    step stays finite)."""
+class JumpClock(SimulatedClock):
+    """A simulated clock (a sleep jumps to its end) at speed 1, so the watch's re-check step
+    stays a finite duration."""
 
-    simulated = True
     speed = 1.0
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def sleep_until(self, when: datetime, cancel: CancelToken | None = None) -> bool:
-        if cancel is not None and cancel.cancelled:
-            return False
-        with self._lock:
-            self._now = max(self._now, when)
-        return True
-
-    def sleep(self, seconds: float, cancel: CancelToken | None = None) -> bool:
-        from datetime import timedelta
-
-        return self.sleep_until(self.now() + timedelta(seconds=seconds), cancel)
 
 
 @dataclass

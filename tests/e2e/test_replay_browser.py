@@ -10,6 +10,7 @@ from pathlib import Path
 
 from browser import open_page
 from history_prometheus import INCIDENT
+from test_launchctl_guards import _guarded
 
 from launchctl.journal.catalogue import iso
 
@@ -65,21 +66,11 @@ def test_launch_record_html_charts_the_breach_and_marks_the_rollback(
 ):
     exporter.set(metric_name, 0.01)
     prometheus.wait_for(metric_name, lambda v: v == 0.01)
-    runbook = write_runbook(
-        f"""
-        version: 1
-        name: Record
-        prometheus: {{url: "{prometheus.url}"}}
-        steps:
-          - {{id: golive, at: T+0, run: "true"}}
-          - {{id: soak, at: T+0, wait: 2m}}
-        guards:
-          - {{id: errors, prometheus: "{metric_name}", breach: "> 0.05", every: 1s, for: 2s,
-             during: [T+0, T+2m]}}
-        rollback:
-          - {{id: undo, run: "true"}}
-        """
+    guard = (
+        "  - {id: errors, prometheus: METRIC, breach: '> 0.05', every: 1s, for: 2s,"
+        " during: [T+0, T+2m]}"
     )
+    runbook = write_runbook(_guarded(prometheus.url, metric_name, guard))
     threading.Timer(3.0, lambda: exporter.set(metric_name, 0.2)).start()
     started = time.monotonic()
     result = cli("run", runbook, "--no-wait")
