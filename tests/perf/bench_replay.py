@@ -84,21 +84,21 @@ def split_in_process(runbook: Path, t0: str) -> tuple[float, float]:
     from steps.clock import utcnow
 
     fetched: list[float] = []
-    original = evaluate.PrometheusHistory.series
+    original = evaluate._fetch_all
 
-    def timed(self, *args):
+    def timed(*args):
         started = time.perf_counter()
         try:
-            return original(self, *args)
+            return original(*args)
         finally:
             fetched.append(time.perf_counter() - started)
 
-    evaluate.PrometheusHistory.series = timed
+    evaluate._fetch_all = timed
     started = time.perf_counter()
     request = evaluate.ReplayRequest(datetime.fromisoformat(t0), utcnow())
     evaluate.run_replay(load_runbook(runbook), request, os.environ)
     total = time.perf_counter() - started
-    evaluate.PrometheusHistory.series = original
+    evaluate._fetch_all = original
     return sum(fetched), total - sum(fetched)
 
 
