@@ -74,7 +74,11 @@ def run_replay(
     launch_id = journal.launch.get("launch_id", "replay") if journal else "replay"
     values = template_values(book, t0=iso(t0), launch_id=launch_id)
     book = resolve(book, values)
-    times = scheduled_times(book, t0, journal.anchor if journal else None)
+    times = (
+        scheduled_times(book, t0, journal.anchor, journal.finished or None)
+        if journal
+        else scheduled_times(book, t0)
+    )
     source, label, history = _source(book, request, journal, values, environ)
     try:
         series = _fetch_all(book, source, values, times)

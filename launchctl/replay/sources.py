@@ -125,10 +125,13 @@ class JournalHistory:
         self.launch = read.events[0]
         self.samples: dict[str, list] = {}
         self.anchor: datetime | None = None
+        self.finished: dict[str, datetime] = {}  # step id -> when it finished ok
         for event in read.events:
             kind = event["event"]
             if kind == "guards_anchored" and isinstance(event.get("anchor"), str):
                 self.anchor = parse_iso(event["anchor"])
+            if kind == "step_finished" and event.get("status", "ok") == "ok" and event.get("step"):
+                self.finished[str(event["step"])] = parse_iso(event.get("clock") or event["ts"])
             if kind != "guard_sample" or not isinstance(event.get("guard"), str):
                 continue
             when = parse_iso(event.get("clock") or event["ts"])

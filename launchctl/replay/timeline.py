@@ -6,7 +6,9 @@ schedule, so go-live is T0 plus that step's offset (T0 itself when every step
 is before T+0, as the live engine does once the steps are done); a journal
 replay takes the anchor the launch recorded instead. The launch "ends" when
 its last step's time and ``wait`` are over and the last ``during`` window has
-closed: the window of a guard without ``during``.
+closed: the window of a guard without ``during``. A guard with ``after: STEP`` opens no
+earlier than that step's end: on schedule, its time plus its ``wait`` (commands are taken as
+instant); a journal replay takes the ends the launch recorded.
 """
 
 from __future__ import annotations
@@ -18,13 +20,19 @@ from runbook import model
 
 
 def scheduled_times(
-    book: model.Runbook, t0: datetime, go_live: datetime | None = None
+    book: model.Runbook,
+    t0: datetime,
+    go_live: datetime | None = None,
+    finished: dict[str, datetime] | None = None,
 ) -> LaunchTimes:
     times = LaunchTimes(t0)
     if go_live is None:
         live = [step.at for step in book.steps if step.at >= timedelta(0)]
         go_live = t0 + live[0] if live else t0
     times.go_live = go_live
+    if finished is None:
+        finished = {s.id: step_time(book, s, times) + (s.wait or timedelta(0)) for s in book.steps}
+    times.finished = dict(finished)
     last = book.steps[-1]
     steps_end = t0 + last.at + (last.wait or timedelta(0))
     windows = [go_live + g.during[1] for g in book.guards if g.during is not None]

@@ -110,3 +110,22 @@ def test_a_garbled_answer_in_the_series_file_is_blind_history_and_asks(cli, offl
     result = cli("replay", path, "--t0", T0.isoformat(), "--series", series)
     assert result.exit_code == 1
     assert "would have asked a person at T+30s: guard err inconclusive 3 times" in result.stdout
+
+
+def test_a_guard_after_a_step_opens_when_that_step_would_have_ended(cli, write_runbook, workdir):
+    path = write_runbook(
+        """
+        version: 1
+        name: after
+        prometheus: {url: "http://127.0.0.1:9"}
+        steps:
+          - {id: golive, at: T+0, run: "true"}
+          - {id: soak, at: T+1m, wait: 4m}
+        guards:
+          - {id: err, prometheus: "q", breach: "> 0.05", after: soak, during: [T+0, T+20m]}
+        """
+    )
+    series = workdir / "series.json"
+    series.write_text(json.dumps({"err": _answer([0.01] * 100)}))
+    result = cli("replay", path, "--t0", T0.isoformat(), "--series", series, "--format", "json")
+    assert json.loads(result.stdout)["guards"][0]["window"] == [300, 1200]
