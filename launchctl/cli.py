@@ -287,12 +287,12 @@ def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
 
     book = _load(runbook, var, targets)
     probes = run_preflight(book, os.environ)
-    if book.guards:  # before the table: its last line stays the summary
+    click.echo(render_table(probes))
+    if book.guards:  # on stderr: stdout stays the table
         from launchctl.guard_analysis import real_scrape_interval
 
         scrape, source = real_scrape_interval(book, os.environ)
-        _print_guard_analysis(book, True, scrape, source if scrape else f"unknown: {source}")
-    click.echo(render_table(probes))
+        _print_guard_analysis(book, False, scrape, source if scrape else f"unknown: {source}")
     sys.exit(0 if all(p.ok for p in probes) else 1)
 
 

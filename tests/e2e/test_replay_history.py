@@ -216,6 +216,6 @@ def test_a_journal_replays_under_changed_settings_like_prometheus_does(
 def test_preflight_reads_the_real_scrape_interval(cli, runbook, history):
     path = runbook(guard_yaml("error-rate", RATIO, "> 0.05"))
     result = cli("preflight", path)
-    assert "scrape 15s (from the " in result.stdout  # targets' scrapeInterval or the config
-    assert "worst-case time to detect 1m40s" in result.stdout  # 15s + 1m + 15s + 10s
+    assert "scrape 15s (from the " in result.stderr  # targets' scrapeInterval or the config
+    assert "worst-case time to detect 1m40s" in result.stderr  # 15s + 1m + 15s + 10s
     assert "[1m] is shorter than 4x" not in result.stderr  # 1m = 4 x 15s
