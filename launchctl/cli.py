@@ -385,13 +385,35 @@ def approve(journal_dir: Path, by: str, reject: bool) -> None:
 @click.argument("runbook", type=click.Path(dir_okay=False))
 @click.option("--t0", help="The past go-live to judge: " + RUN_OPTIONS_HELP)
 @runbook_inputs
-@click.option("--set", "settings", multiple=True, metavar="GUARD.FIELD=VALUE", help="What-if.")
-@click.option("--sweep", metavar="GUARD.breach=LO:HI:STEP", help="Table of thresholds.")
-@click.option("--series", type=click.Path(dir_okay=False, path_type=Path), help="Saved series.")
-@click.option("--journal", type=click.Path(path_type=Path), help="A past launch's samples.")
-@click.option("--save-series", type=click.Path(dir_okay=False, path_type=Path), help="Keep them.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="GUARD.FIELD=VALUE",
+    help="What-if: judge with this guard setting, e.g. error-rate.for=30s (repeatable).",
+)
+@click.option(
+    "--sweep", metavar="GUARD.breach=LO:HI:STEP", help="Also tabulate each threshold's verdict."
+)
+@click.option(
+    "--series",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Saved query_range answers to replay offline (JSON, by guard id or query).",
+)
+@click.option(
+    "--journal",
+    type=click.Path(path_type=Path),
+    help="Replay a past launch's own recorded guard samples.",
+)
+@click.option(
+    "--save-series",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write what Prometheus answered, for --series later.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
+)
 def replay(runbook, t0, var, targets, settings, sweep, series, journal, save_series, fmt, output):
     """When would this launch have rolled back? Judge the guards and Prometheus checks against
     history as if go-live had been at T0; touches nothing. Exit 0 completed, 1 rollback or ask."""

@@ -20,6 +20,7 @@ from runbook.model import Guard
 
 DEFAULT_SCRAPE = timedelta(minutes=1)  # Prometheus' own default when nothing else is known
 _RANGE_FUNCTION = re.compile(r"\b(rate|irate|increase|delta|idelta|\w+_over_time)\s*\(")
+_LONG_UNITS = {"w": timedelta(weeks=1), "y": timedelta(days=365)}  # PromQL's, not the runbook's
 _RANGE = re.compile(r"\[\s*(\d+(?:ms|s|m|h|d|w|y))\s*(?::[^\]]*)?\]")
 
 
@@ -51,8 +52,12 @@ def ranges(query: str) -> list[timedelta]:
     """Every ``[5m]``-style range in a PromQL query (subquery ranges included)."""
     found = []
     for text in _RANGE.findall(query):
+        number, unit = text[:-1], text[-1]
+        if unit in _LONG_UNITS and number.isdigit():
+            found.append(int(number) * _LONG_UNITS[unit])
+            continue
         try:
-            found.append(parse_duration(text.replace("w", "d") if text.endswith("w") else text))
+            found.append(parse_duration(text))
         except ValueError:
             continue
     return found

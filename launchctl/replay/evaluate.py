@@ -24,6 +24,7 @@ from runbook import model
 from runbook.durations import format_duration, format_offset
 from runbook.errors import InputError
 from runbook.resolve import resolve, template_values
+from runbook.templating import secret_refs
 from steps.executor import prometheus_url, render_text
 
 FETCH_AT_ONCE = 4
@@ -127,11 +128,7 @@ def _source(
         raise InputError(
             "replay needs Prometheus: the runbook has no prometheus.url (or use --series)"
         )
-    missing = [
-        name
-        for name in book.secrets
-        if name in (book.prometheus_url or "") and not environ.get(name)
-    ]
+    missing = [n for n, _ in secret_refs(book.prometheus_url or "") if not environ.get(n)]
     if missing:
         raise InputError(f"prometheus.url needs secret {missing[0]}, not set in the environment")
     history = PrometheusHistory(url, request.now)

@@ -129,3 +129,18 @@ def test_a_guard_after_a_step_opens_when_that_step_would_have_ended(cli, write_r
     series.write_text(json.dumps({"err": _answer([0.01] * 100)}))
     result = cli("replay", path, "--t0", T0.isoformat(), "--series", series, "--format", "json")
     assert json.loads(result.stdout)["guards"][0]["window"] == [300, 1200]
+
+
+def test_a_prometheus_url_secret_that_is_not_set_is_one_line(cli, write_runbook):
+    path = write_runbook(
+        """
+        version: 1
+        name: secret
+        secrets: [PROM_TOKEN]
+        prometheus: {url: "http://u:${PROM_TOKEN}@127.0.0.1:9"}
+        steps: [{id: golive, at: T+0, run: "true"}]
+        guards: [{id: err, prometheus: "q", breach: "> 0.05", during: [T+0, T+5m]}]
+        """
+    )
+    result = cli("replay", path, "--t0", T0.isoformat(), env={"PROM_TOKEN": None})
+    assert result.exit_code == 2 and "needs secret PROM_TOKEN" in result.stderr
