@@ -20,20 +20,19 @@ def _answer(values: list[float], start: datetime = T0, step: int = 15) -> dict:
 @pytest.fixture
 def offline(write_runbook, workdir):
     def make(golive: str = "T+0", breach: str = "> 0.05", values=None, then: str = "rollback"):
-        path = write_runbook(
-            f"""
-            version: 1
-            name: offline
-            prometheus: {{url: "http://127.0.0.1:9"}}
-            notify: [{{webhook: "http://127.0.0.1:9/hook"}}]
-            steps:
-              - {{id: prep, at: T-10m, run: "touch touched"}}
-              - {{id: golive, at: {golive}, run: "touch touched", notify: "live"}}
-            guards:
-              - {{id: err, prometheus: "q", breach: "{breach}", for: 30s, during: [T+0, T+20m],
-                 then: {then}}}
-            """
-        )
+        guard = {"id": "err", "prometheus": "q", "breach": breach, "for": "30s"}
+        book = {
+            "version": 1,
+            "name": "offline",
+            "prometheus": {"url": "http://127.0.0.1:9"},
+            "notify": [{"webhook": "http://127.0.0.1:9/hook"}],
+            "steps": [
+                {"id": "prep", "at": "T-10m", "run": "touch touched"},
+                {"id": "golive", "at": golive, "run": "touch touched", "notify": "live"},
+            ],
+            "guards": [{**guard, "during": ["T+0", "T+20m"], "then": then}],
+        }
+        path = write_runbook(json.dumps(book))  # JSON is YAML
         values = values if values is not None else [0.01] * 48 + [0.2] * 40
         series = workdir / "series.json"
         series.write_text(json.dumps({"err": _answer(values)}))
