@@ -74,6 +74,18 @@ def validate(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
         f"ok: {len(book.steps)} steps, {len(book.guards)} guards, "
         f"{len(book.rollback)} rollback steps{forward}"
     )
+    _print_guard_analysis(book, to_stdout=False)
+
+
+def _print_guard_analysis(book, to_stdout: bool, scrape=None, source: str | None = None) -> None:
+    """Each guard's worst-case time to detect; warnings on stderr (the exit code is unchanged)."""
+    from launchctl.guard_analysis import ASSUMED, guard_analysis
+
+    lines, warnings = guard_analysis(book, scrape, source or ASSUMED)
+    for line in lines:
+        click.echo(line, err=not to_stdout)
+    for warning in warnings:
+        _echo_err(warning)
 
 
 @cli.command()
@@ -88,6 +100,7 @@ def plan(runbook: str, t0: str | None, var: tuple[str, ...], targets: str | None
 
     start, events, book = plan_launch(_load(runbook, var, targets), t0, os.environ)
     click.echo(render_plan(book, plan_rows(events), iso(start)))
+    _print_guard_analysis(book, to_stdout=True)
 
 
 def _parse_speed(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -275,6 +288,11 @@ def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
     book = _load(runbook, var, targets)
     probes = run_preflight(book, os.environ)
     click.echo(render_table(probes))
+    if book.guards:  # on stderr: stdout stays the table
+        from launchctl.guard_analysis import real_scrape_interval
+
+        scrape, source = real_scrape_interval(book, os.environ)
+        _print_guard_analysis(book, False, scrape, source if scrape else f"unknown: {source}")
     sys.exit(0 if all(p.ok for p in probes) else 1)
 
 
@@ -361,6 +379,63 @@ def approve(journal_dir: Path, by: str, reject: bool) -> None:
     from launchctl.engine.second_terminal import request_approval
 
     sys.exit(request_approval(journal_dir, by, reject, _echo_err))
+
+
+@cli.command()
+@click.argument("runbook", type=click.Path(dir_okay=False))
+@click.option("--t0", help="The past go-live to judge: " + RUN_OPTIONS_HELP)
+@runbook_inputs
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="GUARD.FIELD=VALUE",
+    help="What-if: judge with this guard setting, e.g. error-rate.for=30s (repeatable).",
+)
+@click.option(
+    "--sweep", metavar="GUARD.breach=LO:HI:STEP", help="Also tabulate each threshold's verdict."
+)
+@click.option(
+    "--series",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Saved query_range answers to replay offline (JSON, by guard id or query).",
+)
+@click.option(
+    "--journal",
+    type=click.Path(path_type=Path),
+    help="Replay a past launch's own recorded guard samples.",
+)
+@click.option(
+    "--save-series",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write what Prometheus answered, for --series later.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
+)
+def replay(runbook, t0, var, targets, settings, sweep, series, journal, save_series, fmt, output):
+    """When would this launch have rolled back? Judge the guards and Prometheus checks against
+    history as if go-live had been at T0; touches nothing. Exit 0 completed, 1 rollback or ask."""
+    from launchctl.replay.command import replay_command
+
+    text, code = replay_command(
+        _load(runbook, var, targets),
+        t0=t0,
+        settings=settings,
+        sweep=sweep,
+        series=series,
+        journal=journal,
+        save_series=save_series,
+        fmt=fmt,
+        environ=os.environ,
+    )
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    sys.exit(code)
 
 
 @cli.command()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything launchctl's demo and tests need on a fresh Debian machine with Python 3.11:
-# the Debian packages (OpenSSH server for the SSH tests, Prometheus for metrics, libfaketime for the
+# the Debian packages (OpenSSH server for the SSH tests, Prometheus and promtool for metrics, headless
+# Chromium for the HTML pages, libfaketime for the
 # clock-jump test) and a virtualenv
 # at .venv with launchctl and its test dependencies. Safe to run again: it skips what is there.
 # Source it ("source tests/bootstrap.sh"); it leaves .venv/bin first on PATH.
@@ -11,6 +12,8 @@ VENV="${LAUNCHCTL_VENV:-$LAUNCHCTL_ROOT/.venv}"
 
 _need_apt=()
 command -v prometheus >/dev/null 2>&1 || _need_apt+=(prometheus)
+# headless Chromium for the HTML tests (Playwright drives it by path; it downloads no browser)
+command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 || _need_apt+=(chromium-headless-shell)
 [ -x /usr/sbin/sshd ] || _need_apt+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || _need_apt+=(openssh-client)
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || [ "$(uname -m)" != x86_64 ] || _need_apt+=(faketime)

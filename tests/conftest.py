@@ -182,3 +182,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if e2e in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def history(tmp_path_factory):
+    """A real Prometheus serving a backfilled past with a known incident (tests/history_prometheus.py)."""
+    from history_prometheus import HistoryPrometheus
+
+    server = HistoryPrometheus(tmp_path_factory.mktemp("history"))
+    yield server
+    server.stop()

@@ -112,7 +112,18 @@ class Exporter:
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, target_port: int) -> None:
+    """``scrape_interval``, ``data`` (default ``workdir/data``) and ``extra_args`` let a test
+    serve other histories (see ``tests/history_prometheus.py``)."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        target_port: int,
+        *,
+        scrape_interval: str = "1s",
+        data: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
             unavailable("the prometheus binary is not installed (Debian package prometheus)")
@@ -120,7 +131,7 @@ class Prometheus:
         self.url = f"http://127.0.0.1:{self.port}"
         config = workdir / "prometheus.yml"
         config.write_text(
-            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"global: {{scrape_interval: {scrape_interval}, evaluation_interval: {scrape_interval}}}\n"
             "scrape_configs:\n"
             f"  - job_name: tests\n    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
         )
@@ -129,8 +140,9 @@ class Prometheus:
             [
                 binary,
                 f"--config.file={config}",
-                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--storage.tsdb.path={data or workdir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
+                *extra_args,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -8,6 +8,8 @@ from html import escape
 from typing import Any
 
 from launchctl.journal.replay import LaunchState
+from launchctl.views.guard_chart import render_chart
+from launchctl.views.guard_record import guard_charts, timeline_marks
 from launchctl.views.report import OUTCOMES, _dt, _hms, format_value, to_json_data
 
 STATUS_COLOURS = {
@@ -50,11 +52,11 @@ def render_html(state: LaunchState) -> str:
         _meta(data),
         _gate(data),
         "<h2>Timeline</h2>",
-        _timeline_svg(data),
+        _timeline_svg(data, timeline_marks(state)),
         _steps_table(data),
         _failures(data),
         _checks(data),
-        _guards(data),
+        _guards(data, state),
         _rollback(data),
         _decisions(data),
         _notifications(data),
@@ -111,12 +113,15 @@ def _gate(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _timeline_svg(data: dict[str, Any]) -> str:
-    """Planned start (hollow diamond) against actual run (bar), per step, on one time axis."""
+def _timeline_svg(data: dict[str, Any], marks: list[tuple[datetime, str, str]]) -> str:
+    """Planned start (hollow diamond) against actual run (bar), per step, on one time axis;
+    guard breaches, verdicts and the rollback's start as vertical marks."""
     steps = data["steps"]
     moments = [
         _dt(s[key]) for s in steps for key in ("planned", "started", "finished") if s.get(key)
     ]
+    if moments:
+        moments += [moment for moment, _, _ in marks]
     if not moments:
         return "<p>No step has a time yet.</p>"
     start, end = min(moments), max(moments)
@@ -148,6 +153,13 @@ def _timeline_svg(data: dict[str, Any]) -> str:
             shapes.append(
                 f"<path d='M{px:.1f} {y + 3} l5 7 l-5 7 l-5 -7 z' fill='none' stroke='#333'/>"
             )
+    for moment, label, css in marks:
+        mx = min(max(x(moment), left), width - 20)
+        colour = "#ef6c00" if css == "breach-marker" else "#b71c1c"
+        shapes.append(
+            f"<line class={css} x1={mx:.1f} x2={mx:.1f} y1=4 y2={height - 20} stroke='{colour}' "
+            f"stroke-width=2 stroke-dasharray='4 3'><title>{escape(label)} {_hms(moment.isoformat())}</title></line>"
+        )
     axis = f"<text x={left} y={height - 4}>{_hms(data['steps'][0].get('planned') or str(start))}</text>"
     axis += f"<text x={width - 80} y={height - 4}>{escape(end.astimezone().strftime('%H:%M:%S'))}</text>"
     return (
@@ -210,38 +222,26 @@ def _checks(data: dict[str, Any]) -> str:
     )
 
 
-def _guards(data: dict[str, Any]) -> str:
+def _guards(data: dict[str, Any], state: LaunchState) -> str:
     if not data["guards"]:
         return ""
     out = [
-        "<h2>Guards</h2><table class=grid><tr><th>Guard</th><th>Samples</th><th>Last value</th><th>Min / max</th><th>Trend</th></tr>"
+        "<h2>Guards</h2><table class=grid><tr><th>Guard</th><th>Samples</th><th>Last value</th><th>Min / max</th></tr>"
     ]
     for guard, entry in data["guards"].items():
         last = "" if entry["last"] is None else f"{entry['last']:.4g}"
         bounds = "" if entry["min"] is None else f"{entry['min']:.4g} / {entry['max']:.4g}"
         out.append(
-            f"<tr><td>{escape(guard)}</td><td>{entry['samples']}</td><td>{last}</td><td>{bounds}</td><td>{_sparkline(entry['trend'])}</td></tr>"
+            f"<tr><td>{escape(guard)}</td><td>{entry['samples']}</td><td>{last}</td><td>{bounds}</td></tr>"
         )
     out.append("</table>")
+    out += [render_chart(chart) for chart in guard_charts(state).values()]
     for entry in data["guards"].values():
         for breach in entry["breaches"]:
             out.append(
                 f"<p class=bad>{_hms(breach['ts'])} {escape(str(breach['reason']))} → {escape(str(breach['action']))}</p>"
             )
     return "\n".join(out)
-
-
-def _sparkline(values: list[float]) -> str:
-    if len(values) < 2:
-        return ""
-    values = values[-120:]
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    points = " ".join(
-        f"{i * 200 / (len(values) - 1):.1f},{20 - (v - low) / span * 18 + 1:.1f}"
-        for i, v in enumerate(values)
-    )
-    return f"<svg width=200 height=22><polyline points='{points}' fill='none' stroke='#1565c0' stroke-width=1.5/></svg>"
 
 
 def _rollback(data: dict[str, Any]) -> str:

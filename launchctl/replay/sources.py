@@ -1,0 +1,157 @@
+"""Where a replay's history comes from: Prometheus itself, a saved series file, or a journal.
+
+Each source answers one question — the ``Series`` of one guard over its
+window at its ``every`` — so the decision code never knows which it was.
+
+The series file (``--series FILE``, written by ``--save-series FILE``) is a
+JSON object mapping a guard id, or the guard's query text exactly as the
+launch would send it, to that query's Prometheus ``/api/v1/query_range``
+answer as Prometheus returned it, e.g.
+``{"error-rate": {"status": "success", "data": {"resultType": "matrix", "result": [...]}}}``;
+``curl -G .../api/v1/query_range --data-urlencode query=... -d start=... -d end=... -d step=15``
+gives one such value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from launchctl.journal.catalogue import parse_iso
+from launchctl.journal.reader import read_journal
+from rollback.guard_replay import Series, sample_times
+from rollback.guards import LaunchTimes, window
+from runbook import model
+from runbook.errors import InputError
+from steps.deadline import Deadline
+from steps.http import HttpSession
+from steps.prometheus import parse_range, range_query
+
+TOTAL_SECONDS = 60.0  # the whole history fetch, every guard included
+MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in one query
+
+
+class SeriesSource(Protocol):
+    def series(self, guard: model.Guard, query: str, times: LaunchTimes) -> Series: ...
+
+
+class PrometheusHistory:
+    """One ``query_range`` per guard at its ``every``, all within one total deadline."""
+
+    def __init__(self, base_url: str, now: datetime, session: HttpSession | None = None) -> None:
+        self.base_url = base_url
+        self.now = now
+        self.session = session or HttpSession()
+        self.total = Deadline.after(TOTAL_SECONDS)
+        self.answers: dict[str, Any] = {}  # guard id -> the raw answers, for --save-series
+
+    def series(self, guard: model.Guard, query: str, times: LaunchTimes) -> Series:
+        moments = sample_times(guard, times, self.now)
+        if not moments:
+            return Series((), until=self.now)
+        points: list = []
+        step = guard.every.total_seconds()
+        for first in range(0, len(moments), MAX_POINTS):
+            chunk = moments[first : first + MAX_POINTS]
+            deadline = self.total.sooner(max(guard.timeout.total_seconds(), 1.0))
+            reading = range_query(
+                self.session,
+                self.base_url,
+                query,
+                start=chunk[0],
+                end=chunk[-1],
+                step_seconds=step,
+                deadline=deadline,
+            )
+            if reading.points is None:
+                return Series((), until=self.now, problem=reading.problem)
+            points += reading.points
+        self.answers[guard.id] = _as_answer(points)
+        return Series(points, until=self.now)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _as_answer(points: list) -> dict[str, Any]:
+    """Points back in query_range shape, so a saved file replays exactly like the original."""
+    values = [
+        [when.timestamp(), "NaN" if value is None else repr(value)] for when, value, _ in points
+    ]
+    result = [{"metric": {}, "values": values}] if values else []
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
+def save_series(path: Path, answers: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(answers, indent=1) + "\n", encoding="utf-8")
+
+
+class SeriesFile:
+    """Saved ``query_range`` answers, found by guard id or by query text."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise InputError(f"{path}: cannot read: {error.strerror}") from None
+        except ValueError as error:
+            raise InputError(f"{path}: not JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise InputError(
+                f"{path}: expected a JSON object mapping guard ids or queries to query_range answers"
+            )
+        self.path = path
+        self.answers = data
+
+    def series(self, guard: model.Guard, query: str, times: LaunchTimes) -> Series:
+        answer = self.answers.get(guard.id, self.answers.get(query))
+        if answer is None:
+            return Series((), problem=f"no series for this guard in {self.path.name}")
+        reading = parse_range(answer)
+        if reading.points is None:
+            return Series((), problem=f"{self.path.name}: {reading.problem}")
+        end = reading.points[-1][0] + guard.every if reading.points else None
+        return Series(reading.points, until=end)
+
+
+class JournalHistory:
+    """A past launch's own guard samples (``guard_sample`` events), at their recorded moments."""
+
+    def __init__(self, directory: Path) -> None:
+        read = read_journal(directory)
+        self.launch = read.events[0]
+        self.samples: dict[str, list] = {}
+        self.anchor: datetime | None = None
+        self.finished: dict[str, datetime] = {}  # step id -> when it finished ok
+        for event in read.events:
+            kind = event["event"]
+            if kind == "guards_anchored" and isinstance(event.get("anchor"), str):
+                self.anchor = parse_iso(event["anchor"])
+            if kind == "step_finished" and event.get("status", "ok") == "ok" and event.get("step"):
+                self.finished[str(event["step"])] = parse_iso(event.get("clock") or event["ts"])
+            if kind != "guard_sample" or not isinstance(event.get("guard"), str):
+                continue
+            when = parse_iso(event.get("clock") or event["ts"])
+            value = event.get("value")
+            value = (
+                float(value)
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else None
+            )
+            why = "" if value is not None else str(event.get("reason") or "no value")
+            self.samples.setdefault(event["guard"], []).append((when, value, why))
+
+    @property
+    def t0(self) -> datetime:
+        return parse_iso(self.launch["t0"])
+
+    def series(self, guard: model.Guard, query: str, times: LaunchTimes) -> Series:
+        points = self.samples.get(guard.id, [])
+        if not points:
+            start, _ = window(guard, times)
+            before = (start or times.t0) - timedelta(microseconds=1)
+            return Series((), until=before)
+        return Series(points, until=max(p[0] for p in points) + timedelta(milliseconds=1))
