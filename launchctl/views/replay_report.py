@@ -1,4 +1,4 @@
-"""A replay for people (text) and for programs (the JSON object of SPEC section 7).
+"""A replay for people (text) and for programs (one JSON object: verdict, when, per guard and per check).
 
 Times shown to a person are wall-clock (local time) beside the T-offset;
 JSON times are seconds from T0 (negative before it).
