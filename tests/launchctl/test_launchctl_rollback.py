@@ -85,10 +85,10 @@ def test_rollback_step_is_retried_per_its_own_settings(write_runbook, cli):
           - id: flaky
             run: 'n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; [ $n -ge 2 ]'
             retries: 3
-            retry_delay: 10s
+            retry_delay: 200ms
         """
     )
-    result = cli("run", runbook, "--no-wait", "--speed", "100")
+    result = cli("run", runbook, "--no-wait")
     assert result.exit_code == 1, result.stdout
     finished = events_of(result.events, "rollback_step_finished")[0]
     assert finished["status"] == "ok" and finished["attempts"] == 3
