@@ -17,7 +17,6 @@ verdict before it ends.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,7 +101,7 @@ class GuardWatch:
     def _watch_window(self, guard: Guard) -> None:
         """Open and close with the window (launch time); sample every ``every`` real seconds."""
         state = GuardState(guard)
-        due = 0.0  # monotonic seconds
+        due = 0.0  # the clock's real seconds
         every = guard.every.total_seconds()
         while not self.stop_token.cancelled:
             start, end = window(guard, self.times)
@@ -114,13 +113,13 @@ class GuardWatch:
                 continue
             if guard.id not in self._open:
                 self._opened(guard, end)
-                due = time.monotonic()
-            wait = due - time.monotonic()
+                due = self.clock.real_seconds()
+            wait = due - self.clock.real_seconds()
             if wait > 0:
                 self.clock.sleep_real(min(wait, RECHECK_SECONDS), self.stop_token)
                 continue
             self._sample(guard, state)
-            due = max(due + every, time.monotonic())
+            due = max(due + every, self.clock.real_seconds())
         if guard.id in self._open and not self.stop_token.cancelled:
             self.emit("guard_window_closed", guard=guard.id)
 

@@ -41,6 +41,10 @@ class Clock(Protocol):
         """The wall clock (a simulated clock's own time): what real-world durations are measured in."""
         ...
 
+    def real_seconds(self) -> float:
+        """Monotonic real seconds (a simulated clock's own): for pacing what measures the world."""
+        ...
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -89,6 +93,9 @@ class ScaledClock:
     def real_now(self) -> datetime:
         return utcnow()
 
+    def real_seconds(self) -> float:
+        return time.monotonic()
+
 
 class SimulatedClock:
     """Never sleeps: ``sleep_until`` jumps launch time forward. For dry runs and plans."""
@@ -120,3 +127,6 @@ class SimulatedClock:
 
     def real_now(self) -> datetime:
         return self.now()
+
+    def real_seconds(self) -> float:
+        return self.now().timestamp()

@@ -4,13 +4,11 @@ for any sampler, without waiting. Tests compare it with ``replay`` to prove they
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rollback import guard_watch
 from rollback.guard_watch import GuardWatch
 from rollback.guards import LaunchTimes, Verdict
 from runbook.model import Guard
@@ -59,31 +57,8 @@ def watch_live(
             done.set()
 
     watch = GuardWatch([guard], clock, times, lambda g, d: sample(clock.now()), record, on_verdict)
-    with _monotonic_follows(clock, times.t0):
-        watch.start()
-        finished = done.wait(60)
-        watch.stop()
+    watch.start()  # the watch paces `every` in the clock's real seconds: the jump clock's own
+    finished = done.wait(60)
+    watch.stop()
     assert finished, "the live watch did not finish"
     return run
-
-
-class _ClockSeconds:
-    """``time`` as the watch reads it, its monotonic seconds being the jump clock's."""
-
-    def __init__(self, clock: JumpClock, origin: datetime) -> None:
-        self.clock, self.origin = clock, origin
-
-    def monotonic(self) -> float:
-        return (self.clock.now() - self.origin).total_seconds()
-
-
-@contextmanager
-def _monotonic_follows(clock: JumpClock, origin: datetime) -> Iterator[None]:
-    """The watch paces ``every`` in real (monotonic) seconds; here those follow the jump clock,
-    so a two-hour window is watched in a blink with every sample at its due moment."""
-    real = guard_watch.time
-    guard_watch.time = _ClockSeconds(clock, origin)
-    try:
-        yield
-    finally:
-        guard_watch.time = real
