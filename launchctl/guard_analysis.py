@@ -18,6 +18,8 @@ def guard_analysis(
 ) -> tuple[list[str], list[str]]:
     """(one line per guard, warnings); warnings are printed as ``warning: ...`` on stderr."""
     lines, warnings = [], []
+    if scrape is None and book.scrape_interval is not None:
+        scrape, source = book.scrape_interval, "as the runbook's prometheus.scrape_interval says"
     for guard in book.guards:
         found = analyse(guard, scrape or DEFAULT_SCRAPE)
         lines.append(found.line(source))

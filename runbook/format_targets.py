@@ -173,5 +173,12 @@ NOTIFY_CHANNEL = OneOfKeys(
 
 PROMETHEUS = Record(
     "prometheus",
-    {"url": Field(Str(secret_refs=True), required=True, doc="Prometheus base URL")},
+    {
+        "url": Field(Str(secret_refs=True), required=True, doc="Prometheus base URL"),
+        "scrape_interval": Field(
+            Duration(positive=True),
+            doc="what validate and plan assume for each guard's time to detect (default 1m, "
+            "Prometheus' own); preflight reads the real one",
+        ),
+    },
 )

@@ -98,6 +98,7 @@ def load_runbook(
         targets=targets,
         ssh=values["ssh"] or model.SshSettings(),
         prometheus_url=(values["prometheus"] or {}).get("url"),
+        scrape_interval=(values["prometheus"] or {}).get("scrape_interval"),
         notify=tuple(values["notify"] or ()),
         guards=tuple(values["guards"] or ()),
         rollback=tuple(values["rollback"] or ()),

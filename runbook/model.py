@@ -271,6 +271,7 @@ class Runbook:
     targets: Mapping[str, Target] = field(default_factory=dict, hash=False)
     ssh: SshSettings = SshSettings()
     prometheus_url: str | None = None
+    scrape_interval: timedelta | None = None  # as the runbook says; preflight asks Prometheus
     notify: tuple[NotifyChannel, ...] = ()
     guards: tuple[Guard, ...] = ()
     rollback: tuple[RollbackStep, ...] = ()

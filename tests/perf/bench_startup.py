@@ -4,7 +4,9 @@ Run on demand (not collected by pytest):
 
     python tests/perf/bench_startup.py [--runs 15] [--warmup 3]
 
-Goal: median wall time of `launchctl --help` <= 3x the median of `python -c pass`.
+Goals: median wall time of `launchctl --help` <= 3x the median of `python -c pass`; and,
+against `python -c "import click"` (the floor for any click CLI), `launchctl --help` within
+1.25x and `launchctl validate examples/launch.yaml` within 1.75x.
 Also prints the ten most expensive imports of `import launchctl.cli`
 (`python -X importtime`) and checks that `--help` imports none of the heavy
 libraries (fabric, httpx, rich), which must only load in the commands using them.
@@ -30,6 +32,11 @@ import time
 from perf_common import launchctl_script, verdict
 
 GOAL_RATIO = 3.0
+GOAL_HELP_OVER_CLICK = 1.25
+GOAL_VALIDATE_OVER_CLICK = 1.75
+EXAMPLE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "launch.yaml"
+)
 FORBIDDEN = ("fabric", "httpx", "rich")
 # Reported for information only: heavy dependencies (or their dependencies) worth watching.
 WATCHED = (
@@ -152,6 +159,23 @@ def main() -> int:
     )
     print(f"{'  (launchctl cost over python)':<34} {ms(help_med - pass_med)}")
 
+    click_floor = [python, "-c", "import click"]
+    help_c, click_a = time_pair([script, "--help"], click_floor, args.runs, args.warmup)
+    validate_c, click_b = time_pair([script, "validate", EXAMPLE], click_floor, args.runs, 1)
+    click_med = statistics.median(click_a + click_b)
+    floor_label = 'python -c "import click"'
+    print(f"{floor_label:<34} {ms(click_med)}                     1.00x")
+    for label, times, goal in (
+        ("launchctl --help", help_c, GOAL_HELP_OVER_CLICK),
+        ("launchctl validate launch.yaml", validate_c, GOAL_VALIDATE_OVER_CLICK),
+    ):
+        over = statistics.median(times) / click_med
+        ok = over <= goal
+        ok_all &= ok
+        print(
+            f"{label:<34} {ms(statistics.median(times))} {ms(min(times))} {ms(max(times))}   "
+            f"{over:6.2f}x   <= {goal:.2f}x click  {verdict(ok)}"
+        )
     path_python, path_script = shutil.which("python"), shutil.which("launchctl")
     if (
         path_python

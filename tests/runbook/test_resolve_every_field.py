@@ -66,7 +66,7 @@ MAXIMAL = {
         "host_key_policy": "strict",
         "connect_timeout": "10s",
     },
-    "prometheus": {"url": "http://127.0.0.1:9090"},
+    "prometheus": {"url": "http://127.0.0.1:9090", "scrape_interval": "15s"},
     "notify": [
         {"slack": "${SLACK_URL}", "milestones": ["go_live"]},
         {"webhook": "http://127.0.0.1:9999/hook", "milestones": ["launch_finished"]},
