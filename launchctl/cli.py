@@ -1,12 +1,16 @@
-"""The command line: a thin click shell over ``launchctl.engine.assembly``; exit codes are decided in ``main``.
+"""The command line: a thin click shell over ``launchctl.engine.assembly``.
 
-Heavy libraries (fabric, httpx, rich) are imported only by the commands that
-use them, so ``launchctl --help`` stays fast.
+Each command returns how it ended (an ``Outcome``, or the engine's exit code);
+``run_cli`` turns that, or the error it raised, into the exit code through
+``runbook.errors.exit_code_for``, and ``main`` is the one place that calls
+``sys.exit``. Heavy libraries (fabric, httpx, rich) are imported only by the
+commands that use them, so ``launchctl --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -14,7 +18,7 @@ from pathlib import Path
 import click
 
 from launchctl import __version__
-from runbook.errors import EXIT_BAD_INPUT, LaunchctlError
+from runbook.errors import LaunchctlError, Outcome, exit_code_for, printable
 
 RUN_OPTIONS_HELP = "T0 as ISO 8601, HH:MM (today, local time), now, or +90m"
 
@@ -104,8 +108,8 @@ def plan(runbook: str, t0: str | None, var: tuple[str, ...], targets: str | None
 
 
 def _parse_speed(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if value <= 0 or value > 10_000:
-        raise click.BadParameter("must be between 0 and 10000")
+    if not math.isfinite(value) or value <= 0 or value > 10_000:
+        raise click.BadParameter(f"{value!r}: must be a number above 0 and at most 10000")
     return value
 
 
@@ -165,12 +169,12 @@ def _run_setup(runbook: str, var: tuple[str, ...], targets: str | None, **given)
 
 @cli.command()
 @run_options
-def run(runbook, var, targets, **given) -> None:
+def run(runbook, var, targets, **given) -> int:
     """Run the launch."""
     from launchctl.engine.assembly import start_launch
 
     book, options = _run_setup(runbook, var, targets, **given)
-    sys.exit(start_launch(book, options, os.environ, _echo_err, display=_display(options.dry_run)))
+    return start_launch(book, options, os.environ, _echo_err, display=_display(options.dry_run))
 
 
 @cli.command()
@@ -192,7 +196,7 @@ def run(runbook, var, targets, **given) -> None:
     is_flag=True,
     help="Run the launch for real up to the fault, and the rollback for real.",
 )
-def drill(runbook, var, targets, fail_at, breach, at, live, **given) -> None:
+def drill(runbook, var, targets, fail_at, breach, at, live, **given) -> Outcome | int:
     """Rollback drill: inject a failure, run the rollback, time it. Exit 0 when the rollback completed."""
     from launchctl.engine.assembly import start_launch
     from launchctl.engine.drill import DrillSpec
@@ -214,27 +218,25 @@ def drill(runbook, var, targets, fail_at, breach, at, live, **given) -> None:
     summary = summarize(read_journal(journal_dirs[0]).events)
     click.echo(render_summary(summary, options.dry_run))
     if summary["rollback_status"] == "complete":
-        sys.exit(0)
-    sys.exit(3 if summary["rollback_status"] == "incomplete" else code)
+        return Outcome.DRILL_ROLLBACK_COMPLETE
+    return Outcome.ROLLBACK_INCOMPLETE if summary["rollback_status"] == "incomplete" else code
 
 
 @cli.command()
 @click.argument("journal_dir", type=click.Path(path_type=Path))
 @click.option("--yes", is_flag=True, help="Re-run the step that was in flight without asking.")
 @click.option("--force", is_flag=True, help="Resume even though the runbook's steps changed.")
-def resume(journal_dir: Path, yes: bool, force: bool) -> None:
+def resume(journal_dir: Path, yes: bool, force: bool) -> int:
     """Go on with an interrupted launch."""
     from launchctl.engine.assembly import resume_launch
 
-    sys.exit(
-        resume_launch(
-            journal_dir,
-            yes=yes,
-            force=force,
-            environ=os.environ,
-            echo=_echo_err,
-            display=_display(),
-        )
+    return resume_launch(
+        journal_dir,
+        yes=yes,
+        force=force,
+        environ=os.environ,
+        echo=_echo_err,
+        display=_display(),
     )
 
 
@@ -281,7 +283,7 @@ def report(journal_dir: Path, fmt: str, output: Path | None) -> None:
 @cli.command()
 @click.argument("runbook", type=click.Path(dir_okay=False))
 @runbook_inputs
-def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
+def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> Outcome:
     """Prove the launch can run, touching nothing: secrets, queries, HTTP hosts, SSH hosts."""
     from launchctl.preflight import render_table, run_preflight
 
@@ -293,7 +295,7 @@ def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
 
         scrape, source = real_scrape_interval(book, os.environ)
         _print_guard_analysis(book, False, scrape, source if scrape else f"unknown: {source}")
-    sys.exit(0 if all(p.ok for p in probes) else 1)
+    return Outcome.PREFLIGHT_PASSED if all(p.ok for p in probes) else Outcome.PREFLIGHT_PROBLEM
 
 
 @cli.command()
@@ -305,10 +307,10 @@ def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> None:
     type=click.Path(dir_okay=False),
     help="Also list this runbook's irreversible steps with the risks they carry.",
 )
-def gate(checklist: str, fmt: str, runbook_path: str | None) -> None:
+def gate(checklist: str, fmt: str, runbook_path: str | None) -> Outcome:
     """Go/no-go decision from a readiness checklist: exit 0 GO, 1 GO WITH CAUTION, 4 NO-GO."""
     from launchctl.views.gate_text import (
-        gate_exit_code,
+        gate_outcome,
         render_gate_json,
         render_gate_text,
         render_no_return,
@@ -326,7 +328,7 @@ def gate(checklist: str, fmt: str, runbook_path: str | None) -> None:
     else:
         no_return = render_no_return(steps, result)
         click.echo(render_gate_text(result) + ("\n\n" + "\n".join(no_return) if no_return else ""))
-    sys.exit(gate_exit_code(result))
+    return gate_outcome(result)
 
 
 @cli.command()
@@ -339,14 +341,14 @@ def gate(checklist: str, fmt: str, runbook_path: str | None) -> None:
     is_flag=True,
     help="Roll back even though an irreversible step has started (recorded with your name).",
 )
-def rollback(journal_dir: Path, reason: str, force_past_no_return: bool) -> None:
+def rollback(journal_dir: Path, reason: str, force_past_no_return: bool) -> Outcome | int:
     """Roll a launch back now: asks the live driver, or runs the rollback sequence when none is live."""
     import getpass
 
     from launchctl.engine.assembly import rollback_here
     from launchctl.engine.second_terminal import request_rollback, rollback_exit_code
 
-    def run_here(directory: Path, why: str, forced_by: str | None) -> int:
+    def run_here(directory: Path, why: str, forced_by: str | None) -> Outcome | int:
         return rollback_exit_code(
             rollback_here(
                 directory,
@@ -358,15 +360,13 @@ def rollback(journal_dir: Path, reason: str, force_past_no_return: bool) -> None
             )
         )
 
-    sys.exit(
-        request_rollback(
-            journal_dir,
-            reason,
-            _echo_err,
-            run_here,
-            by=f"{getpass.getuser()}@{os.uname().nodename}",
-            force_past_no_return=force_past_no_return,
-        )
+    return request_rollback(
+        journal_dir,
+        reason,
+        _echo_err,
+        run_here,
+        by=f"{getpass.getuser()}@{os.uname().nodename}",
+        force_past_no_return=force_past_no_return,
     )
 
 
@@ -374,11 +374,11 @@ def rollback(journal_dir: Path, reason: str, force_past_no_return: bool) -> None
 @click.argument("journal_dir", type=click.Path(path_type=Path))
 @click.option("--by", "by", required=True, metavar="NAME", help="Who answers; journaled.")
 @click.option("--reject", is_flag=True, help="Answer no: the launch does not go on with the step.")
-def approve(journal_dir: Path, by: str, reject: bool) -> None:
+def approve(journal_dir: Path, by: str, reject: bool) -> Outcome:
     """Answer the confirmation a live launch is waiting for, from a second terminal."""
     from launchctl.engine.second_terminal import request_approval
 
-    sys.exit(request_approval(journal_dir, by, reject, _echo_err))
+    return request_approval(journal_dir, by, reject, _echo_err)
 
 
 @cli.command()
@@ -414,7 +414,9 @@ def approve(journal_dir: Path, by: str, reject: bool) -> None:
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
 )
-def replay(runbook, t0, var, targets, settings, sweep, series, journal, save_series, fmt, output):
+def replay(
+    runbook, t0, var, targets, settings, sweep, series, journal, save_series, fmt, output
+) -> int:
     """When would this launch have rolled back? Judge the guards and Prometheus checks against
     history as if go-live had been at T0; touches nothing. Exit 0 completed, 1 rollback or ask."""
     from launchctl.replay.command import replay_command
@@ -435,7 +437,7 @@ def replay(runbook, t0, var, targets, settings, sweep, series, journal, save_ser
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
-    sys.exit(code)
+    return code  # 0 would have completed, 1 would have rolled back or asked (exit_code_for)
 
 
 @cli.command()
@@ -459,46 +461,59 @@ def schema(fmt: str) -> None:
 
 
 def run_cli(argv: list[str] | None = None) -> int:
-    """Run one command; the one place errors become messages and exit codes. Never raises."""
+    """Run one command; the one place its outcome or error becomes an exit code. Never raises."""
     try:
-        cli.main(args=argv, prog_name="launchctl", standalone_mode=False)
-    except SystemExit as done:
-        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        ended = cli.main(args=argv, prog_name="launchctl", standalone_mode=False)
     except LaunchctlError as error:
         for line in error.lines():
             _echo_err(line)
         return error.exit_code
     except click.exceptions.Abort:
         _echo_err("aborted")
-        return 5
+        return exit_code_for(Outcome.PAUSED)
+    except click.UsageError as error:
+        return _usage_error(error)
     except click.ClickException as error:
-        error.show()
-        return EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code
+        _echo_err(f"launchctl: {printable(error.format_message())}")
+        return exit_code_for(Outcome.BAD_INPUT)
     except KeyboardInterrupt:
         _echo_err("interrupted")
-        return 130
+        return exit_code_for(Outcome.INTERRUPTED)
     except Exception as error:  # the last line of defence: one clear line, details on request
         return _internal_error(error)
-    return 0
+    try:
+        return exit_code_for(ended)
+    except (ValueError, KeyError) as error:
+        return _internal_error(error)
 
 
-def _internal_error(error: Exception) -> int:
+def _usage_error(error: click.UsageError) -> int:
+    """A bad option or argument: one line naming the command and the problem, exit 2."""
+    command = error.ctx.command_path if error.ctx is not None else "launchctl"
+    hint = f" (see {command} --help)" if error.ctx is not None else ""
+    _echo_err(f"{command}: {printable(error.format_message())}{hint}")
+    return exit_code_for(Outcome.BAD_INPUT)
+
+
+def _internal_error(error: BaseException) -> int:
     """A bug, not the user's doing. The journal (if any) is intact: every event was on disk before
-    its action, so ``launchctl resume`` can go on once it is fixed. Exit 3: a person must act."""
+    its action, so ``launchctl resume`` can go on once it is fixed. Its own exit code (70, as
+    sysexits' EX_SOFTWARE), never 3, which tells an on-call engineer a rollback is incomplete."""
     import traceback
 
-    _echo_err(f"launchctl: internal error: {type(error).__name__}: {error}")
+    _echo_err(f"launchctl: internal error: {type(error).__name__}: {printable(str(error))}")
     if os.environ.get("LAUNCHCTL_DEBUG"):
         _echo_err("".join(traceback.format_exception(error)).rstrip())
     else:
         _echo_err(
             "this is a bug in launchctl; run again with LAUNCHCTL_DEBUG=1 for the details to report"
         )
-    return 3
+    return exit_code_for(Outcome.INTERNAL_ERROR)
 
 
 def main(argv: list[str] | None = None) -> None:
-    sys.exit(run_cli(argv))
+    """The console script: the only ``sys.exit`` in launchctl."""
+    sys.exit(int(run_cli(argv)))
 
 
 if __name__ == "__main__":

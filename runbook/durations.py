@@ -2,15 +2,18 @@
 
 Parsing is strict and bounded: a launch timeline spans hours, so anything past
 ``MAX_SPAN`` is a typo, not a plan, and is refused with a message rather than
-turned into an overflow later.
+turned into an overflow later. T0 is bounded the same way, so T0 plus any
+offset is a time every clock, formatter and local-time conversion can hold.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 MAX_SPAN = timedelta(days=30)
+EARLIEST_T0 = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST_T0 = datetime(9998, 12, 31, tzinfo=UTC)
 
 _UNITS = {
     "ms": timedelta(milliseconds=1),
@@ -110,3 +113,13 @@ def format_offset(delta: timedelta) -> str:
 
 def _fmt_max() -> str:
     return f"{MAX_SPAN.days} days"
+
+
+def t0_out_of_range(moment: datetime) -> str | None:
+    """Why ``moment`` cannot be a T0 (the timeline around it would not fit a calendar), or None."""
+    if EARLIEST_T0 <= moment <= LATEST_T0:
+        return None
+    return (
+        f"T0 must fall between {EARLIEST_T0:%Y-%m-%d} and {LATEST_T0:%Y-%m-%d}, "
+        "so that every step's time exists"
+    )

@@ -1,8 +1,12 @@
 """The one exception tree of launchctl.
 
 Every error a user can cause or meet derives from ``LaunchctlError`` and carries
-the process exit code the CLI maps it to at its single boundary (the exit-code table in README.md).
-It lives in ``runbook`` because every other package may import from here.
+the outcome the CLI maps to an exit code at its single boundary (the exit-code table in
+README.md). Beside the tree
+sits the one exit-code table: ``ExitCode`` says what each code means to the
+person or script reading it, ``Outcome`` names everything a command can end in,
+and ``exit_code_for`` is the only place an outcome becomes a code. It lives in
+``runbook`` because every other package may import from here.
 
     LaunchctlError                 exit_code chosen by the raiser
     ├── InputError                 2: bad runbook / checklist / targets / option
@@ -15,24 +19,110 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import IntEnum, StrEnum
 
-EXIT_OK = 0
-EXIT_ROLLED_BACK = 1
-EXIT_BAD_INPUT = 2
-EXIT_ROLLBACK_INCOMPLETE = 3
-EXIT_NO_GO = 4
-EXIT_PAUSED = 5
+
+class ExitCode(IntEnum):
+    """What a launchctl process's exit status tells whoever started it (README, "Exit codes")."""
+
+    OK = 0
+    """Done as planned: launch completed, drill's rollback completed, gate GO, file valid."""
+    SETBACK = 1
+    """Done, not as planned, nobody needs to act now: rolled back and restored, GO WITH CAUTION,
+    a preflight problem."""
+    BAD_INPUT = 2
+    """Bad input: an unreadable or invalid file, a bad option value, a journal in use."""
+    ROLLBACK_INCOMPLETE = 3
+    """A rollback failed or did not finish: a person must act."""
+    NO_GO = 4
+    """Refused by the go/no-go gate."""
+    PAUSED = 5
+    """Paused or aborted by the operator (or the journal could not be written); resumable."""
+    INTERNAL_ERROR = 70
+    """A bug in launchctl (sysexits' EX_SOFTWARE); the journal, if any, is intact."""
+    INTERRUPTED = 130
+    """Ctrl-C outside a launch (a launch turns Ctrl-C into its own menu)."""
+
+
+class Outcome(StrEnum):
+    """Every way a command can end. A launch's ``launch_finished`` status is one of these."""
+
+    COMPLETED = "completed"
+    ROLLED_BACK = "rolled_back"
+    ROLLBACK_INCOMPLETE = "rollback_incomplete"
+    PAUSED = "paused"
+    REFUSED_BY_GATE = "refused_by_gate"
+    GATE_GO = "gate_go"
+    GATE_CAUTION = "gate_caution"
+    GATE_NO_GO = "gate_no_go"
+    PREFLIGHT_PASSED = "preflight_passed"
+    PREFLIGHT_PROBLEM = "preflight_problem"
+    DRILL_ROLLBACK_COMPLETE = "drill_rollback_complete"
+    ROLLBACK_REQUEST_TAKEN = "rollback_request_taken"
+    ROLLBACK_REQUEST_UNANSWERED = "rollback_request_unanswered"
+    APPROVAL_TAKEN = "approval_taken"
+    NOTHING_TO_DO = "nothing_to_do"
+    DONE = "done"
+    BAD_INPUT = "bad_input"
+    INTERRUPTED = "interrupted"
+    INTERNAL_ERROR = "internal_error"
+
+
+_EXIT_CODES: dict[Outcome, ExitCode] = {
+    Outcome.COMPLETED: ExitCode.OK,
+    Outcome.ROLLED_BACK: ExitCode.SETBACK,
+    Outcome.ROLLBACK_INCOMPLETE: ExitCode.ROLLBACK_INCOMPLETE,
+    Outcome.PAUSED: ExitCode.PAUSED,
+    Outcome.REFUSED_BY_GATE: ExitCode.NO_GO,
+    Outcome.GATE_GO: ExitCode.OK,
+    Outcome.GATE_CAUTION: ExitCode.SETBACK,
+    Outcome.GATE_NO_GO: ExitCode.NO_GO,
+    Outcome.PREFLIGHT_PASSED: ExitCode.OK,
+    Outcome.PREFLIGHT_PROBLEM: ExitCode.SETBACK,
+    Outcome.DRILL_ROLLBACK_COMPLETE: ExitCode.OK,
+    Outcome.ROLLBACK_REQUEST_TAKEN: ExitCode.OK,
+    Outcome.ROLLBACK_REQUEST_UNANSWERED: ExitCode.ROLLBACK_INCOMPLETE,
+    Outcome.APPROVAL_TAKEN: ExitCode.OK,
+    Outcome.NOTHING_TO_DO: ExitCode.BAD_INPUT,
+    Outcome.DONE: ExitCode.OK,
+    Outcome.BAD_INPUT: ExitCode.BAD_INPUT,
+    Outcome.INTERRUPTED: ExitCode.INTERRUPTED,
+    Outcome.INTERNAL_ERROR: ExitCode.INTERNAL_ERROR,
+}
+
+
+def exit_code_for(outcome: Outcome | ExitCode | int | None) -> ExitCode:
+    """The one mapping from how a command ended to the process's exit code.
+
+    Engine results that are already codes pass through (checked against the
+    table, so a stray integer cannot leave the process); ``None`` is a command
+    that printed what it was asked to.
+    """
+    if outcome is None:
+        return ExitCode.OK
+    if isinstance(outcome, Outcome):
+        return _EXIT_CODES[outcome]
+    return ExitCode(outcome)
+
+
+# The names the engine uses for a launch's ends, all read from the one table.
+EXIT_OK = exit_code_for(Outcome.COMPLETED)
+EXIT_ROLLED_BACK = exit_code_for(Outcome.ROLLED_BACK)
+EXIT_BAD_INPUT = exit_code_for(Outcome.BAD_INPUT)
+EXIT_ROLLBACK_INCOMPLETE = exit_code_for(Outcome.ROLLBACK_INCOMPLETE)
+EXIT_NO_GO = exit_code_for(Outcome.REFUSED_BY_GATE)
+EXIT_PAUSED = exit_code_for(Outcome.PAUSED)
 
 
 class LaunchctlError(Exception):
     """Base of every error launchctl reports to a user; ``exit_code`` is what the CLI exits with."""
 
-    exit_code: int = 1
+    exit_code: ExitCode = ExitCode.SETBACK
 
-    def __init__(self, message: str, exit_code: int | None = None) -> None:
+    def __init__(self, message: str, exit_code: ExitCode | None = None) -> None:
         super().__init__(message)
         if exit_code is not None:
-            self.exit_code = exit_code
+            self.exit_code = ExitCode(exit_code)
 
     @property
     def message(self) -> str:

@@ -277,7 +277,12 @@ class Timestamp(Type):
         if not isinstance(value, datetime):
             ctx.error(node.mark, path, f"expected an ISO 8601 time, got {describe_node(node)}")
             return INVALID
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        problem = durations.t0_out_of_range(moment)
+        if problem is not None:
+            ctx.error(node.mark, path, f"time {value.isoformat()} is out of range: {problem}")
+            return INVALID
+        return moment
 
     def json_schema(self) -> dict[str, Any]:
         return {"type": "string", "format": "date-time"}

@@ -29,7 +29,7 @@ from launchctl.errors import JournalBusy
 from launchctl.journal.lock import driver_alive
 from launchctl.journal.reader import read_journal
 from launchctl.journal.replay import LaunchState, replay
-from runbook.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
+from runbook.errors import EXIT_ROLLED_BACK, Outcome
 
 ACK_SECONDS = 10.0
 
@@ -49,11 +49,11 @@ def request_rollback(
     journal_dir: Path,
     reason: str,
     echo: Callable[[str], None],
-    run_here: Callable[[Path, str, str | None], int],
+    run_here: Callable[[Path, str, str | None], Outcome | int],
     *,
     by: str,
     force_past_no_return: bool = False,
-) -> int:
+) -> Outcome | int:
     """Roll back a launch: through its live driver, or here when none is live.
 
     Past the point of no return a rollback may make things worse; it is refused
@@ -63,7 +63,7 @@ def request_rollback(
     state = _state(journal_dir)
     if (done := _already(state)) is not None:
         echo(f"{state.launch_id}: {done}; nothing to do")
-        return EXIT_BAD_INPUT
+        return Outcome.NOTHING_TO_DO
     ponr = state.point_of_no_return
     if ponr is not None and not force_past_no_return:
         echo(
@@ -71,7 +71,7 @@ def request_rollback(
             f"{ponr.get('reason')}); a rollback would not undo it. Roll back anyway with "
             "--force-past-no-return (recorded with your name)"
         )
-        return EXIT_BAD_INPUT
+        return Outcome.BAD_INPUT
     forced = by if ponr is not None else None
     request = rollback_request_text(reason, by, force_past_no_return)
     holder = driver_alive(journal_dir)
@@ -85,7 +85,7 @@ def request_rollback(
         # A driver appeared between our look and our lock: hand it the request instead.
         holder = driver_alive(journal_dir) or "a driver"
         outcome = _ask_driver(journal_dir, request, reason, holder, state.last_seq, echo)
-        return outcome if outcome is not None else EXIT_BAD_INPUT
+        return outcome if outcome is not None else Outcome.BAD_INPUT
 
 
 def _ask_driver(
@@ -95,7 +95,7 @@ def _ask_driver(
     holder: str,
     seen: int,
     echo: Callable[[str], None],
-) -> int | None:
+) -> Outcome | None:
     """Leave the request and wait for the driver to take it; None when it went away without doing so."""
     request = leave(journal_dir, ROLLBACK_REQUEST_FILE, request_text)
     echo(f"asked the live driver ({holder}) to roll back: {reason}")
@@ -113,12 +113,12 @@ def _ask_driver(
         )
         if taken is not None and taken["event"] == "rollback_refused":
             echo(f"the driver refused: {taken.get('why')}")
-            return EXIT_BAD_INPUT
+            return Outcome.BAD_INPUT
         if taken is not None:
             echo(
                 f"the driver started the rollback at {taken['ts']}; follow it with: launchctl status {journal_dir}"
             )
-            return EXIT_OK
+            return Outcome.ROLLBACK_REQUEST_TAKEN
         if driver_alive(journal_dir) is None:
             request.unlink(missing_ok=True)
             echo("the driver stopped without taking the request; rolling back here")
@@ -127,12 +127,12 @@ def _ask_driver(
     echo(
         f"the driver has not acknowledged within {ACK_SECONDS:.0f}s; the request stays in {request}"
     )
-    return EXIT_ROLLBACK_INCOMPLETE
+    return Outcome.ROLLBACK_REQUEST_UNANSWERED
 
 
-def rollback_exit_code(engine_code: int) -> int:
+def rollback_exit_code(engine_code: int) -> Outcome | int:
     """The rollback command did what it was asked when the rollback completed."""
-    return EXIT_OK if engine_code == EXIT_ROLLED_BACK else engine_code
+    return Outcome.DONE if engine_code == EXIT_ROLLED_BACK else engine_code
 
 
 def waiting_question(state: LaunchState) -> dict | None:
@@ -146,7 +146,9 @@ def waiting_question(state: LaunchState) -> dict | None:
     return pending
 
 
-def request_approval(journal_dir: Path, by: str, reject: bool, echo: Callable[[str], None]) -> int:
+def request_approval(
+    journal_dir: Path, by: str, reject: bool, echo: Callable[[str], None]
+) -> Outcome:
     """Answer the live driver's waiting confirmation; exit 0 once the journal shows it taken."""
     journal_dir = journal_dir.absolute()
     state = _state(journal_dir)
@@ -154,7 +156,7 @@ def request_approval(journal_dir: Path, by: str, reject: bool, echo: Callable[[s
         echo(
             f"{state.launch_id}: the launch has finished ({state.finished.get('status')}); nothing to approve"
         )
-        return EXIT_BAD_INPUT
+        return Outcome.BAD_INPUT
     pending = waiting_question(state)
     holder = driver_alive(journal_dir)
     if pending is None or holder is None:
@@ -162,7 +164,7 @@ def request_approval(journal_dir: Path, by: str, reject: bool, echo: Callable[[s
             "no confirmation is waiting" if pending is None else "no live launch is waiting for it"
         )
         echo(f"{state.launch_id}: {why}; nothing to approve")
-        return EXIT_BAD_INPUT
+        return Outcome.BAD_INPUT
     answer = "no" if reject else "yes"
     step = pending["step"]
     leave(
@@ -180,11 +182,11 @@ def request_approval(journal_dir: Path, by: str, reject: bool, echo: Callable[[s
             answered = event["event"] in ("confirm_answered", "operator_decision")
             if answered and event.get("how") == "second-terminal":
                 echo(f"the driver took the answer at {event['ts']}")
-                return EXIT_OK
+                return Outcome.APPROVAL_TAKEN
             if answered or event["event"] in ("approval_ignored", "question_withdrawn"):
                 echo(f"the driver did not take it: {event.get('reason') or event.get('how')}")
-                return EXIT_BAD_INPUT
+                return Outcome.BAD_INPUT
         time.sleep(0.1)
     (journal_dir / APPROVAL_REQUEST_FILE).unlink(missing_ok=True)
     echo(f"the driver has not taken the answer within {ACK_SECONDS:.0f}s; withdrawn")
-    return EXIT_BAD_INPUT
+    return Outcome.BAD_INPUT

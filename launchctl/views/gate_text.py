@@ -1,4 +1,4 @@
-"""``launchctl gate``: the go/no-go decision as text or JSON, and its exit code."""
+"""``launchctl gate``: the go/no-go decision as text or JSON, and the outcome it ends in."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import json
 import re
 
 from runbook.checklist import Decision, GateResult, RiskLevel
-from runbook.errors import EXIT_NO_GO, EXIT_OK, EXIT_ROLLED_BACK
+from runbook.errors import Outcome
 
-EXIT_CODES = {Decision.GO: EXIT_OK, Decision.CAUTION: EXIT_ROLLED_BACK, Decision.NO_GO: EXIT_NO_GO}
+OUTCOMES = {
+    Decision.GO: Outcome.GATE_GO,
+    Decision.CAUTION: Outcome.GATE_CAUTION,
+    Decision.NO_GO: Outcome.GATE_NO_GO,
+}
 
 
-def gate_exit_code(result: GateResult) -> int:
-    return EXIT_CODES[result.decision]
+def gate_outcome(result: GateResult) -> Outcome:
+    return OUTCOMES[result.decision]
 
 
 def render_gate_json(result: GateResult) -> str:
