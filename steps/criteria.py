@@ -54,7 +54,7 @@ def evaluate_http(
     if not status_ok:
         return result(Outcome.FAIL, f"HTTP {code}, expected {expected}", code)
     if body_contains is not None and body_contains not in answer.text:
-        excerpt = answer.text[:BODY_EXCERPT].replace("\n", " ")
+        excerpt = session.redact(answer.text)[:BODY_EXCERPT].replace("\n", " ")
         return result(
             Outcome.FAIL, f"HTTP {code} but body lacks {body_contains!r}: {excerpt!r}", code
         )

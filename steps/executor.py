@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from runbook import model
-from runbook.errors import LaunchctlError
+from runbook.errors import ExitCode, LaunchctlError
 from runbook.shell_template import ShellCommand, render_shell_command
 from runbook.templating import render
 from steps import criteria
@@ -30,6 +30,7 @@ from steps.http import HttpSession
 from steps.results import CommandResult, CriterionResult, Outcome
 from steps.shells.base import OutputListener, Shell
 from steps.shells.local import LocalShell
+from steps.shells.output import Redaction
 
 if TYPE_CHECKING:
     from steps.shells.ssh.pool import SshPool
@@ -41,7 +42,7 @@ ResultListener = Callable[[CommandResult], None]
 class TransportUnavailable(LaunchctlError):
     """A target's transport cannot be used from this launch."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 def command_failed(result: CommandResult, exit_code: int = 0) -> bool:
@@ -118,11 +119,15 @@ class RealExecutor:
         cwd: str | None = None,
         environ: Mapping[str, str] | None = None,
         ssh_pool: SshPool | None = None,
+        redaction: Redaction | None = None,
     ) -> None:
+        """``redaction`` (the launch's secret masking) sees every command's output before it is
+        split or cut, and every answer's text before an excerpt is cut from it."""
         self._runbook = runbook
+        self._redaction = redaction
         self._local = LocalShell(cwd=cwd)
         self._prometheus_url = prometheus_url(runbook, values, environ or {})
-        self._http = HttpSession()
+        self._http = HttpSession(redaction.text if redaction else None)
         self._ssh_pool = ssh_pool
         self._ssh_lock = threading.Lock()
 
@@ -166,7 +171,12 @@ class RealExecutor:
 
         def run_one(host: str) -> CommandResult:
             result = self._shell(target, host).run(
-                commands[host].script, env=env, timeout=timeout, cancel=cancel, on_output=on_output
+                commands[host].script,
+                env=env,
+                timeout=timeout,
+                cancel=cancel,
+                on_output=on_output,
+                output_filter=self._redaction.stream() if self._redaction else None,
             )
             return replace(result, command=commands[host].display)
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +56,12 @@ class HttpAnswer:
 
 
 class HttpSession:
-    def __init__(self) -> None:
+    def __init__(self, redact: Callable[[str], str] | None = None) -> None:
+        """``redact`` (the launch's secret masking) is applied to any text taken from an answer
+        before it is cut into an excerpt, so an excerpt never ends in half a secret."""
         self._client: Any = None
         self._lock = threading.Lock()
+        self.redact: Callable[[str], str] = redact or (lambda text: text)
 
     def _get_client(self) -> Any:
         with self._lock:
@@ -105,7 +109,9 @@ class HttpSession:
             raise RequestFailed(_timeout_reason(deadline, exc), timed_out=True) from None
         except httpx.ConnectError as exc:
             raise RequestFailed(f"cannot connect: {short(exc)}", connect=True) from None
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise RequestFailed(f"invalid URL: {without_quoted_parts(short(exc))}") from None
+        except (httpx.HTTPError, ValueError, UnicodeError) as exc:
             if deadline.cancelled:
                 raise RequestFailed("cancelled", timed_out=True) from None
             raise RequestFailed(f"request failed: {short(exc)}") from None
@@ -126,8 +132,36 @@ def _timeout_reason(deadline: Deadline, exc: BaseException) -> str:
 
 
 def short(exc: BaseException) -> str:
+    """The first line of an error, whole: it is masked before anything cuts it to length."""
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return text.splitlines()[0]
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def without_quoted_parts(text: str) -> str:
+    """An httpx URL error without the pieces of the URL it quotes (``Invalid port: 'w@host'``):
+    those are fragments of the URL as httpx split it, which no masker can recognise as the
+    secret they were cut from."""
+    return _QUOTED.sub("(…)", text)
+
+
+def client_spellings(url: str) -> set[str]:
+    """How httpx writes ``url`` back once it has normalized it (host case, default port,
+    percent-encoding), with and without its userinfo: the forms a secret URL takes in errors."""
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError, TypeError):
+        return set()
+    normal = str(parsed)
+    forms = {normal, normal.rstrip("/")}
+    if parsed.userinfo:
+        bare = str(parsed.copy_with(username=None, password=None))
+        forms |= {bare, bare.rstrip("/")}
+    return forms
 
 
 # -- the socket layer under httpx ------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 from runbook.model import NotifyChannel
 from runbook.templating import expand_secrets
 from steps.deadline import Deadline
-from steps.http import HttpSession, RequestFailed
+from steps.http import HttpSession, RequestFailed, short
 
 SEND_TIMEOUT_SECONDS = 5.0
 ATTEMPTS = 3
@@ -137,9 +137,6 @@ class Notifier:
                     if answer.status_code >= 400:
                         raise RequestFailed(f"HTTP {answer.status_code}")
         except Exception as exc:  # any failure of a channel is reported, never raised
-            return Delivery(
-                label,
-                False,
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300],
-            )
+            # Whole, not cut to length: the recorder masks the URL's secret first, then cuts.
+            return Delivery(label, False, f"{type(exc).__name__}: {short(exc)}")
         return Delivery(label, True)

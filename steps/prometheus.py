@@ -132,7 +132,8 @@ def _get_json(
         return (
             None,
             answer.status_code,
-            f"Prometheus answered HTTP {answer.status_code} without JSON ({_excerpt(answer.text)})",
+            f"Prometheus answered HTTP {answer.status_code} without JSON "
+            f"({_excerpt(session.redact(answer.text))})",
         )
 
 

@@ -26,7 +26,7 @@ from launchctl.engine.settings import LaunchSettings
 from launchctl.errors import RunbookChanged
 from launchctl.journal.catalogue import iso
 from launchctl.journal.lock import JournalLock
-from launchctl.journal.masking import SecretMasker
+from launchctl.journal.masking import SecretMasker, masker_for
 from launchctl.journal.reader import read_journal
 from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState, replay
@@ -129,6 +129,7 @@ def start_launch(
             echo(f"note: secrets not set (fine for a dry run): {', '.join(missing)}")
     else:
         require_secrets(runbook, environ)
+    masker = _masker(runbook, environ)
     now = utcnow()
     t0 = resolve_t0(options.t0, runbook, now)
     if not (options.dry_run or options.no_wait or options.late_ok):
@@ -151,7 +152,6 @@ def start_launch(
         clock = ScaledClock(options.speed)
     # A dry run acts on nothing, so there is no action for an fsync to protect.
     lock, writer = _open_journal(journal_dir, fresh=True, durable=not options.dry_run)
-    masker = _masker(runbook, environ)
     recorder = Recorder(writer, masker, clock, display.sinks)
     settings = LaunchSettings(
         launch_id=launch_id,
@@ -393,7 +393,9 @@ def _drive(
     if settings.dry_run:
         executor = DryRunExecutor()
     else:
-        executor = RealExecutor(runbook, values, cwd=settings.cwd, environ=environ)
+        executor = RealExecutor(
+            runbook, values, cwd=settings.cwd, environ=environ, redaction=recorder.masker
+        )
     notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
     engine = Engine(
         runbook, settings, recorder, prompter, clock, executor, environ, notifier, state
@@ -443,7 +445,7 @@ def _open_journal(
 
 
 def _masker(runbook: model.Runbook, environ: Mapping[str, str]) -> SecretMasker:
-    return SecretMasker(environ[name] for name in runbook.secrets if environ.get(name))
+    return masker_for(runbook.secrets, environ)
 
 
 def _resumed_clock(state: LaunchState) -> Clock:

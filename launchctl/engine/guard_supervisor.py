@@ -45,7 +45,7 @@ class GuardSupervisor:
         self.times = times
         self.dry_run = dry_run
         self.watch: GuardWatch | None = None
-        self.http = HttpSession()
+        self.http = HttpSession(recorder.masker.text)
 
     @staticmethod
     def recorded_times(t0: datetime, state: LaunchState | None) -> LaunchTimes:

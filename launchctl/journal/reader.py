@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from launchctl.errors import JournalUnreadable
+from launchctl.journal.catalogue import EVENTS, well_formed
 from launchctl.journal.writer import JOURNAL_FILE
-
-REQUIRED_START_KEYS = ("launch_id", "runbook", "t0", "steps")
 
 
 @dataclass
@@ -21,7 +20,8 @@ class JournalRead:
 
 
 def read_journal(directory: Path) -> JournalRead:
-    """Every complete event; unparsable lines (a torn tail) are counted, not fatal."""
+    """Every complete, well-formed event; anything else (a torn tail, a forged or garbled line)
+    is counted, not fatal. Well-formed means as the event catalogue declares it."""
     path = directory / JOURNAL_FILE
     if not directory.is_dir():
         raise JournalUnreadable(f"{directory}: no such journal directory")
@@ -29,46 +29,32 @@ def read_journal(directory: Path) -> JournalRead:
         raise JournalUnreadable(
             f"{directory}: no {JOURNAL_FILE} here; is this a launch journal directory?"
         )
-    events, torn = [], 0
+    events: list[dict[str, Any]] = []
+    torn = 0
+    first: Any = None
     for line in _lines(path):
         try:
             event = json.loads(line)
         except ValueError:
             torn += 1
             continue
-        if _well_formed(event):
+        if first is None:
+            first = event
+        if well_formed(event):
             events.append(event)
         else:
             torn += 1
     if not events or events[0].get("event") != "launch_started":
-        raise JournalUnreadable(f"{path}: does not start with a launch_started event")
-    missing = [key for key in REQUIRED_START_KEYS if not isinstance(events[0].get(key), str | list)]
-    if missing:
-        raise JournalUnreadable(
-            f"{path}:1: launch_started lacks {', '.join(missing)}; not a launchctl journal?"
-        )
+        raise JournalUnreadable(f"{path}: does not start with a launch_started event{_why(first)}")
     return JournalRead(events, torn)
 
 
-_FIELD_TYPES = {
-    "event": str,
-    "ts": str,
-    "step": str,
-    "status": str,
-    "host": str,
-    "seq": int,
-    "clock": str,
-}
-
-
-def _well_formed(event: object) -> bool:
-    """An event as launchctl writes it; anything else (garbled, forged) is skipped like a torn line."""
-    if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-        return False
-    return all(
-        key not in event or (isinstance(event[key], kind) and not isinstance(event[key], bool))
-        for key, kind in _FIELD_TYPES.items()
-    )
+def _why(first: Any) -> str:
+    """What is wrong with a first line that looks like a launch_started but is not one."""
+    if not isinstance(first, dict) or first.get("event") != "launch_started":
+        return ""
+    problems = list(EVENTS["launch_started"].problems(first))
+    return f" ({'; '.join(problems[:3])}); not a launchctl journal?" if problems else ""
 
 
 def _lines(path: Path) -> Iterator[str]:

@@ -1,24 +1,63 @@
-"""The launch's event stream: masked, journaled durably, then shown.
+"""The launch's event stream: declared, masked, journaled durably, then shown.
 
-Every event goes to the journal first (fsync) and only then to the terminal
-or live view, so what a person saw is always on disk. Workers (commands,
-checks) emit from their own threads; a lock keeps lines whole and ordered.
+The recorder is a structlog processor chain (``processor_chain``), built in
+this one place: stamp (wall clock and launch clock) → check against the event
+catalogue → mask the free-text fields → sequence → render one JSON line. The
+wrapped "logger" appends that line to the journal (one ``write`` + ``fsync``)
+and only then do the sinks (plain console, live view, ``--log-format json``)
+see the event, so what a person saw is always on disk. Workers (commands,
+checks, guards) emit from their own threads; a lock keeps lines whole and
+sequence numbers in journal order.
+
+An event or field the catalogue does not declare is a bug. With
+``LAUNCHCTL_STRICT_EVENTS=1`` (the test suite sets it) the recorder raises
+``UndeclaredEvent`` at once; in a real launch it records the event anyway with
+the undeclared fields masked as free text, because stopping a launch — perhaps
+in the middle of its rollback — over a bookkeeping slip would do more harm than
+the slip, and the fallback errs toward hiding, never toward leaking.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from launchctl.errors import JournalWriteFailed
-from launchctl.journal.catalogue import iso
+from launchctl.journal.catalogue import EVENTS, iso
 from launchctl.journal.masking import SecretMasker
 from launchctl.journal.writer import JournalWriter
 from steps.clock import Clock, utcnow
 
 Sink = Callable[[dict[str, Any]], None]
+EventDict = MutableMapping[str, Any]
+STRICT_ENV = "LAUNCHCTL_STRICT_EVENTS"
+
+
+class UndeclaredEvent(Exception):
+    """An event, or a field of one, that the catalogue does not declare (strict mode only)."""
+
+
+def render_line(record: dict[str, Any]) -> str:
+    """One event as the journal and ``--log-format json`` write it: compact JSON, one line."""
+    return json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+class _Journal:
+    """What structlog calls the logger: it appends the rendered line, and hands the record back."""
+
+    def __init__(self, writer: JournalWriter | None) -> None:
+        self.writer = writer
+
+    def msg(self, line: str, record: dict[str, Any]) -> dict[str, Any]:
+        if self.writer is not None:
+            self.writer.append_line(line)
+        return record
 
 
 class Recorder:
@@ -29,44 +68,84 @@ class Recorder:
         clock: Clock,
         sinks: list[Sink] | None = None,
         first_seq: int = 0,
+        strict: bool | None = None,
     ) -> None:
         self.journal = journal
         self.masker = masker
         self.clock = clock
         self.sinks = list(sinks or [])
+        self.strict = os.environ.get(STRICT_ENV) == "1" if strict is None else strict
         self._seq = first_seq
         self._lock = threading.Lock()
         self.failure: JournalWriteFailed | None = None  # once set, nothing more is recorded or done
+        self._log = structlog.wrap_logger(
+            _Journal(journal),
+            processors=processor_chain(self),
+            wrapper_class=structlog.BoundLogger,
+            cache_logger_on_first_use=True,
+        ).bind()
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
-        record: dict[str, Any] = {"ts": iso(utcnow()), "event": event}
-        if self.clock.simulated or self.clock.speed != 1:
-            record["clock"] = iso(self.clock.now())
-        record.update(
-            {
-                k: iso(v) if isinstance(v, datetime) else v
-                for k, v in fields.items()
-                if v is not None
-            }
-        )
-        record = self.masker.data(record)
         with self._lock:
             if self.failure is not None:
                 raise self.failure
-            self._seq += 1
-            record["seq"] = self._seq
-            if self.journal is not None:
-                try:
-                    self.journal.append(record)
-                except JournalWriteFailed as failure:
-                    self.failure = failure
-                    raise
+            try:
+                record: dict[str, Any] = self._log.msg(event, **fields)
+            except JournalWriteFailed as failure:
+                self.failure = failure
+                raise
         for sink in self.sinks:
             sink(record)
         return record
 
     def output_line(self, host: str, line: str) -> None:
         """A line of command output: shown live, not journaled (the tail is, with the result)."""
-        masked = self.masker.text(line)
+        record = {"ts": iso(utcnow()), "event": "output", "host": host, "line": line}
+        record = self.masker.event(EVENTS["output"], record)
         for sink in self.sinks:
-            sink({"event": "output", "host": host, "line": masked})
+            sink(record)
+
+    # -- the processors, in chain order ---------------------------------------------------------
+
+    def stamp(self, _logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+        """Wall-clock ``ts``, the launch ``clock`` in a rehearsal or dry run, times as ISO text;
+        fields given as None are left out."""
+        record: dict[str, Any] = {"ts": iso(utcnow()), "event": event_dict.pop("event")}
+        if self.clock.simulated or self.clock.speed != 1:
+            record["clock"] = iso(self.clock.now())
+        for key, value in event_dict.items():
+            if value is not None:
+                record[key] = iso(value) if isinstance(value, datetime) else value
+        return record
+
+    def check(self, _logger: Any, _method: str, record: EventDict) -> EventDict:
+        """Against the catalogue: in strict mode an undeclared event or field raises."""
+        if not self.strict:
+            return record
+        kind = EVENTS.get(record["event"])
+        if kind is None:
+            raise UndeclaredEvent(f"event {record['event']!r} is not in the event catalogue")
+        problems = [p for p in kind.problems({**record, "seq": 0})]
+        if problems:
+            raise UndeclaredEvent("; ".join(problems))
+        return record
+
+    def mask(self, _logger: Any, _method: str, record: EventDict) -> EventDict:
+        """Free-text fields only, as the catalogue declares them; never ids, times or numbers."""
+        return self.masker.event(EVENTS.get(record["event"]), dict(record))
+
+    def sequence(self, _logger: Any, _method: str, record: EventDict) -> EventDict:
+        """The next sequence number (the caller holds the lock, so numbers follow journal order)."""
+        self._seq += 1
+        record["seq"] = self._seq
+        return record
+
+
+def _render(_logger: Any, _method: str, record: EventDict) -> tuple[tuple[str], dict[str, Any]]:
+    """The journal line, and the record itself for the sinks that come after the journal."""
+    return (render_line(dict(record)),), {"record": dict(record)}
+
+
+def processor_chain(recorder: Recorder) -> list[Callable[..., Any]]:
+    """stamp → check → mask → sequence → render: the one recording pipeline."""
+    return [recorder.stamp, recorder.check, recorder.mask, recorder.sequence, _render]

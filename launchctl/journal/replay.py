@@ -5,8 +5,11 @@ The journal is the only truth: nothing here reads the runbook or the world.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from launchctl.journal.dispatch import EventTable
 
 FINISHED_STEP_STATES = {"ok", "failed", "skipped"}
 
@@ -45,6 +48,15 @@ class RollbackRecord:
 
 
 @dataclass
+class GuardRecord:
+    """What a guard saw: its samples' values (in order) and every verdict it reached."""
+
+    samples: int = 0
+    values: list[float] = field(default_factory=list)
+    breaches: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class LaunchState:
     launch: dict[str, Any]
     steps: dict[str, StepRecord] = field(default_factory=dict)
@@ -56,6 +68,7 @@ class LaunchState:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     guard_events: list[dict[str, Any]] = field(default_factory=list)
+    guards: dict[str, GuardRecord] = field(default_factory=dict)
     confirmations: list[dict[str, Any]] = field(default_factory=list)
     held: dict[str, Any] | None = None
     resumes: list[dict[str, Any]] = field(default_factory=list)
@@ -94,22 +107,28 @@ class LaunchState:
         return "running"
 
 
+Fold = Callable[["LaunchState", dict[str, Any]], None]
+FOLDS: EventTable[Fold] = EventTable("replay")
+
+
 def replay(events: list[dict[str, Any]], torn_lines: int = 0) -> LaunchState:
     state = LaunchState(launch=dict(events[0]), torn_lines=torn_lines)
     for step_id in events[0].get("steps", []):
         state.steps[step_id] = StepRecord(step_id)
     for event in events:
-        _apply(state, event)
+        fold = FOLDS.get(event["event"])
+        if fold is not None:
+            fold(state, event)
         state.last_seq = max(state.last_seq, int(event.get("seq", 0)))
         state.last_clock = event.get("clock", state.last_clock)
         state.last_ts = event.get("ts", state.last_ts)
     return state
 
 
-def _step(state: LaunchState, event: dict[str, Any]) -> StepRecord | None:
-    step_id = event.get("step")
-    if step_id is None:
-        return None
+def _step(state: LaunchState, event: dict[str, Any]) -> StepRecord:
+    """The record an event about a step belongs to: the launch's, the rollback's or the
+    roll-forward's (by its phase, or the event's name)."""
+    step_id = event["step"]
     for remedy, record in (("rollback", state.rollback), ("roll_forward", state.roll_forward)):
         ours = event.get("phase") == remedy or event["event"].startswith(f"{remedy}_step")
         if record is not None and ours:
@@ -117,67 +136,177 @@ def _step(state: LaunchState, event: dict[str, Any]) -> StepRecord | None:
     return state.steps.setdefault(step_id, StepRecord(step_id))
 
 
-def _apply(state: LaunchState, event: dict[str, Any]) -> None:
-    kind = event["event"]
+@FOLDS.on("step_started", "rollback_step_started", "roll_forward_step_started")
+def _started(state: LaunchState, event: dict[str, Any]) -> None:
     record = _step(state, event)
-    if kind in ("step_started", "rollback_step_started", "roll_forward_step_started"):
-        record.status = "started"
-        record.started = record.started or event.get("clock") or event.get("ts")
-        record.planned = event.get("planned", record.planned)
-        record.late_s = event.get("late_s", record.late_s)
-        record.attempts += 1
-        record.reason = None
-        state.paused = None
-    elif kind in ("step_finished", "rollback_step_finished", "roll_forward_step_finished"):
-        record.status = event.get("status", "ok")
-        record.finished = event.get("clock") or event.get("ts")
-        record.reason = event.get("reason")
-        record.continued = bool(event.get("continued"))
-        record.planned = event.get("planned", record.planned)
-    elif kind == "step_failed" and record is not None:
-        record.reason = event.get("reason")
-    elif kind == "step_interrupted" and record is not None:
-        record.status = "interrupted"
-        record.reason = event.get("reason")
-    elif kind == "command_finished" and record is not None:
-        record.commands.append(event)
-    elif kind == "check_result" and record is not None:
-        record.checks.append(event)
-    elif kind == "rollback_started":
-        state.rollback = RollbackRecord(event.get("reason"), event.get("trigger"), event.get("ts"))
-        state.paused = None
-    elif kind == "rollback_finished" and state.rollback is not None:
+    record.status = "started"
+    record.started = record.started or event.get("clock") or event.get("ts")
+    record.planned = event.get("planned", record.planned)
+    record.late_s = event.get("late_s", record.late_s)
+    record.attempts += 1
+    record.reason = None
+    state.paused = None
+
+
+@FOLDS.on("step_finished", "rollback_step_finished", "roll_forward_step_finished")
+def _finished(state: LaunchState, event: dict[str, Any]) -> None:
+    record = _step(state, event)
+    record.status = event.get("status", "ok")
+    record.finished = event.get("clock") or event.get("ts")
+    record.reason = event.get("reason")
+    record.continued = bool(event.get("continued"))
+    record.planned = event.get("planned", record.planned)
+
+
+@FOLDS.on("step_failed")
+def _failed(state: LaunchState, event: dict[str, Any]) -> None:
+    _step(state, event).reason = event.get("reason")
+
+
+@FOLDS.on("step_interrupted")
+def _interrupted(state: LaunchState, event: dict[str, Any]) -> None:
+    record = _step(state, event)
+    record.status = "interrupted"
+    record.reason = event.get("reason")
+
+
+@FOLDS.on("command_finished")
+def _command(state: LaunchState, event: dict[str, Any]) -> None:
+    if event.get("step") is not None:
+        _step(state, event).commands.append(event)
+
+
+@FOLDS.on("check_result")
+def _check(state: LaunchState, event: dict[str, Any]) -> None:
+    if event.get("step") is not None:
+        _step(state, event).checks.append(event)
+
+
+@FOLDS.on("rollback_started")
+def _rollback_started(state: LaunchState, event: dict[str, Any]) -> None:
+    state.rollback = RollbackRecord(event.get("reason"), event.get("trigger"), event.get("ts"))
+    state.paused = None
+
+
+@FOLDS.on("rollback_finished")
+def _rollback_finished(state: LaunchState, event: dict[str, Any]) -> None:
+    if state.rollback is not None:
         state.rollback.finished = event.get("ts")
         state.rollback.status = event.get("status")
-    elif kind == "roll_forward_started":
-        state.roll_forward = RollbackRecord(
-            event.get("reason"), event.get("trigger"), event.get("ts")
-        )
-        state.paused = None
-    elif kind == "roll_forward_finished" and state.roll_forward is not None:
+
+
+@FOLDS.on("roll_forward_started")
+def _roll_forward_started(state: LaunchState, event: dict[str, Any]) -> None:
+    state.roll_forward = RollbackRecord(event.get("reason"), event.get("trigger"), event.get("ts"))
+    state.paused = None
+
+
+@FOLDS.on("roll_forward_finished")
+def _roll_forward_finished(state: LaunchState, event: dict[str, Any]) -> None:
+    if state.roll_forward is not None:
         state.roll_forward.finished = event.get("ts")
         state.roll_forward.status = event.get("status")
-    elif kind == "point_of_no_return":
-        state.point_of_no_return = event
-    elif kind == "launch_paused":
-        state.paused = event
-        state.held = None
-    elif kind == "launch_held":
-        state.held = event
-    elif kind == "launch_unheld":
-        state.held = None
-    elif kind in ("awaiting_answer", "confirm_answered", "question_withdrawn"):
-        state.confirmations.append(event)
-    elif kind == "launch_resumed":
-        state.resumes.append(event)
-        state.paused = None
-    elif kind == "launch_finished":
-        state.finished = event
-        state.held = None
-    elif kind == "operator_decision":
-        state.decisions.append(event)
-        state.confirmations.append(event)
-    elif kind == "notification":
-        state.notifications.append(event)
-    elif kind.startswith("guard_"):
-        state.guard_events.append(event)
+
+
+@FOLDS.on("point_of_no_return")
+def _point_of_no_return(state: LaunchState, event: dict[str, Any]) -> None:
+    state.point_of_no_return = event
+
+
+@FOLDS.on("launch_paused")
+def _paused(state: LaunchState, event: dict[str, Any]) -> None:
+    state.paused = event
+    state.held = None
+
+
+@FOLDS.on("launch_held")
+def _held(state: LaunchState, event: dict[str, Any]) -> None:
+    state.held = event
+
+
+@FOLDS.on("launch_unheld")
+def _unheld(state: LaunchState, event: dict[str, Any]) -> None:
+    state.held = None
+
+
+@FOLDS.on("awaiting_answer", "confirm_answered", "question_withdrawn")
+def _confirmation(state: LaunchState, event: dict[str, Any]) -> None:
+    state.confirmations.append(event)
+
+
+@FOLDS.on("launch_resumed")
+def _resumed(state: LaunchState, event: dict[str, Any]) -> None:
+    state.resumes.append(event)
+    state.paused = None
+
+
+@FOLDS.on("launch_finished")
+def _launch_finished(state: LaunchState, event: dict[str, Any]) -> None:
+    state.finished = event
+    state.held = None
+
+
+@FOLDS.on("operator_decision")
+def _decision(state: LaunchState, event: dict[str, Any]) -> None:
+    state.decisions.append(event)
+    state.confirmations.append(event)
+
+
+@FOLDS.on("notification")
+def _notification(state: LaunchState, event: dict[str, Any]) -> None:
+    state.notifications.append(event)
+
+
+def _guard_record(state: LaunchState, event: dict[str, Any]) -> GuardRecord | None:
+    state.guard_events.append(event)
+    guard = event.get("guard")
+    return None if guard is None else state.guards.setdefault(guard, GuardRecord())
+
+
+@FOLDS.on(
+    "guard_planned",
+    "guards_anchored",
+    "guard_window_opened",
+    "guard_window_closed",
+    "guard_breach",
+    "guard_recovered",
+)
+def _guard(state: LaunchState, event: dict[str, Any]) -> None:
+    _guard_record(state, event)
+
+
+@FOLDS.on("guard_sample")
+def _guard_sample(state: LaunchState, event: dict[str, Any]) -> None:
+    record = _guard_record(state, event)
+    if record is not None:
+        record.samples += 1
+        if isinstance(event.get("value"), int | float):
+            record.values.append(event["value"])
+
+
+@FOLDS.on("guard_triggered", "guard_inconclusive")
+def _guard_verdict(state: LaunchState, event: dict[str, Any]) -> None:
+    record = _guard_record(state, event)
+    if record is not None:
+        record.breaches.append({k: event.get(k) for k in ("ts", "reason", "action", "value")})
+
+
+FOLDS.ignore(
+    "launch_started",  # the state's ``launch``, taken before the fold
+    "gate_refused",  # launch_finished says refused_by_gate; the reasons are in launch_started's gate
+    "monitoring_started",
+    "monitoring_finished",
+    "notification_failed",
+    "work_abandoned",
+    "wait_started",
+    "output",  # never journaled
+    "approval_ignored",
+    "rollback_requested",  # rollback_started follows; the request is the second terminal's ack
+    "rollback_step_retry",  # rollback_step_finished carries the attempts
+    "drill_injected",  # read by the drill summary straight from the journal
+    "drill_result",
+    "confirm_requested",  # the awaiting_answer that follows is what a second terminal answers
+    "remedy_preview",  # dry runs only: what a failure would run
+    "decision_needed",  # the question that follows (awaiting_answer) carries it
+    "rollback_refused",  # the second terminal that asked reads it as its answer
+)

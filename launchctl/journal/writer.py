@@ -35,11 +35,13 @@ class JournalWriter:
             raise JournalWriteFailed(f"cannot open journal {self.path}: {exc.strerror}") from None
 
     def append(self, event: dict[str, Any]) -> None:
+        self.append_line(json.dumps(event, ensure_ascii=False, default=str, separators=(",", ":")))
+
+    def append_line(self, text: str) -> None:
+        """One rendered event (without its newline), whole and on disk before this returns."""
         if self._fd is None:
             raise JournalWriteFailed("journal is not open")
-        line = (
-            json.dumps(event, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
-        ).encode()
+        line = (text + "\n").encode()
         size = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             written = os.write(self._fd, line)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TextIO
 
+from launchctl.journal.dispatch import EventTable
+
 Formatter = Callable[[dict[str, Any]], str | None]
 
 
@@ -15,6 +17,11 @@ def _time(event: dict[str, Any]) -> str:
     if not stamp:
         return " " * 8
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+
+
+def _value(e: dict[str, Any]) -> str:
+    value = e.get("value")
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _fmt_started(e: dict[str, Any]) -> str:
@@ -38,7 +45,8 @@ def _fmt_check(e: dict[str, Any]) -> str:
     return f"  check {e['kind']}{where} {e['subject']}: {e['status'].upper()} ({e.get('reason')})"
 
 
-_FORMATS: dict[str, Formatter] = {
+FORMATS: EventTable[Formatter] = EventTable("plain console")
+_LINES: dict[str, Formatter] = {
     "launch_started": lambda e: (
         f"launch {e['launch_id']}: {e['name']} — T0 {e['t0']}{' (dry run)' if e.get('dry_run') else ''}"
     ),
@@ -63,16 +71,60 @@ _FORMATS: dict[str, Formatter] = {
         f"  {e['step']} {e['status']}" + (f": {e['reason']}" if e.get("reason") else "")
     ),
     "rollback_finished": lambda e: f"⟲ rollback {e['status']} in {e.get('duration_s', 0):.1f}s",
+    "roll_forward_started": lambda e: f"⟳ ROLL FORWARD: {e.get('reason')}",
+    "roll_forward_step_started": lambda e: f"⟳ {e['step']}: {e.get('title', '')}",
+    "roll_forward_step_finished": lambda e: (
+        f"  {e['step']} {e['status']}" + (f": {e['reason']}" if e.get("reason") else "")
+    ),
+    "roll_forward_finished": lambda e: (
+        f"⟳ roll-forward {e['status']} in {e.get('duration_s', 0):.1f}s"
+    ),
+    "point_of_no_return": lambda e: f"⚑ point of no return: {e['step']} ({e.get('reason')})",
+    "decision_needed": lambda e: f"? A PERSON MUST DECIDE: {e.get('reason')}",
+    "rollback_refused": lambda e: f"  rollback request refused: {e.get('why')}",
+    "remedy_preview": lambda e: (
+        f"  if {e['step']} failed: {e.get('remedy')} would run "
+        f"{', '.join(e.get('would_run') or []) or 'nothing'}"
+    ),
     "launch_paused": lambda e: (
         f"⏸ paused: {e.get('reason')} — resume with: launchctl resume {e.get('journal', '')}"
     ),
     "launch_finished": lambda e: f"■ launch {e['status']} (exit {e['exit_code']})",
+    "launch_held": lambda e: f"⏸ held: {e.get('reason')}; guards keep watching",
+    "launch_unheld": lambda e: f"▶ hold ended by {e.get('user')}",
+    "confirm_answered": lambda e: f"  {e.get('by')} answered {e.get('answer')!r} ({e.get('how')})",
+    "guard_breach": lambda e: (
+        f"  guard {e['guard']} breaching: {_value(e)} {e.get('threshold', '')}"
+    ),
+    "guard_recovered": lambda e: f"  guard {e['guard']} recovered: {_value(e)}",
+    "guard_triggered": lambda e: f"⚠ {e.get('reason')} → {e.get('action')}",
+    "guard_inconclusive": lambda e: f"⚠ {e.get('reason')} → {e.get('action')}",
+    "rollback_requested": lambda e: f"⟲ rollback requested: {e.get('reason')}",
+    "work_abandoned": lambda e: f"  {e.get('step') or 'work'} abandoned: {e.get('reason')}",
+    "drill_injected": lambda e: f"✗ drill: injected {e.get('fault')}",
     "output": lambda e: (
         f"  | {e['line']}"
         if e.get("host") in (None, "localhost")
         else f"  | {e['host']}: {e['line']}"
     ),
 }
+for _name, _formatter in _LINES.items():
+    FORMATS.add(_formatter, _name)
+FORMATS.ignore(
+    "gate_refused",  # the CLI says why, on stderr
+    "monitoring_started",
+    "monitoring_finished",
+    "question_withdrawn",
+    "awaiting_answer",  # confirm_requested already printed the question
+    "approval_ignored",  # the second terminal that sent it says so
+    "guard_planned",  # plan shows guards its own way
+    "guards_anchored",
+    "guard_window_opened",
+    "guard_window_closed",
+    "guard_sample",  # one line per sample would drown the log; breaches are shown
+    "rollback_step_retry",
+    "drill_result",  # the drill command prints its own summary
+)
 
 
 class PlainConsole:
@@ -85,7 +137,7 @@ class PlainConsole:
     def __call__(self, event: dict[str, Any]) -> None:
         if event["event"] == "output" and not self.show_output:
             return
-        formatter = _FORMATS.get(event["event"])
+        formatter = FORMATS.get(event["event"])
         if formatter is None:
             return
         text = formatter(event)

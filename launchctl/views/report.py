@@ -70,30 +70,16 @@ def step_rows(state: LaunchState) -> list[dict[str, Any]]:
 def guard_summary(state: LaunchState) -> dict[str, Any]:
     """Per guard: how many samples, the last, lowest and highest values, and every breach."""
     summary: dict[str, Any] = {}
-    for event in state.guard_events:
-        guard = event.get("guard")
-        if guard is None:
-            continue
-        entry = summary.setdefault(guard, {"samples": 0, "values": [], "breaches": []})
-        if event["event"] == "guard_sample":
-            entry["samples"] += 1
-            if event.get("value") is not None:
-                entry["values"].append(event["value"])
-        elif event["event"] in ("guard_triggered", "guard_inconclusive"):
-            entry["breaches"].append(
-                {
-                    "ts": event.get("ts"),
-                    "reason": event.get("reason"),
-                    "action": event.get("action"),
-                    "value": event.get("value"),
-                }
-            )
-    for entry in summary.values():
-        values = entry.pop("values")
-        entry["last"] = values[-1] if values else None
-        entry["min"] = min(values) if values else None
-        entry["max"] = max(values) if values else None
-        entry["trend"] = values[-120:]
+    for guard, record in state.guards.items():
+        values = record.values
+        summary[guard] = {
+            "samples": record.samples,
+            "breaches": record.breaches,
+            "last": values[-1] if values else None,
+            "min": min(values) if values else None,
+            "max": max(values) if values else None,
+            "trend": values[-120:],
+        }
     return summary
 
 

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from launchctl.journal.dispatch import EventTable
+
 SPARK = "▁▂▃▄▅▆▇█"
+
+Handler = Callable[["ViewModel", dict[str, Any]], None]
+HANDLERS: EventTable[Handler] = EventTable("live view")
 
 
 def parse_ts(stamp: str | None) -> datetime | None:
@@ -87,10 +93,11 @@ class ViewModel:
             stamp = parse_ts(event.get("clock") or event.get("ts"))
             if stamp is not None:
                 self.clock = stamp
-            handler = getattr(self, "_on_" + event["event"], None)
+            handler = HANDLERS.get(event["event"])
             if handler is not None:
-                handler(event)
+                handler(self, event)
 
+    @HANDLERS.on("launch_started")
     def _on_launch_started(self, e: dict[str, Any]) -> None:
         self.name, self.launch_id, self.t0 = e["name"], e["launch_id"], parse_ts(e["t0"])
         self.mode = (
@@ -119,9 +126,11 @@ class ViewModel:
             self.banner = "GO WITH CAUTION: enhanced monitoring"
         self.phase = "running"
 
+    @HANDLERS.on("launch_resumed")
     def _on_launch_resumed(self, e: dict[str, Any]) -> None:
         self.notes.append(f"resumed by {e.get('user')}")
 
+    @HANDLERS.on("step_started")
     def _on_step_started(self, e: dict[str, Any]) -> None:
         row = self.steps.get(e["step"])
         if row is None:
@@ -137,10 +146,12 @@ class ViewModel:
         self.running = row.id
         self.output.clear()
 
+    @HANDLERS.on("confirm_requested")
     def _on_confirm_requested(self, e: dict[str, Any]) -> None:
         if e["step"] in self.steps and not e.get("dry_run"):
             self.steps[e["step"]].state = "confirm?"
 
+    @HANDLERS.on("command_finished")
     def _on_command_finished(self, e: dict[str, Any]) -> None:
         row = self.steps.get(e.get("step", ""))
         if row is not None and e.get("phase") != "rollback":
@@ -149,6 +160,7 @@ class ViewModel:
             else:
                 row.hosts_failed += 1
 
+    @HANDLERS.on("step_finished")
     def _on_step_finished(self, e: dict[str, Any]) -> None:
         row = self.steps.get(e["step"])
         if row is not None:
@@ -156,81 +168,147 @@ class ViewModel:
         if self.running == e["step"]:
             self.running = None
 
+    @HANDLERS.on("step_failed")
     def _on_step_failed(self, e: dict[str, Any]) -> None:
         if e["step"] in self.steps:
             self.steps[e["step"]].reason = e.get("reason")
 
+    @HANDLERS.on("step_interrupted")
     def _on_step_interrupted(self, e: dict[str, Any]) -> None:
         row = self.steps.get(e["step"])
         if row is not None:
             row.state, row.reason = "interrupted", e.get("reason")
 
+    @HANDLERS.on("point_of_no_return")
     def _on_point_of_no_return(self, e: dict[str, Any]) -> None:
         row = self.steps.get(e["step"])
         if row is not None:
             row.irreversible = e.get("reason")
         self.notes.append(f"⚑ point of no return: {e['step']} ({e.get('reason')})")
 
+    @HANDLERS.on("guard_window_opened")
     def _on_guard_window_opened(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
         row.status, row.threshold = "watching", e.get("threshold", row.threshold)
 
+    @HANDLERS.on("guard_window_closed")
     def _on_guard_window_closed(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
         row.status = "closed"
 
+    @HANDLERS.on("guard_sample")
     def _on_guard_sample(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
         row.value, row.status = e.get("value"), e["status"]
         row.history.append(e.get("value"))
 
+    @HANDLERS.on("guard_breach")
     def _on_guard_breach(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
         row.threshold = e.get("threshold", row.threshold)
         self.notes.append(f"guard {e['guard']} breaching: {e.get('value')} {row.threshold}")
 
+    @HANDLERS.on("guard_recovered")
     def _on_guard_recovered(self, e: dict[str, Any]) -> None:
         self.notes.append(f"guard {e['guard']} recovered: {e.get('value')}")
 
+    @HANDLERS.on("guard_triggered")
     def _on_guard_triggered(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
         row.breaches += 1
         self.notes.append(e.get("reason", "guard breach"))
 
-    _on_guard_inconclusive = _on_guard_triggered
+    HANDLERS.add(_on_guard_triggered, "guard_inconclusive")
 
+    @HANDLERS.on("guard_planned")
     def _on_guard_planned(self, e: dict[str, Any]) -> None:
         self.guards.setdefault(e["guard"], GuardRow(e["guard"])).threshold = e.get("threshold", "")
 
+    @HANDLERS.on("monitoring_started")
     def _on_monitoring_started(self, e: dict[str, Any]) -> None:
         self.phase = f"monitoring guards until {parse_ts(e['until']).astimezone():%H:%M:%S}"
 
+    @HANDLERS.on("rollback_started")
     def _on_rollback_started(self, e: dict[str, Any]) -> None:
-        self.phase, self.rollback_reason = "ROLLING BACK", e.get("reason")
+        self._remedy_started("ROLLING BACK", e)
+
+    @HANDLERS.on("roll_forward_started")
+    def _on_roll_forward_started(self, e: dict[str, Any]) -> None:
+        self._remedy_started("ROLLING FORWARD", e)
+
+    def _remedy_started(self, phase: str, e: dict[str, Any]) -> None:
+        self.phase, self.rollback_reason = phase, e.get("reason")
         self.rollback_steps = {step: "pending" for step in e.get("steps", [])}
 
+    @HANDLERS.on("decision_needed")
+    def _on_decision_needed(self, e: dict[str, Any]) -> None:
+        self.phase = "A PERSON MUST DECIDE"
+        self.notes.append(e.get("reason", "a person must decide"))
+
+    @HANDLERS.on("rollback_refused")
+    def _on_rollback_refused(self, e: dict[str, Any]) -> None:
+        self.notes.append(f"rollback refused: {e.get('why')}")
+
+    @HANDLERS.on("rollback_step_started", "roll_forward_step_started")
     def _on_rollback_step_started(self, e: dict[str, Any]) -> None:
         self.rollback_steps[e["step"]] = "running"
         self.output.clear()
 
+    @HANDLERS.on("rollback_step_finished", "roll_forward_step_finished")
     def _on_rollback_step_finished(self, e: dict[str, Any]) -> None:
         self.rollback_steps[e["step"]] = e["status"]
 
+    @HANDLERS.on("launch_paused")
     def _on_launch_paused(self, e: dict[str, Any]) -> None:
         self.phase = "PAUSED"
         self.notes.append(e.get("reason", "paused"))
 
+    @HANDLERS.on("launch_held")
+    def _on_launch_held(self, e: dict[str, Any]) -> None:
+        self.phase = "HELD (guards watching)"
+        self.notes.append(f"held: {e.get('reason')}")
+
+    @HANDLERS.on("launch_unheld")
+    def _on_launch_unheld(self, e: dict[str, Any]) -> None:
+        self.phase = "running"
+
+    @HANDLERS.on("launch_finished")
     def _on_launch_finished(self, e: dict[str, Any]) -> None:
         self.outcome, self.phase = e["status"], "finished"
         self.running = None
 
+    @HANDLERS.on("notification")
     def _on_notification(self, e: dict[str, Any]) -> None:
         if e.get("milestone") in ("step", "go_live", "guard_warning"):
             self.notes.append("notify: " + e["message"])
 
+    @HANDLERS.on("output")
     def _on_output(self, e: dict[str, Any]) -> None:
         host = e.get("host")
         self.output.append(e["line"] if host in (None, "localhost") else f"{host}: {e['line']}")
+
+
+HANDLERS.ignore(
+    "gate_refused",  # the launch never starts: nothing to show live
+    "monitoring_finished",
+    "notification_failed",
+    "work_abandoned",
+    "wait_started",
+    "check_result",
+    "confirm_answered",
+    "question_withdrawn",
+    "approval_ignored",
+    "operator_decision",
+    "guards_anchored",
+    "rollback_requested",
+    "rollback_step_retry",
+    "rollback_finished",
+    "roll_forward_finished",  # launch_finished follows with the outcome
+    "awaiting_answer",  # the step's row already says confirm?
+    "remedy_preview",  # dry runs are not shown live
+    "drill_injected",
+    "drill_result",
+)
 
 
 def _number(threshold: str) -> float | None:

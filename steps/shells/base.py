@@ -19,7 +19,7 @@ from typing import Protocol
 
 from steps.cancel import CancelToken
 from steps.results import CommandResult
-from steps.shells.output import OutputCapture
+from steps.shells.output import OutputCapture, TextFilter
 
 OutputListener = Callable[[str, str], None]
 """Called with (host, line) for every line a command prints."""
@@ -41,8 +41,11 @@ class Shell(Protocol):
         timeout: float,
         cancel: CancelToken | None = None,
         on_output: OutputListener | None = None,
+        output_filter: TextFilter | None = None,
     ) -> CommandResult:
-        """Run ``command`` to completion, its deadline, or cancellation; never raises for the command's own failure."""
+        """Run ``command`` to completion, its deadline, or cancellation; never raises for the
+        command's own failure. ``output_filter`` (secret masking) sees the output before it is
+        split into lines, cut to length or shown."""
         ...
 
     def close(self) -> None: ...
@@ -118,10 +121,11 @@ class Runner(ABC):
         timeout: float,
         cancel: CancelToken | None = None,
         on_output: OutputListener | None = None,
+        output_filter: TextFilter | None = None,
     ) -> CommandResult:
         started = time.monotonic()
         listener = (lambda line: on_output(self.host, line)) if on_output else None
-        capture = OutputCapture(listener)
+        capture = OutputCapture(listener, text_filter=output_filter)
         try:
             running = self.start(command, env, capture, timeout, cancel)
         except NotStarted as refused:

@@ -231,4 +231,4 @@ def close_quietly(connection: Any, sock: Any) -> None:
 
 def short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return text.splitlines()[0]
