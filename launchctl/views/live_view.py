@@ -211,7 +211,7 @@ class LiveView:
         title = f"output: {self.model.running}" if self.model.running else "output"
         lines = list(self.model.output) or ["(no output yet)"]
         return Panel(
-            Text("\n".join(lines), overflow="ellipsis", no_wrap=True),
+            Text.from_ansi("\n".join(lines), overflow="ellipsis", no_wrap=True),
             title=title,
             title_align="left",
             border_style="dim",

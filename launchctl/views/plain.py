@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from launchctl.journal.dispatch import EventTable
+from launchctl.views.sanitize import terminal_safe
 
 Formatter = Callable[[dict[str, Any]], str | None]
 
@@ -145,7 +146,7 @@ class PlainConsole:
             return
         prefix = " " * 8 if event["event"] == "output" else _time(event)
         try:
-            self.stream.write(f"{prefix} {text}\n")
+            self.stream.write(f"{prefix} {terminal_safe(text)}\n")
             self.stream.flush()
         except (BrokenPipeError, ValueError):
             pass

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from launchctl.journal.replay import LaunchState
+from launchctl.views.sanitize import terminal_safe
 
 OUTCOMES = {
     "completed": "Launch completed",
@@ -167,6 +168,11 @@ def _md_escape(text: Any) -> str:
 
 
 def render_markdown(state: LaunchState) -> str:
+    """The record for people; output in it keeps its colour and nothing else (``terminal_safe``)."""
+    return terminal_safe(_markdown(state))
+
+
+def _markdown(state: LaunchState) -> str:
     data = to_json_data(state)
     mode = data["mode"]
     kind = "dry run" if mode.get("dry_run") else "live"

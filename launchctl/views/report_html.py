@@ -11,6 +11,7 @@ from launchctl.journal.replay import LaunchState
 from launchctl.views.guard_chart import render_chart
 from launchctl.views.guard_record import guard_charts, timeline_marks
 from launchctl.views.report import OUTCOMES, _dt, _hms, format_value, to_json_data
+from launchctl.views.sanitize import terminal_safe
 
 STATUS_COLOURS = {
     "ok": "#2e7d32",
@@ -62,7 +63,8 @@ def render_html(state: LaunchState) -> str:
         _notifications(data),
         "</body></html>",
     ]
-    return "\n".join(p for p in parts if p)
+    # Escaped for HTML piece by piece above; control characters are shown, colour codes dropped.
+    return terminal_safe("\n".join(p for p in parts if p), colour=False)
 
 
 def _meta(data: dict[str, Any]) -> str:

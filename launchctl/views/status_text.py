@@ -9,6 +9,7 @@ from launchctl.journal.lock import driver_alive
 from launchctl.journal.reader import read_journal
 from launchctl.journal.replay import replay
 from launchctl.views.report import _hms, no_return_side, outcome_of, step_rows
+from launchctl.views.sanitize import terminal_safe
 
 
 def _remedy(record: Any) -> dict[str, Any] | None:
@@ -92,4 +93,4 @@ def render_status(data: dict[str, Any]) -> str:
             lines += [f"   {k}: {v}" for k, v in rb["steps"].items()]
     if data["torn_lines"]:
         lines.append(f"\n(note: {data['torn_lines']} torn journal line(s) ignored)")
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from launchctl.journal.dispatch import EventTable
+from launchctl.views.sanitize import terminal_safe
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -89,6 +90,7 @@ class ViewModel:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply(self, event: dict[str, Any]) -> None:
+        event = _clean(event)
         with self.lock:
             stamp = parse_ts(event.get("clock") or event.get("ts"))
             if stamp is not None:
@@ -112,7 +114,7 @@ class ViewModel:
                 item["step"],
                 item["title"],
                 item["offset"],
-                parse_ts(item["planned"]),
+                parse_ts(item.get("planned")),
                 item.get("target", "local"),
             )
         for guard in e.get("guards", []):
@@ -309,6 +311,25 @@ HANDLERS.ignore(
     "drill_injected",
     "drill_result",
 )
+
+
+def _clean(event: dict[str, Any]) -> dict[str, Any]:
+    """Every text the view may show made terminal-safe; an output line keeps its colour (the
+    output panel renders SGR), everything else shows as plain text in a table cell."""
+    return {
+        key: terminal_safe(value) if key == "line" and isinstance(value, str) else _plain(value)
+        for key, value in event.items()
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return terminal_safe(value, colour=False)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _number(threshold: str) -> float | None:
