@@ -113,6 +113,18 @@ def _parse_speed(ctx: click.Context, param: click.Parameter, value: float) -> fl
     return value
 
 
+def _parse_mode(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        mode = int(value, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise click.BadParameter(f"{value!r}: give permissions in octal, e.g. 0600 or 0640")
+    return mode
+
+
 def run_options(command):
     """The options ``run`` and ``drill`` share."""
     options = [
@@ -257,13 +269,23 @@ def status(journal_dir: Path, fmt: str) -> None:
     "--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown"
 )
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (mode 0600: a report holds command output and launch details).",
 )
-def report(journal_dir: Path, fmt: str, output: Path | None) -> None:
+@click.option(
+    "--mode",
+    "file_mode",
+    callback=_parse_mode,
+    metavar="OCTAL",
+    help="Permissions of the -o file, e.g. 0640 (default 0600).",
+)
+def report(journal_dir: Path, fmt: str, output: Path | None, file_mode: int | None) -> None:
     """The launch record."""
     from launchctl.journal.reader import read_journal
     from launchctl.journal.replay import replay
-    from launchctl.views.report import render_json, render_markdown
+    from launchctl.views.report import render_json, render_markdown, write_private
 
     read = read_journal(journal_dir)
     state = replay(read.events, read.torn_lines)
@@ -276,7 +298,7 @@ def report(journal_dir: Path, fmt: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    output.write_text(text, encoding="utf-8")
+    write_private(output, text, 0o600 if file_mode is None else file_mode)
     click.echo(f"wrote {output}", err=True)
 
 

@@ -27,6 +27,7 @@ from launchctl.errors import RunbookChanged
 from launchctl.journal.catalogue import iso
 from launchctl.journal.lock import JournalLock
 from launchctl.journal.masking import SecretMasker, masker_for
+from launchctl.journal.private import check_private, make_private_dir
 from launchctl.journal.reader import read_journal
 from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState, replay
@@ -139,6 +140,7 @@ def start_launch(
     gate = evaluate_gate(load_checklist(runbook.gate)) if runbook.gate else None
     journal_dir = (options.journal or Path(".launchctl") / launch_id).absolute()
     echo(f"journal: {journal_dir}")
+    _warn_if_shared(journal_dir, echo)
     if gate is not None:
         echo(f"gate: {gate.decision.value} (critical {gate.critical}, total {gate.total})")
     for line in render_no_return(
@@ -231,6 +233,7 @@ def resume_launch(
                 f"launch {state.launch_id} already finished: {state.finished.get('status')}; nothing to resume"
             )
             return int(state.finished.get("exit_code", 0))
+        _warn_if_shared(journal_dir, echo)
         runbook = _recorded_runbook(state)
         _check_same_steps(runbook, state.launch, force, echo)
         reopened = _reopen(journal_dir, state, runbook, yes=yes, environ=environ, display=display)
@@ -273,6 +276,7 @@ def rollback_here(
         if state.rollback is not None and state.rollback.status is not None:
             echo(f"{state.launch_id}: already rolled back ({state.rollback.status}); nothing to do")
             return EXIT_BAD_INPUT
+        _warn_if_shared(journal_dir, echo)
         runbook = _recorded_runbook(state)
         reopened = _reopen(journal_dir, state, runbook, yes=True, environ=environ, display=display)
         echo(f"journal: {journal_dir}")
@@ -430,7 +434,7 @@ def _open_journal(
             f"{directory} already holds a journal; resume it with `launchctl resume {directory}`"
         )
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(directory)
     except OSError as exc:
         raise InputError(f"cannot create journal directory {directory}: {exc.strerror}") from None
     lock = JournalLock(directory)
@@ -442,6 +446,13 @@ def _open_journal(
         lock.release()
         raise
     return lock, writer
+
+
+def _warn_if_shared(journal_dir: Path, echo: Callable[[str], None]) -> None:
+    """One warning line when others can read the journal (writing by others is refused)."""
+    warning = check_private(journal_dir)
+    if warning is not None:
+        echo(warning)
 
 
 def _masker(runbook: model.Runbook, environ: Mapping[str, str]) -> SecretMasker:

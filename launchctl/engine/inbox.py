@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launchctl.journal.private import open_private
+
 ROLLBACK_REQUEST_FILE = "rollback.request"
 APPROVAL_REQUEST_FILE = "approve.request"
 
@@ -35,7 +37,7 @@ def leave(directory: Path, name: str, text: str) -> Path:
     """Write a request atomically; returns its path."""
     path = directory / name
     temporary = directory / f".{name}.{os.getpid()}"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_private(temporary, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(temporary, path)

@@ -8,19 +8,22 @@ import os
 from pathlib import Path
 
 from launchctl.errors import JournalBusy
+from launchctl.journal.private import check_private, open_private
 
 LOCK_FILE = "journal.lock"
 
 
 class JournalLock:
-    """Exclusive ownership of a journal directory for this process's lifetime."""
+    """Exclusive ownership of a journal directory for this process's lifetime. A directory
+    others can write is refused before the lock is taken (``check_private``)."""
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / LOCK_FILE
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        check_private(self.path.parent)
+        fd = open_private(self.path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

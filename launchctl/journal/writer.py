@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from launchctl.errors import JournalWriteFailed
+from launchctl.journal.private import make_private_dir, open_private
 
 JOURNAL_FILE = "journal.jsonl"
 
@@ -28,9 +29,9 @@ class JournalWriter:
 
     def open(self) -> None:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.directory)
             repair_torn_tail(self.path)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise JournalWriteFailed(f"cannot open journal {self.path}: {exc.strerror}") from None
 

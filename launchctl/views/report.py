@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from launchctl.journal.replay import LaunchState
 from launchctl.views.sanitize import terminal_safe
+from runbook.errors import InputError
 
 OUTCOMES = {
     "completed": "Launch completed",
@@ -316,3 +319,15 @@ def _command_tails(commands: list[dict[str, Any]]) -> list[str]:
         if command.get("tail"):
             lines += ["", "```", *command["tail"][-20:], "```"]
     return lines
+
+
+def write_private(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a report file with exactly ``mode`` (0600 by default), whatever the umask or the
+    mode an existing file had: a report carries command output and launch details."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(text)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
