@@ -27,11 +27,21 @@ def _echo_err(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _display(dry_run: bool = False):
-    """The live view on a terminal, plain timestamped lines otherwise."""
+def _display(dry_run: bool = False, log_format: str = "auto"):
+    """The live view on a terminal, plain timestamped lines otherwise, or JSON lines."""
     from launchctl.views.terminal import make_display
 
-    return make_display(dry_run)
+    return make_display(dry_run, log_format)
+
+
+LOG_FORMAT_OPTION = click.option(
+    "--log-format",
+    type=click.Choice(["auto", "plain", "json"]),
+    default="auto",
+    show_default=True,
+    help="auto: the live view on a terminal, plain lines otherwise; "
+    "json: every event as one JSON line on stdout (for CI and log shippers).",
+)
 
 
 def _load(runbook_path: str, var: tuple[str, ...] = (), targets: str | None = None):
@@ -163,6 +173,7 @@ def run_options(command):
             is_flag=True,
             help="Start even though T0 is so far past that steps are already late.",
         ),
+        LOG_FORMAT_OPTION,
     ]
     for option in reversed(options):
         command = option(command)
@@ -170,7 +181,8 @@ def run_options(command):
 
 
 def _run_setup(runbook: str, var: tuple[str, ...], targets: str | None, **given):
-    """The runbook and the one ``RunOptions`` from ``run``/``drill``'s options."""
+    """The runbook and the one ``RunOptions`` from ``run``/``drill``'s options (``--log-format``
+    is the display's, not the launch's)."""
     from launchctl.engine.assembly import RunOptions
     from runbook.loader import parse_var_overrides
 
@@ -181,12 +193,13 @@ def _run_setup(runbook: str, var: tuple[str, ...], targets: str | None, **given)
 
 @cli.command()
 @run_options
-def run(runbook, var, targets, **given) -> int:
+def run(runbook, var, targets, log_format, **given) -> int:
     """Run the launch."""
     from launchctl.engine.assembly import start_launch
 
     book, options = _run_setup(runbook, var, targets, **given)
-    return start_launch(book, options, os.environ, _echo_err, display=_display(options.dry_run))
+    display = _display(options.dry_run, log_format)
+    return start_launch(book, options, os.environ, _echo_err, display=display)
 
 
 @cli.command()
@@ -208,7 +221,7 @@ def run(runbook, var, targets, **given) -> int:
     is_flag=True,
     help="Run the launch for real up to the fault, and the rollback for real.",
 )
-def drill(runbook, var, targets, fail_at, breach, at, live, **given) -> Outcome | int:
+def drill(runbook, var, targets, fail_at, breach, at, live, log_format, **given) -> Outcome | int:
     """Rollback drill: inject a failure, run the rollback, time it. Exit 0 when the rollback completed."""
     from launchctl.engine.assembly import start_launch
     from launchctl.engine.drill import DrillSpec
@@ -226,9 +239,11 @@ def drill(runbook, var, targets, fail_at, breach, at, live, **given) -> Outcome 
             journal_dirs.append(Path(text.removeprefix("journal: ")))
         _echo_err(text)
 
-    code = start_launch(book, options, os.environ, echo, display=_display(options.dry_run))
+    display = _display(options.dry_run, log_format)
+    code = start_launch(book, options, os.environ, echo, display=display)
     summary = summarize(read_journal(journal_dirs[0]).events)
-    click.echo(render_summary(summary, options.dry_run))
+    # With --log-format json stdout carries only JSON lines; the summary is for a person.
+    click.echo(render_summary(summary, options.dry_run), err=log_format == "json")
     if summary["rollback_status"] == "complete":
         return Outcome.DRILL_ROLLBACK_COMPLETE
     return Outcome.ROLLBACK_INCOMPLETE if summary["rollback_status"] == "incomplete" else code
@@ -238,17 +253,14 @@ def drill(runbook, var, targets, fail_at, breach, at, live, **given) -> Outcome 
 @click.argument("journal_dir", type=click.Path(path_type=Path))
 @click.option("--yes", is_flag=True, help="Re-run the step that was in flight without asking.")
 @click.option("--force", is_flag=True, help="Resume even though the runbook's steps changed.")
-def resume(journal_dir: Path, yes: bool, force: bool) -> int:
+@LOG_FORMAT_OPTION
+def resume(journal_dir: Path, yes: bool, force: bool, log_format: str) -> int:
     """Go on with an interrupted launch."""
     from launchctl.engine.assembly import resume_launch
 
+    display = _display(log_format=log_format)
     return resume_launch(
-        journal_dir,
-        yes=yes,
-        force=force,
-        environ=os.environ,
-        echo=_echo_err,
-        display=_display(),
+        journal_dir, yes=yes, force=force, environ=os.environ, echo=_echo_err, display=display
     )
 
 
@@ -363,7 +375,10 @@ def gate(checklist: str, fmt: str, runbook_path: str | None) -> Outcome:
     is_flag=True,
     help="Roll back even though an irreversible step has started (recorded with your name).",
 )
-def rollback(journal_dir: Path, reason: str, force_past_no_return: bool) -> Outcome | int:
+@LOG_FORMAT_OPTION
+def rollback(
+    journal_dir: Path, reason: str, force_past_no_return: bool, log_format: str
+) -> Outcome | int:
     """Roll a launch back now: asks the live driver, or runs the rollback sequence when none is live."""
     import getpass
 
@@ -377,7 +392,7 @@ def rollback(journal_dir: Path, reason: str, force_past_no_return: bool) -> Outc
                 why,
                 environ=os.environ,
                 echo=_echo_err,
-                display=_display(),
+                display=_display(log_format=log_format),
                 forced_by=forced_by,
             )
         )

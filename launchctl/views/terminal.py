@@ -1,4 +1,5 @@
-"""How a launch shows itself: the live view on a terminal, plain timestamped lines otherwise.
+"""How a launch shows itself: the live view on a terminal, plain timestamped lines otherwise,
+or (``--log-format json``) the journal's own JSON lines on stdout for CI and log shippers.
 
 A ``Display`` gives the recorder its sinks, and gives the operator a way to
 pause the screen while a question is asked.
@@ -12,7 +13,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from launchctl.views.json_lines import JsonLines
 from launchctl.views.plain import PlainConsole
+
+LOG_FORMATS = ("auto", "plain", "json")
+"""auto: the live view on a terminal, plain lines otherwise; plain; json: one event per line."""
 
 
 class Display:
@@ -44,8 +49,10 @@ def wants_live_view(dry_run: bool) -> bool:
     return sys.stdout.isatty() and sys.stdin.isatty()
 
 
-def make_display(dry_run: bool = False) -> Display:
-    if wants_live_view(dry_run):
+def make_display(dry_run: bool = False, log_format: str = "auto") -> Display:
+    if log_format == "json":
+        return Display([JsonLines()])
+    if log_format == "auto" and wants_live_view(dry_run):
         from launchctl.views.live_view import LiveView
 
         view = LiveView()
