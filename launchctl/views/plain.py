@@ -25,6 +25,10 @@ def _value(e: dict[str, Any]) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _fmt_verdict(e: dict[str, Any]) -> str:
+    return f"⚠ {e.get('reason')} → {e.get('action')}"
+
+
 def _fmt_started(e: dict[str, Any]) -> str:
     late = f", LATE by {e['late_s']:.0f}s" if e.get("late_s", 0) >= 1 else ""
     attempt = f" (attempt {e['attempt']})" if e.get("attempt", 1) > 1 else ""
@@ -98,8 +102,8 @@ _LINES: dict[str, Formatter] = {
         f"  guard {e['guard']} breaching: {_value(e)} {e.get('threshold', '')}"
     ),
     "guard_recovered": lambda e: f"  guard {e['guard']} recovered: {_value(e)}",
-    "guard_triggered": lambda e: f"⚠ {e.get('reason')} → {e.get('action')}",
-    "guard_inconclusive": lambda e: f"⚠ {e.get('reason')} → {e.get('action')}",
+    "guard_triggered": _fmt_verdict,
+    "guard_inconclusive": _fmt_verdict,
     "rollback_requested": lambda e: f"⟲ rollback requested: {e.get('reason')}",
     "work_abandoned": lambda e: f"  {e.get('step') or 'work'} abandoned: {e.get('reason')}",
     "drill_injected": lambda e: f"✗ drill: injected {e.get('fault')}",

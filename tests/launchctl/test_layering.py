@@ -61,7 +61,7 @@ def test_imports_go_one_way_and_libraries_stay_home(package, path):
 def test_help_does_not_import_heavy_libraries():
     code = (
         "import sys; from launchctl.cli import run_cli; run_cli(['--help']);"
-        "print('loaded=' + ','.join(m for m in ('fabric', 'paramiko', 'httpx', 'rich', 'tenacity', 'tree_sitter') if m in sys.modules))"
+        "print('loaded=' + ','.join(m for m in ('fabric', 'paramiko', 'httpx', 'rich', 'tenacity', 'tree_sitter', 'structlog') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
