@@ -43,9 +43,12 @@ class UndeclaredEvent(Exception):
     """An event, or a field of one, that the catalogue does not declare (strict mode only)."""
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
+
+
 def render_line(record: dict[str, Any]) -> str:
     """One event as the journal and ``--log-format json`` write it: compact JSON, one line."""
-    return json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
+    return _ENCODER.encode(record)
 
 
 class _Journal:
@@ -54,8 +57,8 @@ class _Journal:
     def __init__(self, writer: JournalWriter | None) -> None:
         self.writer = writer
 
-    def msg(self, line: str, record: dict[str, Any]) -> dict[str, Any]:
-        if self.writer is not None:
+    def msg(self, line: str | None, record: dict[str, Any]) -> dict[str, Any]:
+        if self.writer is not None and line is not None:
             self.writer.append_line(line)
         return record
 
@@ -141,9 +144,14 @@ class Recorder:
         return record
 
 
-def _render(_logger: Any, _method: str, record: EventDict) -> tuple[tuple[str], dict[str, Any]]:
-    """The journal line, and the record itself for the sinks that come after the journal."""
-    return (render_line(dict(record)),), {"record": dict(record)}
+def _render(
+    logger: _Journal, _method: str, record: EventDict
+) -> tuple[tuple[str | None], dict[str, Any]]:
+    """The journal line (none when nothing is journaled, as in ``plan``), and the record itself
+    for the sinks that come after the journal."""
+    record = dict(record)
+    line = render_line(record) if getattr(logger, "writer", True) is not None else None
+    return (line,), {"record": record}
 
 
 def processor_chain(recorder: Recorder) -> list[Callable[..., Any]]:
