@@ -28,12 +28,12 @@ class ExitCode(IntEnum):
     OK = 0
     """Done as planned: launch completed, drill's rollback completed, gate GO, file valid."""
     SETBACK = 1
-    """Done, not as planned, nobody needs to act now: rolled back and restored, GO WITH CAUTION,
-    a preflight problem."""
+    """Done, not as planned, nobody needs to act now: rolled back and restored (or rolled
+    forward past the point of no return), GO WITH CAUTION, a preflight problem."""
     BAD_INPUT = 2
     """Bad input: an unreadable or invalid file, a bad option value, a journal in use."""
     ROLLBACK_INCOMPLETE = 3
-    """A rollback failed or did not finish: a person must act."""
+    """A rollback (or roll-forward) failed or did not finish: a person must act."""
     NO_GO = 4
     """Refused by the go/no-go gate."""
     PAUSED = 5
@@ -49,7 +49,9 @@ class Outcome(StrEnum):
 
     COMPLETED = "completed"
     ROLLED_BACK = "rolled_back"
+    ROLLED_FORWARD = "rolled_forward"
     ROLLBACK_INCOMPLETE = "rollback_incomplete"
+    ROLL_FORWARD_INCOMPLETE = "roll_forward_incomplete"
     PAUSED = "paused"
     REFUSED_BY_GATE = "refused_by_gate"
     GATE_GO = "gate_go"
@@ -71,7 +73,9 @@ class Outcome(StrEnum):
 _EXIT_CODES: dict[Outcome, ExitCode] = {
     Outcome.COMPLETED: ExitCode.OK,
     Outcome.ROLLED_BACK: ExitCode.SETBACK,
+    Outcome.ROLLED_FORWARD: ExitCode.SETBACK,
     Outcome.ROLLBACK_INCOMPLETE: ExitCode.ROLLBACK_INCOMPLETE,
+    Outcome.ROLL_FORWARD_INCOMPLETE: ExitCode.ROLLBACK_INCOMPLETE,
     Outcome.PAUSED: ExitCode.PAUSED,
     Outcome.REFUSED_BY_GATE: ExitCode.NO_GO,
     Outcome.GATE_GO: ExitCode.OK,

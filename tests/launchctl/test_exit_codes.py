@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 SPEC_CODES = {
     Outcome.COMPLETED: 0,
     Outcome.ROLLED_BACK: 1,
+    Outcome.ROLLED_FORWARD: 1,
+    Outcome.ROLL_FORWARD_INCOMPLETE: 3,
     Outcome.GATE_GO: 0,
     Outcome.GATE_CAUTION: 1,
     Outcome.GATE_NO_GO: 4,
@@ -136,3 +138,15 @@ def test_the_console_script_exits_with_the_mapped_code(tmp_path):
         text=True,
     )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+def test_every_status_a_launch_can_finish_with_is_an_outcome_with_its_code():
+    finished = {
+        "completed": 0,
+        "rolled_back": 1,
+        "rolled_forward": 1,
+        "rollback_incomplete": 3,
+        "roll_forward_incomplete": 3,
+        "refused_by_gate": 4,
+    }
+    assert {status: int(exit_code_for(Outcome(status))) for status in finished} == finished
