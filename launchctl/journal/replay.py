@@ -182,30 +182,32 @@ def _check(state: LaunchState, event: dict[str, Any]) -> None:
         _step(state, event).checks.append(event)
 
 
-@FOLDS.on("rollback_started")
-def _rollback_started(state: LaunchState, event: dict[str, Any]) -> None:
-    state.rollback = RollbackRecord(event.get("reason"), event.get("trigger"), event.get("ts"))
-    state.paused = None
+def _remedy_started(attribute: str) -> Fold:
+    """The fold for ``rollback_started`` or ``roll_forward_started``: the sequence's record."""
+
+    def fold(state: LaunchState, event: dict[str, Any]) -> None:
+        record = RollbackRecord(event.get("reason"), event.get("trigger"), event.get("ts"))
+        setattr(state, attribute, record)
+        state.paused = None
+
+    return fold
 
 
-@FOLDS.on("rollback_finished")
-def _rollback_finished(state: LaunchState, event: dict[str, Any]) -> None:
-    if state.rollback is not None:
-        state.rollback.finished = event.get("ts")
-        state.rollback.status = event.get("status")
+def _remedy_finished(attribute: str) -> Fold:
+    """The fold for ``rollback_finished`` or ``roll_forward_finished``."""
+
+    def fold(state: LaunchState, event: dict[str, Any]) -> None:
+        record: RollbackRecord | None = getattr(state, attribute)
+        if record is not None:
+            record.finished = event.get("ts")
+            record.status = event.get("status")
+
+    return fold
 
 
-@FOLDS.on("roll_forward_started")
-def _roll_forward_started(state: LaunchState, event: dict[str, Any]) -> None:
-    state.roll_forward = RollbackRecord(event.get("reason"), event.get("trigger"), event.get("ts"))
-    state.paused = None
-
-
-@FOLDS.on("roll_forward_finished")
-def _roll_forward_finished(state: LaunchState, event: dict[str, Any]) -> None:
-    if state.roll_forward is not None:
-        state.roll_forward.finished = event.get("ts")
-        state.roll_forward.status = event.get("status")
+for _remedy in ("rollback", "roll_forward"):
+    FOLDS.add(_remedy_started(_remedy), f"{_remedy}_started")
+    FOLDS.add(_remedy_finished(_remedy), f"{_remedy}_finished")
 
 
 @FOLDS.on("point_of_no_return")
