@@ -1,12 +1,11 @@
 """The one exception tree of launchctl.
 
 Every error a user can cause or meet derives from ``LaunchctlError`` and carries
-the outcome the CLI maps to an exit code at its single boundary (the exit-code table in
-README.md). Beside the tree
-sits the one exit-code table: ``ExitCode`` says what each code means to the
-person or script reading it, ``Outcome`` names everything a command can end in,
-and ``exit_code_for`` is the only place an outcome becomes a code. It lives in
-``runbook`` because every other package may import from here.
+the outcome the CLI maps to an exit code at its single boundary (the exit-code table
+in README.md). Beside the tree sits that table: ``ExitCode`` says what each code
+means to the person or script reading it, ``Outcome`` names everything a command
+can end in, and ``exit_code_for`` is the only place an outcome becomes a code. It
+lives in ``runbook`` because every other package may import from here.
 
     LaunchctlError                 exit_code chosen by the raiser
     ├── InputError                 2: bad runbook / checklist / targets / option
