@@ -54,10 +54,8 @@ class GuardSupervisor:
         for record in state.steps.values() if state else []:
             if record.status == "ok" and record.finished:
                 times.finished[record.id] = parse_iso(record.finished)
-        for event in reversed(state.guard_events if state else []):
-            if event["event"] == "guards_anchored":
-                times.go_live = parse_iso(event["anchor"])
-                break
+        if state is not None and state.go_live is not None:
+            times.go_live = parse_iso(state.go_live)
         return times
 
     def start(self) -> None:

@@ -49,10 +49,12 @@ class RollbackRecord:
 
 @dataclass
 class GuardRecord:
-    """What a guard saw: its samples' values (in order) and every verdict it reached."""
+    """What a guard saw: its samples' values (in order), each sample with its moment (the launch
+    clock where there is one) and why it had no value, and every verdict it reached."""
 
     samples: int = 0
     values: list[float] = field(default_factory=list)
+    readings: list[tuple[str, float | None, str]] = field(default_factory=list)
     breaches: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -69,6 +71,7 @@ class LaunchState:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     guard_events: list[dict[str, Any]] = field(default_factory=list)
     guards: dict[str, GuardRecord] = field(default_factory=dict)
+    go_live: str | None = None  # the last guards_anchored: guard windows in T+ hang on it
     confirmations: list[dict[str, Any]] = field(default_factory=list)
     held: dict[str, Any] | None = None
     resumes: list[dict[str, Any]] = field(default_factory=list)
@@ -265,9 +268,14 @@ def _guard_record(state: LaunchState, event: dict[str, Any]) -> GuardRecord | No
     return None if guard is None else state.guards.setdefault(guard, GuardRecord())
 
 
+@FOLDS.on("guards_anchored")
+def _anchored(state: LaunchState, event: dict[str, Any]) -> None:
+    state.guard_events.append(event)
+    state.go_live = event.get("anchor", state.go_live)
+
+
 @FOLDS.on(
     "guard_planned",
-    "guards_anchored",
     "guard_window_opened",
     "guard_window_closed",
     "guard_breach",
@@ -280,10 +288,17 @@ def _guard(state: LaunchState, event: dict[str, Any]) -> None:
 @FOLDS.on("guard_sample")
 def _guard_sample(state: LaunchState, event: dict[str, Any]) -> None:
     record = _guard_record(state, event)
-    if record is not None:
-        record.samples += 1
-        if isinstance(event.get("value"), int | float):
-            record.values.append(event["value"])
+    if record is None:
+        return
+    record.samples += 1
+    value = event.get("value")
+    number = (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    )
+    if number is not None:
+        record.values.append(value)
+    why = "" if number is not None else str(event.get("reason") or "no value")
+    record.readings.append((event.get("clock") or event["ts"], number, why))
 
 
 @FOLDS.on("guard_triggered", "guard_inconclusive")

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from launchctl.journal.catalogue import parse_iso
 from launchctl.journal.reader import read_journal
+from launchctl.journal.replay import replay
 from rollback.guard_replay import Series, sample_times
 from rollback.guards import LaunchTimes, window
 from runbook import model
@@ -122,27 +123,19 @@ class JournalHistory:
 
     def __init__(self, directory: Path) -> None:
         read = read_journal(directory)
-        self.launch = read.events[0]
-        self.samples: dict[str, list] = {}
-        self.anchor: datetime | None = None
-        self.finished: dict[str, datetime] = {}  # step id -> when it finished ok
-        for event in read.events:
-            kind = event["event"]
-            if kind == "guards_anchored" and isinstance(event.get("anchor"), str):
-                self.anchor = parse_iso(event["anchor"])
-            if kind == "step_finished" and event.get("status", "ok") == "ok" and event.get("step"):
-                self.finished[str(event["step"])] = parse_iso(event.get("clock") or event["ts"])
-            if kind != "guard_sample" or not isinstance(event.get("guard"), str):
-                continue
-            when = parse_iso(event.get("clock") or event["ts"])
-            value = event.get("value")
-            value = (
-                float(value)
-                if isinstance(value, int | float) and not isinstance(value, bool)
-                else None
-            )
-            why = "" if value is not None else str(event.get("reason") or "no value")
-            self.samples.setdefault(event["guard"], []).append((when, value, why))
+        state = replay(read.events, read.torn_lines)
+        self.launch = state.launch
+        self.anchor: datetime | None = parse_iso(state.go_live) if state.go_live else None
+        self.finished: dict[str, datetime] = {  # step id -> when it finished ok
+            record.id: parse_iso(record.finished)
+            for record in state.steps.values()
+            if record.status == "ok" and record.finished
+        }
+        self.samples: dict[str, list] = {
+            guard: [(parse_iso(when), value, why) for when, value, why in record.readings]
+            for guard, record in state.guards.items()
+            if record.readings
+        }
 
     @property
     def t0(self) -> datetime:
