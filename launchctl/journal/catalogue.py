@@ -114,7 +114,7 @@ declare(
     "launch_started",
     "A new launch: everything resume, rollback and the report need to rebuild it.",
     launch_id=required(ID),
-    name=required(TEXT),
+    name=TEXT,
     runbook=required(KEY),
     runbook_sha256=KEY,
     steps=required(IDS),

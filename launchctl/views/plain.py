@@ -53,7 +53,7 @@ def _fmt_check(e: dict[str, Any]) -> str:
 FORMATS: EventTable[Formatter] = EventTable("plain console")
 _LINES: dict[str, Formatter] = {
     "launch_started": lambda e: (
-        f"launch {e['launch_id']}: {e['name']} — T0 {e['t0']}{' (dry run)' if e.get('dry_run') else ''}"
+        f"launch {e['launch_id']}: {e.get('name', '')} — T0 {e['t0']}{' (dry run)' if e.get('dry_run') else ''}"
     ),
     "launch_resumed": lambda e: f"resumed by {e.get('user')}",
     "step_started": _fmt_started,

@@ -101,7 +101,7 @@ class ViewModel:
 
     @HANDLERS.on("launch_started")
     def _on_launch_started(self, e: dict[str, Any]) -> None:
-        self.name, self.launch_id, self.t0 = e["name"], e["launch_id"], parse_ts(e["t0"])
+        self.name, self.launch_id, self.t0 = e.get("name", ""), e["launch_id"], parse_ts(e["t0"])
         self.mode = (
             "dry run"
             if e.get("dry_run")
