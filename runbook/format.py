@@ -13,7 +13,9 @@ from typing import Any
 
 from runbook import model, templating
 from runbook.format_common import ENV_NAME_PATTERN, given, ident, marks, target_ref
-from runbook.format_targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS
+from runbook.format_criteria import CRITERION, RUNTIME
+from runbook.format_targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS, MaxFailType
+from runbook.format_waves import BETWEEN_WAVES, WAVES_DOC, WavesType
 from runbook.scalars import Choice, Duration, Int, Offset, Str, Threshold, Timestamp
 from runbook.schema import (
     INVALID,
@@ -21,7 +23,6 @@ from runbook.schema import (
     Field,
     ListOf,
     MapOf,
-    OneOfKeys,
     Record,
     ScalarOrRecord,
     Type,
@@ -30,26 +31,6 @@ from runbook.schema import (
 from runbook.yaml_tree import YMap, YNode, YScalar, YSeq
 
 MAX_STEPS = 10_000
-# Names known only while running that commands and checks may hold: the host a command runs
-# on, and in rollback steps why and by whom the rollback was started.
-_RUNTIME = ("host", "rollback")
-
-
-def _poll(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> model.Poll | Any:
-    within, every = values["within"], values["every"]
-    if every is not None and within is None:
-        ctx.error(mark_of(node, "every"), f"{path}.every", "only makes sense with 'within'")
-        return INVALID
-    return model.Poll(within=within, every=every or timedelta(seconds=5))
-
-
-_POLL_FIELDS = {
-    "within": Field(
-        Duration(positive=True),
-        doc="keep trying until the criterion passes or this much time has passed",
-    ),
-    "every": Field(Duration(positive=True), doc="pause between tries (default 5s)"),
-}
 
 
 class VarValue(Type):
@@ -144,107 +125,6 @@ def _valid_pattern(pattern: str, node: YNode, path: str, ctx: Context) -> bool:
     return True
 
 
-def _build_http(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-    poll = _poll(values, node, path, ctx)
-    if poll is INVALID:
-        return INVALID
-    return model.HttpCriterion(
-        url=values["http"],
-        status=values["status"],
-        body_contains=values["body_contains"],
-        timeout=given(values["timeout"], timedelta(seconds=10)),
-        on=values["on"],
-        poll=poll,
-        marks=marks(node),
-    )
-
-
-def _build_prometheus(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-    poll = _poll(values, node, path, ctx)
-    if poll is INVALID:
-        return INVALID
-    return model.PrometheusCriterion(
-        query=values["prometheus"],
-        expect=values["expect"],
-        timeout=given(values["timeout"], timedelta(seconds=10)),
-        poll=poll,
-        after=values["after"],
-        marks=marks(node),
-    )
-
-
-def _build_command(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-    poll = _poll(values, node, path, ctx)
-    if poll is INVALID:
-        return INVALID
-    return model.CommandCriterion(
-        command=values["command"],
-        on=given(values["on"], model.LOCAL),
-        exit=values["exit"] if values["exit"] is not None else 0,
-        timeout=given(values["timeout"], timedelta(seconds=60)),
-        poll=poll,
-        marks=marks(node),
-    )
-
-
-CRITERION = OneOfKeys(
-    "criterion",
-    {
-        "http": Record(
-            "http criterion",
-            {
-                "http": Field(
-                    Str(runtime=_RUNTIME),
-                    required=True,
-                    doc="URL to GET; passes on a 2xx (or `status`)",
-                ),
-                "status": Field(Int(100, 599), doc="exact HTTP status expected (default: any 2xx)"),
-                "body_contains": Field(
-                    Str(runtime=_RUNTIME), doc="text the response body must contain"
-                ),
-                "timeout": Field(Duration(positive=True), doc="per-request timeout (default 10s)"),
-                "on": Field(target_ref(), doc="run once per host of this target, with {{ host }}"),
-                **_POLL_FIELDS,
-            },
-            _build_http,
-        ),
-        "prometheus": Record(
-            "prometheus criterion",
-            {
-                "prometheus": Field(
-                    Str(), required=True, doc="PromQL instant query; its first sample is compared"
-                ),
-                "expect": Field(
-                    Threshold(), required=True, doc="comparator and number, e.g. '< 0.001'"
-                ),
-                "timeout": Field(Duration(positive=True), doc="query timeout (default 10s)"),
-                "after": Field(
-                    ident(),
-                    doc="the step after which the query has data (preflight accepts none before)",
-                ),
-                **_POLL_FIELDS,
-            },
-            _build_prometheus,
-        ),
-        "command": Record(
-            "command criterion",
-            {
-                "command": Field(
-                    Str(shell=True, runtime=_RUNTIME),
-                    required=True,
-                    doc="shell command; passes on the expected exit code",
-                ),
-                "on": Field(target_ref(), doc="target to run it on (default local)"),
-                "exit": Field(Int(0, 255), doc="expected exit code (default 0)"),
-                "timeout": Field(Duration(positive=True), doc="killed past this (default 60s)"),
-                **_POLL_FIELDS,
-            },
-            _build_command,
-        ),
-    },
-)
-
-
 def _build_expect(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
     pattern = values["stdout_matches"]
     if pattern is not None:
@@ -280,7 +160,7 @@ _ACTION_FIELDS: dict[str, Field] = {
     "id": Field(ident(), required=True, doc="unique id, [a-z0-9_-]+"),
     "name": Field(Str(), doc="human title"),
     "run": Field(
-        Str(shell=True, runtime=_RUNTIME),
+        Str(shell=True, runtime=RUNTIME),
         doc="shell command; filled values are shell-quoted unless {{ x | raw }}",
     ),
     "on": Field(target_ref(), doc="target to run on (default local)"),
@@ -300,6 +180,13 @@ _ACTION_FIELDS: dict[str, Field] = {
     "notify": Field(
         Str(runtime=("rollback",)), doc="milestone message sent to every notify channel"
     ),
+    "parallel": Field(
+        Int(1, 1000), doc="at most this many hosts at once for this step (default: the target's)"
+    ),
+    "max_fail": Field(
+        MaxFailType(),
+        doc="hosts allowed to fail in this step: a count or '10%' (default: the target's)",
+    ),
 }
 
 
@@ -314,13 +201,15 @@ def _action_kwargs(values: dict[str, Any], node: YMap) -> dict[str, Any]:
         "expect": given(values["expect"], model.Expect()),
         "check": given(values["check"], ()),
         "notify": values["notify"],
+        "parallel": values["parallel"],
+        "max_fail": values["max_fail"],
         "marks": marks(node),
     }
 
 
 def _check_expect_has_run(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> bool:
-    for key in ("expect", "timeout", "env"):
-        if values[key] is not None and values["run"] is None:
+    for key in ("expect", "timeout", "env", "parallel", "max_fail", "waves", "between_waves"):
+        if values.get(key) is not None and values["run"] is None:
             ctx.error(mark_of(node, key), f"{path}.{key}", "only applies to a step with 'run'")
             return False
     return True
@@ -339,6 +228,8 @@ def _build_step(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> 
         wait=values["wait"],
         on_failure=model.OnFailure(given(values["on_failure"], "rollback")),
         irreversible=values["irreversible"],
+        waves=values["waves"],
+        between_waves=values["between_waves"],
     )
 
 
@@ -405,6 +296,11 @@ STEP = Record(
             Irreversible(),
             doc="the point of no return: once it starts, failures roll forward or ask instead of "
             "rolling back (true, or the reason)",
+        ),
+        "waves": Field(WavesType(), doc=WAVES_DOC + " (default: the target's)"),
+        "between_waves": Field(
+            BETWEEN_WAVES,
+            doc="checks and a hold after each wave but the last (default: the target's)",
         ),
     },
     _build_step,

@@ -9,8 +9,10 @@ from typing import Any
 
 from runbook import model, ssh_names
 from runbook.format_common import NAME_PATTERN, given, marks
+from runbook.format_waves import BETWEEN_WAVES, WAVES_DOC, WavesType
 from runbook.scalars import Choice, Duration, Int, Str
 from runbook.schema import INVALID, Context, Field, ListOf, MapOf, OneOfKeys, Record, Type, mark_of
+from runbook.waves import WaveProblem, split_into_waves
 from runbook.yaml_tree import YMap, YNode, YScalar
 
 
@@ -73,6 +75,8 @@ def _build_target(values: dict[str, Any], node: YMap, path: str, ctx: Context) -
     if len(set(hosts)) != len(hosts):
         ctx.error(mark_of(node, "hosts"), f"{path}.hosts", "lists a host twice")
         return INVALID
+    if not _waves_fit(values, hosts, transport, node, path, ctx):
+        return INVALID
     return model.Target(
         name=path.rsplit(".", 1)[-1],
         transport=transport,
@@ -81,8 +85,42 @@ def _build_target(values: dict[str, Any], node: YMap, path: str, ctx: Context) -
         port=values["port"],
         parallel=given(values["parallel"], 10),
         max_fail=given(values["max_fail"], model.MaxFail()),
+        waves=values["waves"],
+        between_waves=values["between_waves"],
         marks=marks(node),
     )
+
+
+def _waves_fit(
+    values: dict[str, Any],
+    hosts: tuple[str, ...],
+    transport: str,
+    node: YMap,
+    path: str,
+    ctx: Context,
+) -> bool:
+    """A target's own waves, against its own hosts: reported in the file that declares them."""
+    waves = values["waves"]
+    if values["between_waves"] is not None and waves is None:
+        ctx.error(
+            mark_of(node, "between_waves"), f"{path}.between_waves", "only applies with 'waves'"
+        )
+        return False
+    if waves is None:
+        return True
+    if transport == model.LOCAL:
+        ctx.error(
+            mark_of(node, "waves"),
+            f"{path}.waves",
+            "waves split an SSH target's hosts; a local target runs once",
+        )
+        return False
+    try:
+        split_into_waves(hosts, waves.sizes, f"target '{path.rsplit('.', 1)[-1]}'")
+    except WaveProblem as problem:
+        ctx.error(waves.marks[problem.index], f"{path}.waves[{problem.index}]", problem.message)
+        return False
+    return True
 
 
 TARGET = Record(
@@ -97,6 +135,8 @@ TARGET = Record(
         "port": Field(Int(1, 65535)),
         "parallel": Field(Int(1, 1000), doc="at most this many hosts at once (default 10)"),
         "max_fail": Field(MaxFailType(), doc="hosts allowed to fail: a count or '10%' (default 0)"),
+        "waves": Field(WavesType(), doc=WAVES_DOC + " (the default of steps on this target)"),
+        "between_waves": Field(BETWEEN_WAVES, doc="checks and a hold after each wave but the last"),
     },
     _build_target,
 )

@@ -22,6 +22,7 @@ from runbook.errors import Diagnostic, InputError, ValidationFailed
 from runbook.format_targets import TARGETS
 from runbook.resolve import format_path
 from runbook.schema import INVALID, Context, Field, Record
+from runbook.waves import WaveProblem, split_into_waves
 from runbook.yaml_tree import Mark, YMap, YNode, YSeq, parse_yaml
 
 
@@ -220,6 +221,11 @@ def _cross_check(runbook: model.Runbook, tree: YMap, file: str) -> list[Diagnost
     for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback)):
         for index, action in enumerate(actions):
             _targets_exist(action, f"{section}[{index}]", known_targets, error)
+    for index, step in enumerate(runbook.steps):
+        if step.on in known_targets:
+            _step_waves(runbook, step, f"steps[{index}]", error)
+    for name, target in runbook.targets.items():
+        _target_checks(runbook, target, f"targets.{name}", known_targets, error)
     for section, sequence in (
         ("rollback", runbook.rollback),
         ("roll_forward", runbook.roll_forward),
@@ -293,11 +299,11 @@ def _after_steps_exist(runbook: model.Runbook, error) -> None:
                 f"guards[{index}].after: no launch step with id '{guard.after}'",
             )
     for s_index, step in enumerate(runbook.steps):
-        for c_index, criterion in enumerate(step.check):
+        for check_path, criterion in _criteria(step, f"steps[{s_index}]"):
             after = getattr(criterion, "after", None)
             if after is None:
                 continue
-            where = f"steps[{s_index}].check[{c_index}].after"
+            where = f"{check_path}.after"
             if after not in order:
                 error(criterion.marks["after"], f"{where}: no launch step with id '{after}'")
             elif order[after] > s_index:
@@ -337,11 +343,57 @@ def _targets_exist(action: model.Action, path: str, known: set[str], error) -> N
             action.marks["on"],
             f"{path}.on: unknown target '{action.on}' (known: {', '.join(sorted(known))})",
         )
-    for index, criterion in enumerate(action.check):
+    for check_path, criterion in _criteria(action, path):
         if criterion.on is not None and criterion.on not in known:
+            error(criterion.marks["on"], f"{check_path}.on: unknown target '{criterion.on}'")
+
+
+def _criteria(action: model.Action, path: str) -> list[tuple[str, model.Criterion]]:
+    """An action's checks and, on a step, those between its waves, each with its path."""
+    found = [(f"{path}.check[{i}]", c) for i, c in enumerate(action.check)]
+    between = getattr(action, "between_waves", None)
+    if between is not None:
+        found += [(f"{path}.between_waves.check[{i}]", c) for i, c in enumerate(between.check)]
+    return found
+
+
+def _target_checks(
+    runbook: model.Runbook, target: model.Target, path: str, known: set[str], error
+) -> None:
+    """The checks a target runs between its waves name known targets and a known Prometheus."""
+    if target.between_waves is None:
+        return
+    for index, criterion in enumerate(target.between_waves.check):
+        check_path = f"{path}.between_waves.check[{index}]"
+        if criterion.on is not None and criterion.on not in known:
+            error(criterion.marks["on"], f"{check_path}.on: unknown target '{criterion.on}'")
+        if isinstance(criterion, model.PrometheusCriterion) and runbook.prometheus_url is None:
             error(
-                criterion.marks["on"], f"{path}.check[{index}].on: unknown target '{criterion.on}'"
+                criterion.marks["prometheus"],
+                f"{check_path}.prometheus: needs 'prometheus: {{url: ...}}' at the top level",
             )
+
+
+def _step_waves(runbook: model.Runbook, step: model.Step, path: str, error) -> None:
+    """A step's own waves: only where a command fans out, and fitting its target's hosts."""
+    target = runbook.target(step.on)
+    if step.waves is not None and target.is_local:
+        error(
+            step.marks["waves"],
+            f"{path}.waves: waves split an SSH target's hosts; this step runs once, on '{step.on}'",
+        )
+        return
+    if step.between_waves is not None and step.waves is None and target.waves is None:
+        error(
+            step.marks["between_waves"],
+            f"{path}.between_waves: only applies with 'waves' (on the step or its target)",
+        )
+    if step.waves is None:
+        return
+    try:
+        split_into_waves(target.hosts, step.waves.sizes, f"target '{target.name}'")
+    except WaveProblem as problem:
+        error(step.waves.marks[problem.index], f"{path}.waves[{problem.index}]: {problem.message}")
 
 
 def _needs_prometheus(runbook: model.Runbook, tree: YMap, error) -> None:
@@ -352,9 +404,9 @@ def _needs_prometheus(runbook: model.Runbook, tree: YMap, error) -> None:
         )
     for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback)):
         for index, action in enumerate(actions):
-            for c_index, criterion in enumerate(action.check):
+            for check_path, criterion in _criteria(action, f"{section}[{index}]"):
                 if isinstance(criterion, model.PrometheusCriterion):
                     error(
                         criterion.marks["prometheus"],
-                        f"{section}[{index}].check[{c_index}].prometheus: needs 'prometheus: {{url: ...}}' at the top level",
+                        f"{check_path}.prometheus: needs 'prometheus: {{url: ...}}' at the top level",
                     )

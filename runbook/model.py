@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -108,8 +108,60 @@ Criterion = HttpCriterion | PrometheusCriterion | CommandCriterion
 
 
 @dataclass(frozen=True)
+class MaxFail:
+    """Hosts allowed to fail: a count, or a percentage of the target's hosts (rounded down)."""
+
+    count: int | None = 0
+    percent: float | None = None
+
+    def allowed(self, hosts: int) -> int:
+        if self.percent is not None:
+            return math.floor(hosts * self.percent / 100 + 1e-9)
+        return self.count or 0
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else str(self.count)
+
+
+@dataclass(frozen=True)
+class WaveSize:
+    """One entry of ``waves:``: how many of the hosts are done once this wave ends (cumulative),
+    as a count or a percentage. ``runbook.waves`` turns a list of them into batches of hosts."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.percent:g}%" if self.percent is not None else str(self.count)
+
+
+@dataclass(frozen=True)
+class Waves:
+    """``waves: [1, 10%, 100%]`` as written; ``marks`` locate each size for messages."""
+
+    sizes: tuple[WaveSize, ...]
+    marks: tuple[Mark, ...] = field(default=(), compare=False, hash=False, repr=False)
+
+    def __str__(self) -> str:
+        return "[" + ", ".join(str(size) for size in self.sizes) + "]"
+
+
+@dataclass(frozen=True)
+class BetweenWaves:
+    """What happens after each wave but the last: checks, then a hold with the guards watching."""
+
+    hold: timedelta = timedelta(0)
+    check: tuple[Criterion, ...] = ()
+    marks: Mapping[str, Mark] = _marks()
+
+
+@dataclass(frozen=True)
 class Action:
-    """What a launch step and a rollback step share: an optional command with its checks."""
+    """What a launch step and a rollback step share: an optional command with its checks.
+
+    ``parallel`` and ``max_fail`` (None: the target's) bound the command's fan-out over an
+    SSH target's hosts.
+    """
 
     id: str
     name: str | None = None
@@ -120,6 +172,8 @@ class Action:
     expect: Expect = Expect()
     check: tuple[Criterion, ...] = ()
     notify: str | None = None
+    parallel: int | None = None
+    max_fail: MaxFail | None = None
     marks: Mapping[str, Mark] = _marks()
 
     @property
@@ -149,6 +203,8 @@ class Step(Action):
     irreversible: str | None = None  # why this step is the point of no return; None: reversible
     wait: timedelta | None = None
     on_failure: OnFailure = OnFailure.ROLLBACK
+    waves: Waves | None = None  # None: the target's
+    between_waves: BetweenWaves | None = None  # None: the target's
 
 
 @dataclass(frozen=True)
@@ -178,22 +234,6 @@ class Guard:
 
 
 @dataclass(frozen=True)
-class MaxFail:
-    """Hosts allowed to fail: a count, or a percentage of the target's hosts (rounded down)."""
-
-    count: int | None = 0
-    percent: float | None = None
-
-    def allowed(self, hosts: int) -> int:
-        if self.percent is not None:
-            return math.floor(hosts * self.percent / 100 + 1e-9)
-        return self.count or 0
-
-    def __str__(self) -> str:
-        return f"{self.percent:g}%" if self.percent is not None else str(self.count)
-
-
-@dataclass(frozen=True)
 class Target:
     name: str
     transport: str = LOCAL
@@ -202,6 +242,8 @@ class Target:
     port: int | None = None
     parallel: int = 10
     max_fail: MaxFail = MaxFail()
+    waves: Waves | None = None  # the default of fan-out steps on this target
+    between_waves: BetweenWaves | None = None
     marks: Mapping[str, Mark] = _marks()
 
     @property
@@ -282,6 +324,25 @@ class Runbook:
         if name == LOCAL and LOCAL not in self.targets:
             return LOCAL_TARGET
         return self.targets[name]
+
+    def fan_out_target(self, action: Action) -> Target:
+        """The action's target with the action's own ``parallel`` and ``max_fail`` applied."""
+        target = self.target(action.on)
+        if target.is_local or (action.parallel is None and action.max_fail is None):
+            return target
+        return replace(
+            target,
+            parallel=action.parallel if action.parallel is not None else target.parallel,
+            max_fail=action.max_fail if action.max_fail is not None else target.max_fail,
+        )
+
+    def waves_of(self, step: Step) -> tuple[Waves | None, BetweenWaves | None]:
+        """A step's waves and what happens between them: its own, else its target's; none for a
+        step without ``run`` or on a local target (nothing fans out)."""
+        target = self.target(step.on)
+        if step.run is None or target.is_local:
+            return None, None
+        return step.waves or target.waves, step.between_waves or target.between_waves
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

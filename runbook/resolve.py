@@ -101,10 +101,7 @@ class _Resolver:
             book,
             name=self.text(book.name, ("name",)),
             gate=Path(self.text(str(book.gate), ("gate",))) if book.gate else None,
-            targets={
-                name: replace(t, user=self.text(t.user, ("targets", name, "user")))
-                for name, t in book.targets.items()
-            },
+            targets={name: self.target(t, ("targets", name)) for name, t in book.targets.items()},
             ssh=replace(
                 ssh,
                 config=self.text(ssh.config, ("ssh", "config")),
@@ -154,7 +151,26 @@ class _Resolver:
         if isinstance(action, model.Step) and action.confirm is not None:
             question = scoped.template(action.confirm.question, (*path, "confirm", "question"))
             changes["confirm"] = replace(action.confirm, question=question)
+        if isinstance(action, model.Step) and action.between_waves is not None:
+            changes["between_waves"] = scoped.between_waves(action.between_waves, path)
         return replace(action, **changes)
+
+    def target(self, target: model.Target, path: FieldPath) -> model.Target:
+        between = target.between_waves
+        return replace(
+            target,
+            user=self.text(target.user, (*path, "user")),
+            between_waves=self.between_waves(between, path) if between is not None else None,
+        )
+
+    def between_waves(self, between: model.BetweenWaves, path: FieldPath) -> model.BetweenWaves:
+        return replace(
+            between,
+            check=tuple(
+                self.criterion(c, (*path, "between_waves", "check", i))
+                for i, c in enumerate(between.check)
+            ),
+        )
 
     def criterion(self, criterion: model.Criterion, path: FieldPath) -> model.Criterion:
         if isinstance(criterion, model.HttpCriterion):

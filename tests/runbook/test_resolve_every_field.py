@@ -53,11 +53,13 @@ MAXIMAL = {
     "targets": {
         "web": {
             "transport": "ssh",
-            "hosts": ["app1"],
+            "hosts": ["app1", "app2"],
             "user": "deploy",
             "port": 22,
             "parallel": 2,
             "max_fail": 0,
+            "waves": [1, "100%"],
+            "between_waves": {"hold": "1m", "check": [{"http": "http://{{ host }}:8000/health"}]},
         }
     },
     "ssh": {
@@ -108,6 +110,16 @@ MAXIMAL = {
         },
         {"id": "golive", "at": "T+0", "confirm": "Go live?"},
         {"id": "contract", "at": "T+1m", "run": "true", "irreversible": "drops a column"},
+        {
+            "id": "rollout",
+            "at": "T+2m",
+            "on": "web",
+            "run": "deploy {{ host }}",
+            "parallel": 1,
+            "max_fail": "50%",
+            "waves": ["50%", "100%"],
+            "between_waves": {"hold": "30s", "check": {"command": "true", "on": "web"}},
+        },
     ],
     "guards": [
         {
@@ -130,6 +142,8 @@ MAXIMAL = {
             "check": {"command": "true"},
             "if_started": "deploy",
             "if_not_started": "contract",
+            "parallel": 3,
+            "max_fail": 1,
             "retries": 1,
             "retry_delay": "1s",
         }

@@ -31,6 +31,8 @@ CLI_CASES = [
     "unknown_top_level_key.yaml",
     "offsets_out_of_order.yaml",
     "several_problems.yaml",
+    "waves_sizes_as_written.yaml",
+    "waves_against_hosts.yaml",
 ]
 
 
