@@ -217,18 +217,26 @@ def run(runbook, var, targets, log_format, **given) -> int:
     help="With --breach: force it at this launch time (e.g. T+5m, after go-live) instead.",
 )
 @click.option(
+    "--wave",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="With --fail-at: the step's waves before N run; the failure is injected in wave N.",
+)
+@click.option(
     "--live",
     is_flag=True,
     help="Run the launch for real up to the fault, and the rollback for real.",
 )
-def drill(runbook, var, targets, fail_at, breach, at, live, log_format, **given) -> Outcome | int:
+def drill(
+    runbook, var, targets, fail_at, breach, at, wave, live, log_format, **given
+) -> Outcome | int:
     """Rollback drill: inject a failure, run the rollback, time it. Exit 0 when the rollback completed."""
     from launchctl.engine.assembly import start_launch
     from launchctl.engine.drill import DrillSpec
     from launchctl.journal.reader import read_journal
     from launchctl.views.drill_text import render_summary, summarize
 
-    spec = DrillSpec(fail_at=fail_at, breach=breach, live=live, at=at)
+    spec = DrillSpec(fail_at=fail_at, breach=breach, live=live, at=at, wave=wave)
     given["dry_run"] = given["dry_run"] or not live
     book, options = _run_setup(runbook, var, targets, drill=spec, **given)
     spec.check(book)

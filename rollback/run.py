@@ -13,20 +13,26 @@ loop performs each step, the recorder journals, the notifier tells people.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from runbook import model
 from steps.action import ActionContext, run_action
+from steps.host_plan import HostPlan
+
+HostsFor = Callable[[model.RollbackStep], HostPlan | None]
 
 
 @dataclass(frozen=True)
 class PlannedRollbackStep:
+    """A step of the sequence: whether it applies, and (``rollback.touched``) on which hosts."""
+
     step: model.RollbackStep
     applies: bool
     why_not: str | None = None
+    hosts: HostPlan | None = None
 
 
 @dataclass
@@ -51,7 +57,7 @@ class RollbackResult:
 
 
 def plan_rollback(
-    steps: Iterable[model.RollbackStep], started: set[str]
+    steps: Iterable[model.RollbackStep], started: set[str], hosts_for: HostsFor | None = None
 ) -> list[PlannedRollbackStep]:
     """Every step in order, with whether it applies given the launch steps that started."""
     planned = []
@@ -61,7 +67,8 @@ def plan_rollback(
         elif step.if_not_started is not None and step.if_not_started in started:
             planned.append(PlannedRollbackStep(step, False, f"'{step.if_not_started}' has started"))
         else:
-            planned.append(PlannedRollbackStep(step, True))
+            hosts = hosts_for(step) if hosts_for is not None else None
+            planned.append(PlannedRollbackStep(step, True, hosts=hosts))
     return planned
 
 
@@ -144,8 +151,11 @@ class RollbackHooks(Protocol):
 
     def notify(self, message: str, milestone: str) -> None: ...
 
-    def perform(self, step: model.RollbackStep, remedy: Remedy) -> RollbackStepResult:
-        """Run one step (journaled ``{remedy}_step_started`` to ``_finished``)."""
+    def perform(
+        self, step: model.RollbackStep, remedy: Remedy, hosts: HostPlan | None
+    ) -> RollbackStepResult:
+        """Run one step (journaled ``{remedy}_step_started`` to ``_finished``), on ``hosts``
+        when given (None: every host of its target)."""
         ...
 
     def rerun_in_flight(self, step_id: str) -> bool:
@@ -161,15 +171,17 @@ def run_rollback(
     hooks: RollbackHooks,
     prior: Mapping[str, PriorStep] | None = None,
     remedy: Remedy = Remedy.ROLLBACK,
+    hosts_for: HostsFor | None = None,
     **announced: Any,
 ) -> tuple[RollbackResult, float]:
     """Run the sequence; returns the result and its duration in seconds.
 
     ``prior`` is set when resuming a sequence that had started: it is not
     announced again and its finished steps are taken as they were.
+    ``hosts_for`` narrows a step to the hosts it must undo (``rollback.touched``).
     ``announced`` adds fields to the ``…_started`` event (who forced it, say).
     """
-    planned = plan_rollback(steps, started)
+    planned = plan_rollback(steps, started, hosts_for)
     began = time.monotonic()
     if prior is None:
         hooks.emit(
@@ -213,4 +225,4 @@ def _run_planned(
     if not item.applies:
         hooks.emit(finished, step=step_id, status="skipped", reason=item.why_not)
         return RollbackStepResult(step_id, "skipped", item.why_not)
-    return hooks.perform(item.step, remedy)
+    return hooks.perform(item.step, remedy, item.hosts)

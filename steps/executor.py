@@ -26,6 +26,7 @@ from steps import criteria
 from steps.cancel import CancelToken
 from steps.deadline import Deadline
 from steps.fanout import fan_out
+from steps.host_records import HostRecord, RecordKey, parse_probe, probe_script, recorded
 from steps.http import HttpSession
 from steps.results import CommandResult, CriterionResult, Outcome
 from steps.shells.base import OutputListener, Shell
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 FailurePredicate = Callable[[CommandResult], bool]
 ResultListener = Callable[[CommandResult], None]
+StartListener = Callable[[str], None]
+PROBE_SECONDS = 15.0  # reading a host's record: one short command
 
 
 class TransportUnavailable(LaunchctlError):
@@ -86,13 +89,30 @@ class Executor(Protocol):
         on_output: OutputListener | None = None,
         failed: FailurePredicate | None = None,
         on_result: ResultListener | None = None,
+        on_start: StartListener | None = None,
+        record: RecordKey | None = None,
     ) -> list[CommandResult]:
         """One result per host, in the target's host order.
 
         ``failed`` says which results count against the target's ``max_fail``
         (default: ``command_failed``); ``on_result`` sees each host's result as
-        soon as it is known.
+        soon as it is known; ``on_start(host)`` is called on the worker just
+        before a host's command starts (so it can be journaled first). With
+        ``record``, each SSH host's command leaves its records on the host
+        (``steps.host_records``).
         """
+        ...
+
+    def read_record(
+        self, target: model.Target, host: str, key: RecordKey, cancel: CancelToken
+    ) -> HostRecord:
+        """What ``host``'s record says of the command ``key`` names (for resume)."""
+        ...
+
+    def kill_recorded(
+        self, target: model.Target, host: str, record: HostRecord, cancel: CancelToken
+    ) -> str:
+        """Kill a recorded command still running on ``host``; says what was killed."""
         ...
 
     def evaluate(
@@ -165,13 +185,20 @@ class RealExecutor:
         on_output=None,
         failed=None,
         on_result=None,
+        on_start=None,
+        record=None,
     ):
         hosts = hosts_of(target)
         commands = {host: render_command(template, values, host) for host in hosts}
 
         def run_one(host: str) -> CommandResult:
+            script = commands[host].script
+            if record is not None and not target.is_local:
+                script = recorded(script, record, host)
+            if on_start is not None:
+                on_start(host)
             result = self._shell(target, host).run(
-                commands[host].script,
+                script,
                 env=env,
                 timeout=timeout,
                 cancel=cancel,
@@ -201,6 +228,28 @@ class RealExecutor:
             cancel=None if target.is_local else cancel,
             on_result=on_result,
         )
+
+    def read_record(self, target, host, key, cancel):
+        result = self._shell(target, host).run(
+            probe_script(key, host),
+            env={},
+            timeout=PROBE_SECONDS,
+            cancel=cancel,
+            output_filter=self._redaction.stream() if self._redaction else None,
+        )
+        if result.reason is not None:
+            return HostRecord("unreadable", problem=result.reason)
+        return parse_probe(result.stdout)
+
+    def kill_recorded(self, target, host, record, cancel):
+        from steps.shells.ssh.kill import kill_script, parse_report
+
+        script = kill_script(record.pid, record.token or "-", grace=2.0)
+        result = self._shell(target, host).run(script, env={}, timeout=PROBE_SECONDS, cancel=cancel)
+        report = parse_report(result.stdout)
+        if report is None:
+            return f"could not kill it on the host: {result.reason or 'no report'}"
+        return report.problem or report.summary()
 
     def evaluate(self, criterion, target, values, deadline, attempt):
         hosts = hosts_of(target) if target is not None and not target.is_local else (None,)
@@ -305,17 +354,26 @@ class DryRunExecutor:
         on_output=None,
         failed=None,
         on_result=None,
+        on_start=None,
+        record=None,
     ):
-        results = [
-            CommandResult(
+        results = []
+        for host in hosts_of(target):
+            if on_start is not None:
+                on_start(host)
+            result = CommandResult(
                 render_command(template, values, host).display, host, 0, 0.0, dry_run=True
             )
-            for host in hosts_of(target)
-        ]
-        for result in results:
+            results.append(result)
             if on_result is not None:
                 on_result(result)
         return results
+
+    def read_record(self, target, host, key, cancel):
+        return HostRecord("absent")
+
+    def kill_recorded(self, target, host, record, cancel):
+        return "nothing to kill in a dry run"
 
     def evaluate(self, criterion, target, values, deadline, attempt):
         hosts = hosts_of(target) if target is not None and not target.is_local else (None,)

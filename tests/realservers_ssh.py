@@ -64,6 +64,7 @@ class Sshd:
         (workdir / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
         self.port = free_port()
         self.log_path = workdir / "sshd.log"
+        self.records = workdir / "records"
         self.config_path = workdir / "sshd_config"
         lines = [
             f"Port {self.port}",
@@ -79,7 +80,8 @@ class Sshd:
             "PermitRootLogin prohibit-password",
             "AllowTcpForwarding yes",
             "UseDNS no",
-            "SetEnv SHLVL=1",
+            # Remote commands' records (steps/host_records.py) stay in this scratch directory.
+            f"SetEnv SHLVL=1 LAUNCHCTL_RECORDS={self.records}",
             "LogLevel VERBOSE",
             *([f"MaxStartups {max_startups}"] if max_startups else []),
             *extra,

@@ -19,18 +19,28 @@ from runbook import model
 from runbook.durations import format_offset, parse_offset
 from runbook.errors import EXIT_ROLLED_BACK, InputError
 from runbook.model import GuardAction
+from runbook.waves import split_into_waves
 from steps.clock import Clock
 
 
 @dataclass(frozen=True)
 class DrillSpec:
+    """``--fail-at STEP`` (with ``--wave N``: in that wave of the step) or ``--breach GUARD``."""
+
     fail_at: str | None = None
     breach: str | None = None
     live: bool = False
     at: str | None = None  # --breach ... --at T+5m: when to force it (default: the window opens)
+    wave: int | None = None  # --fail-at STEP --wave N: fail that wave of the step
 
     def to_data(self) -> dict[str, Any]:
-        return {"fail_at": self.fail_at, "breach": self.breach, "live": self.live, "at": self.at}
+        return {
+            "fail_at": self.fail_at,
+            "breach": self.breach,
+            "live": self.live,
+            "at": self.at,
+            "wave": self.wave,
+        }
 
     @property
     def offset(self) -> timedelta | None:
@@ -57,6 +67,24 @@ class DrillSpec:
                 raise InputError(f"drill: --at {self.at!r}: {exc}") from None
         if not runbook.rollback and not runbook.roll_forward:
             raise InputError("drill: the runbook has no rollback or roll_forward sequence to drill")
+        if self.wave is not None:
+            self._check_wave(runbook)
+
+    def _check_wave(self, runbook: model.Runbook) -> None:
+        if self.fail_at is None:
+            raise InputError("drill: --wave N goes with --fail-at STEP (a step with waves)")
+        step = runbook.step(self.fail_at)
+        waves, _ = runbook.waves_of(step)
+        if waves is None:
+            raise InputError(
+                f"drill: --wave {self.wave}: step '{step.id}' has no waves (no waves: on the step "
+                "or its target, or it does not run on an SSH target)"
+            )
+        count = len(split_into_waves(runbook.target(step.on).hosts, waves.sizes))
+        if not 1 <= self.wave <= count:
+            raise InputError(
+                f"drill: --wave {self.wave}: step '{step.id}' has {count} waves (1..{count})"
+            )
 
 
 def forced_breach(guard: model.Guard) -> Verdict:
@@ -101,7 +129,18 @@ class DrillDriver:
         self._injected = False
 
     def fails_at(self, step: model.Step) -> bool:
-        return self.spec is not None and self.spec.fail_at == step.id
+        """The whole step fails before it runs (``--fail-at`` without ``--wave``)."""
+        return self.spec is not None and self.spec.fail_at == step.id and self.spec.wave is None
+
+    def fail_wave(self, step: model.Step) -> int | None:
+        """The wave of ``step`` a ``--fail-at STEP --wave N`` drill fails (the waves before run)."""
+        if self.spec is None or self.spec.fail_at != step.id:
+            return None
+        return self.spec.wave
+
+    def injected_in_wave(self) -> None:
+        """The step's rollout planted the wave's failure: the clock to the rollback starts now."""
+        self.times.setdefault("injected", time.monotonic())
 
     def _moment(self) -> datetime | None:
         """When to force the breach, in launch time: ``--at`` (T+ from the actual go-live), else

@@ -38,11 +38,14 @@ from rollback.run import (
     run_rollback_step,
     worst_case_seconds,
 )
+from rollback.touched import undo_plan
 from runbook import model
 from runbook.errors import EXIT_OK, EXIT_PAUSED, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
 from runbook.resolve import template_values
 from steps.clock import Clock
 from steps.executor import Executor
+from steps.host_plan import HostPlan
+from steps.host_records import RecordKey
 from steps.notify import Notifier
 
 
@@ -108,7 +111,16 @@ class Engine:
         loop.sources.append(self.drills.poll)
         loop.guards_watching = self.guards.watching
         self.contexts = ActionContexts(
-            runbook, settings, recorder, executor, clock, environ, self.values, self.milestones
+            runbook,
+            settings,
+            recorder,
+            executor,
+            clock,
+            environ,
+            self.values,
+            self.milestones,
+            self.drills,
+            state,
         )
         self.walk = TimelineWalk(
             runbook,
@@ -233,6 +245,7 @@ class Engine:
         read = read_journal(self.settings.journal_dir)
         self.state = replay(read.events, read.torn_lines)
         self.walk.reload(self.state)
+        self.contexts.reload(self.state)
 
     def _leave_paused(self, pause: PauseLaunch) -> int:
         still = self.loop.settle()
@@ -333,6 +346,7 @@ class Engine:
             _RollbackHooks(self, reason, trigger),
             prior,
             remedy,
+            lambda step: undo_plan(step, self.runbook, self.contexts.touched),
             **extra,
         )
         done = "rolled_back" if remedy is Remedy.ROLLBACK else "rolled_forward"
@@ -384,19 +398,32 @@ class _RollbackHooks:
     def rerun_in_flight(self, step_id: str) -> bool:
         return self.engine.walk.rerun_in_flight(step_id, "rollback step")
 
-    def perform(self, step: model.RollbackStep, remedy: Remedy) -> RollbackStepResult:
+    def perform(
+        self, step: model.RollbackStep, remedy: Remedy, hosts: HostPlan | None
+    ) -> RollbackStepResult:
         engine = self.engine
         if engine.loop.settle():
             engine.recorder.emit(
                 "work_abandoned", reason="an interrupted step did not stop in time", step=step.id
             )
         engine.recorder.emit(
-            f"{remedy}_step_started", step=step.id, title=step.title, phase=remedy.value
+            f"{remedy}_step_started",
+            step=step.id,
+            title=step.title,
+            phase=remedy.value,
+            hosts=len(hosts.hosts) if hosts is not None else None,
+            waves=[list(batch) for batch in hosts.batches] if hosts is not None else None,
+            wave_numbers=list(hosts.numbers) if hosts is not None and hosts.in_waves else None,
+            undoes=step.if_started if hosts is not None else None,
         )
         values = {**self.values, "step.id": step.id}
+        record = RecordKey(engine.settings.launch_id, f"{remedy.value}.{step.id}")
         result = engine.loop.run(
             lambda cancel: run_rollback_step(
-                step, engine.contexts.for_action(step, cancel, values, phase=remedy.value)
+                step,
+                engine.contexts.for_action(
+                    step, cancel, values, phase=remedy.value, hosts=hosts, record=record
+                ),
             ),
             step.id,
             phase="rollback",

@@ -15,13 +15,14 @@ from typing import Any
 from launchctl.engine.contexts import ActionContexts
 from launchctl.engine.control import EndMonitoring, PauseLaunch, StartRollback
 from launchctl.engine.drill import DrillDriver
+from launchctl.engine.fleet import host_plan, hosts_in_flight
 from launchctl.engine.guard_supervisor import GuardSupervisor
 from launchctl.engine.loop import LaunchLoop
 from launchctl.engine.milestones import Milestones
 from launchctl.engine.prompts import Question
 from launchctl.engine.settings import LaunchSettings
 from launchctl.journal.recorder import Recorder
-from launchctl.journal.replay import LaunchState
+from launchctl.journal.replay import LaunchState, StepRecord
 from rollback.policy import Decision, decide_on_failure
 from rollback.run import plan_rollback
 from runbook import model
@@ -29,6 +30,7 @@ from runbook.durations import format_offset
 from steps.action import run_action
 from steps.clock import Clock
 from steps.executor import Executor, render_text
+from steps.host_records import RecordKey
 
 
 class TimelineWalk:
@@ -102,25 +104,29 @@ class TimelineWalk:
             record = self.state.steps.get(step.id) if self.state else None
             if record is not None and record.finished_state:
                 continue
-            if (
-                record is not None
-                and record.in_flight
-                and not self.rerun_in_flight(step.id, "step")
-            ):
-                continue
-            self._run_step(step)
+            resumed = None
+            if record is not None and record.in_flight:
+                key = RecordKey(self.settings.launch_id, step.id)
+                hosts = hosts_in_flight(self.loop, self.executor, self.runbook, key, step, record)
+                if not self.rerun_in_flight(step.id, "step", hosts):
+                    continue
+                resumed = record
+            self._run_step(step, resumed)
 
-    def rerun_in_flight(self, step_id: str, kind: str) -> bool:
+    def rerun_in_flight(self, step_id: str, kind: str, hosts: str | None = None) -> bool:
         """On resume, a step the journal shows started but not finished: re-run it only if asked to.
 
+        ``hosts`` says, for a fan-out step, which hosts had finished and what each host in
+        flight says of its command; re-running it runs only the hosts that must run again.
         ``skip`` records it finished-as-skipped; ``rollback`` (launch steps only) starts the
         rollback; anything else pauses, because nobody was there to say yes.
         """
         phase = "launch" if kind == "step" else "rollback"
+        detail = f": {hosts}" if hosts else ""
         answer = self.loop.ask(
             Question(
                 "in-flight",
-                f"{kind} {step_id} was in flight when the launch stopped",
+                f"{kind} {step_id} was in flight when the launch stopped{detail}",
                 ("rerun", "skip", "rollback", "pause"),
                 "rerun",
                 step=step_id,
@@ -140,11 +146,12 @@ class TimelineWalk:
         if answer == "rollback":
             raise StartRollback(f"operator chose rollback on resume at '{step_id}'", "operator")
         raise PauseLaunch(
-            f"{kind} '{step_id}' was in flight; re-run it with `launchctl resume --yes` or at a terminal",
+            f"{kind} '{step_id}' was in flight{detail}; re-run it with `launchctl resume --yes` "
+            "or at a terminal",
             step_id,
         )
 
-    def _run_step(self, step: model.Step) -> None:
+    def _run_step(self, step: model.Step, resumed: StepRecord | None = None) -> None:
         planned = self.settings.t0 + step.at
         if not self.settings.no_wait:
             self.drills.breach_if_due(planned)
@@ -157,7 +164,7 @@ class TimelineWalk:
             return
         if step.irreversible is not None and self.past_no_return is None:
             self._pass_point_of_no_return(step)
-        self._execute(step, planned)
+        self._execute(step, planned, resumed)
 
     def _pass_point_of_no_return(self, step: model.Step) -> None:
         """From here on a failure rolls forward or asks a person: say so, and under a GO WITH
@@ -258,7 +265,9 @@ class TimelineWalk:
             return None
         return self._after_confirm(step, question, follow, "terminal")
 
-    def _execute(self, step: model.Step, planned: datetime) -> None:
+    def _execute(
+        self, step: model.Step, planned: datetime, resumed: StepRecord | None = None
+    ) -> None:
         attempt = 0
         while True:
             attempt += 1
@@ -266,6 +275,8 @@ class TimelineWalk:
             late = (actual - planned).total_seconds()
             self.started_ids.add(step.id)
             self.guards.went_live(step, actual)
+            fail_wave = self.drills.fail_wave(step)
+            plan = host_plan(self.runbook, step, resumed if attempt == 1 else None, fail_wave)
             self.recorder.emit(
                 "step_started",
                 step=step.id,
@@ -276,12 +287,17 @@ class TimelineWalk:
                 attempt=attempt,
                 target=step.on,
                 hosts=self._host_count(step),
+                waves=[list(batch) for batch in plan.batches] if plan and plan.in_waves else None,
+                resumed=bool(plan and (plan.done or plan.in_flight)) or None,
             )
             if self.executor.dry_run:
                 self._preview_remedy(step)
+            record = RecordKey(self.settings.launch_id, step.id)
             outcome = self.loop.run(
-                lambda cancel: run_action(
-                    step, self.contexts.for_action(step, cancel), soak=step.wait
+                lambda cancel, plan=plan, record=record: run_action(
+                    step,
+                    self.contexts.for_action(step, cancel, hosts=plan, record=record),
+                    soak=step.wait,
                 ),
                 step.id,
             )

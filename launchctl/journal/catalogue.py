@@ -33,6 +33,7 @@ from launchctl.journal.fields import (
     VALUE,
     FieldSpec,
     Kind,
+    ListOf,
     record,
     records,
     required,
@@ -107,6 +108,9 @@ def declare(event: str, doc: str, /, *, journaled: bool = True, **fields: Kind |
 
 STEP = required(ID)
 STATUS = required(ID)
+HOST_BATCHES = ListOf("host batches", lambda v: True, item=IDS)
+"""Hosts in batches: a step's waves in order, or a rollback step's, last wave first."""
+INTS = ListOf("ints", lambda v: True, item=INT)
 GUARD = required(ID)
 
 # -- the launch --------------------------------------------------------------------------------
@@ -141,7 +145,7 @@ declare(
     ),
     gate_override=TEXT,
     gate_caution=BOOL,
-    drill=record(fail_at=ID, breach=ID, live=BOOL, at=KEY),
+    drill=record(fail_at=ID, breach=ID, live=BOOL, at=KEY, wave=INT),
 )
 declare(
     "launch_resumed",
@@ -207,6 +211,8 @@ declare(
     attempt=INT,
     target=ID,
     hosts=INT,
+    waves=HOST_BATCHES,
+    resumed=BOOL,
 )
 declare(
     "step_failed",
@@ -230,7 +236,13 @@ declare(
     "Interrupted work did not stop in time; the rollback goes on without it.",
     reason=REASON,
 )
-declare("wait_started", "A step's soak began.", seconds=required(NUMBER))
+declare(
+    "wait_started",
+    "A step's soak began, or (with ``wave``) the hold after a wave of a step in waves.",
+    seconds=required(NUMBER),
+    wave=INT,
+    of=INT,
+)
 declare(
     "command_finished",
     "A command ended on one host: exit, duration, tail and why it failed.",
@@ -245,6 +257,7 @@ declare(
     tail=TEXTS,
     status=ID,
     reason=REASON,
+    wave=INT,
 )
 declare(
     "check_result",
@@ -257,6 +270,47 @@ declare(
     attempt=INT,
     duration_s=NUMBER,
     host=ID,
+    wave=INT,
+    of=INT,
+)
+# -- fan-out: hosts and waves ------------------------------------------------------------------
+declare(
+    "host_started",
+    "One host of a fan-out step (launch or rollback) is about to run its command; written "
+    "before it starts, so resume knows the host may have run it.",
+    host=required(ID),
+    wave=INT,
+)
+declare(
+    "host_finished",
+    "One host of a fan-out step ended: ok, failed or interrupted; ``recovered`` when resume "
+    "took the result from the command's own record on the host.",
+    host=required(ID),
+    status=STATUS,
+    exit_code=INT,
+    reason=REASON,
+    recovered=KEY,
+    wave=INT,
+)
+declare(
+    "wave_started",
+    "A wave of a step in waves began (or, in a rollback, a wave of hosts began to be undone).",
+    wave=required(INT),
+    of=required(INT),
+    hosts=IDS,
+    resumed=IDS,
+)
+declare(
+    "wave_finished",
+    "A wave ended: how many hosts were ok, which failed or never started, and why it stops the "
+    "rollout when it does.",
+    wave=required(INT),
+    of=required(INT),
+    status=STATUS,
+    ok=INT,
+    failed=IDS,
+    not_started=IDS,
+    reason=REASON,
 )
 declare(
     "output",
@@ -375,7 +429,17 @@ for _remedy, _name in (("rollback", "rollback"), ("roll_forward", "roll-forward"
         steps=IDS,
         forced_past_no_return_by=ID,
     )
-    declare(f"{_remedy}_step_started", f"A {_name} step began.", step=STEP, title=TEXT)
+    declare(
+        f"{_remedy}_step_started",
+        f"A {_name} step began; ``waves`` (last first) when it undoes only the hosts ``undoes`` "
+        "touched.",
+        step=STEP,
+        title=TEXT,
+        hosts=INT,
+        waves=HOST_BATCHES,
+        wave_numbers=INTS,
+        undoes=ID,
+    )
     declare(
         f"{_remedy}_step_finished",
         f"A {_name} step ended: ok, failed or skipped.",
@@ -420,6 +484,7 @@ declare(
     "A drill injected its fault.",
     fault=TEXT,
     guard=ID,
+    wave=INT,
 )
 declare(
     "drill_result",

@@ -15,6 +15,22 @@ FINISHED_STEP_STATES = {"ok", "failed", "skipped"}
 
 
 @dataclass
+class HostRun:
+    """One host of a fan-out step, from ``host_started``/``host_finished``."""
+
+    host: str
+    status: str = "started"  # started | ok | failed | interrupted
+    wave: int | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    recovered: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "started"
+
+
+@dataclass
 class StepRecord:
     id: str
     status: str = "pending"  # pending | started | ok | failed | skipped | interrupted
@@ -27,6 +43,13 @@ class StepRecord:
     commands: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
     continued: bool = False
+    hosts: dict[str, HostRun] = field(default_factory=dict)
+    wave_plan: list[list[str]] | None = None  # the step's waves, as ``step_started`` planned them
+    waves: dict[int, dict[str, Any]] = field(default_factory=dict)  # wave_finished, by number
+
+    @property
+    def hosts_in_flight(self) -> list[str]:
+        return [host for host, run in self.hosts.items() if not run.finished]
 
     @property
     def finished_state(self) -> bool:
@@ -88,6 +111,14 @@ class LaunchState:
     def started_step_ids(self) -> set[str]:
         return {s.id for s in self.steps.values() if s.status != "pending"}
 
+    def touched_hosts(self) -> dict[str, dict[str, int | None]]:
+        """Per launch step, the hosts it started on and in which wave (what a rollback undoes)."""
+        return {
+            step_id: {host: run.wave for host, run in record.hosts.items()}
+            for step_id, record in self.steps.items()
+            if record.hosts
+        }
+
     @property
     def in_flight_step(self) -> StepRecord | None:
         for record in self.steps.values():
@@ -148,6 +179,9 @@ def _started(state: LaunchState, event: dict[str, Any]) -> None:
     record.late_s = event.get("late_s", record.late_s)
     record.attempts += 1
     record.reason = None
+    if not event.get("resumed"):
+        record.hosts, record.waves = {}, {}
+    record.wave_plan = event.get("waves", record.wave_plan)
     state.paused = None
 
 
@@ -177,6 +211,30 @@ def _interrupted(state: LaunchState, event: dict[str, Any]) -> None:
 def _command(state: LaunchState, event: dict[str, Any]) -> None:
     if event.get("step") is not None:
         _step(state, event).commands.append(event)
+
+
+@FOLDS.on("host_started")
+def _host_started(state: LaunchState, event: dict[str, Any]) -> None:
+    if event.get("step") is not None:
+        _step(state, event).hosts[event["host"]] = HostRun(event["host"], wave=event.get("wave"))
+
+
+@FOLDS.on("host_finished")
+def _host_finished(state: LaunchState, event: dict[str, Any]) -> None:
+    if event.get("step") is None:
+        return
+    hosts = _step(state, event).hosts
+    run = hosts.setdefault(event["host"], HostRun(event["host"], wave=event.get("wave")))
+    run.status = event.get("status", "ok")
+    run.exit_code = event.get("exit_code")
+    run.reason = event.get("reason")
+    run.recovered = bool(event.get("recovered"))
+
+
+@FOLDS.on("wave_started", "wave_finished")
+def _wave(state: LaunchState, event: dict[str, Any]) -> None:
+    if event.get("step") is not None:
+        _step(state, event).waves[int(event["wave"])] = event
 
 
 @FOLDS.on("check_result")

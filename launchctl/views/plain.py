@@ -50,6 +50,31 @@ def _fmt_check(e: dict[str, Any]) -> str:
     return f"  check {e['kind']}{where} {e['subject']}: {e['status'].upper()} ({e.get('reason')})"
 
 
+def hosts_text(hosts: list[str], limit: int = 6) -> str:
+    """``app1, app2, app3 and 17 more``: a wave's hosts in one short line."""
+    if len(hosts) <= limit:
+        return ", ".join(hosts)
+    return f"{', '.join(hosts[:limit])} and {len(hosts) - limit} more"
+
+
+def _fmt_wave_started(e: dict[str, Any]) -> str:
+    undo = "undo " if e.get("phase") in ("rollback", "roll_forward") else ""
+    return f"  ≋ {undo}wave {e['wave']} of {e['of']}: {hosts_text(e.get('hosts') or [])}"
+
+
+def _fmt_wave_finished(e: dict[str, Any]) -> str:
+    failed = e.get("failed") or []
+    counts = f"{e.get('ok', 0)} ok" + (f", {len(failed)} failed" if failed else "")
+    if e.get("not_started"):
+        counts += f", {len(e['not_started'])} not started"
+    return f"  ≋ wave {e['wave']} of {e['of']} {e['status']}: {counts}"
+
+
+def _fmt_wait(e: dict[str, Any]) -> str:
+    after = f" after wave {e['wave']} of {e.get('of')}, guards watching" if e.get("wave") else ""
+    return f"  holding {e['seconds']:.0f}s{after}"
+
+
 FORMATS: EventTable[Formatter] = EventTable("plain console")
 _LINES: dict[str, Formatter] = {
     "launch_started": lambda e: (
@@ -60,7 +85,9 @@ _LINES: dict[str, Formatter] = {
     "confirm_requested": lambda e: f"? {e['step']}: {e['question']}",
     "command_finished": _fmt_command,
     "check_result": _fmt_check,
-    "wait_started": lambda e: f"  holding {e['seconds']:.0f}s",
+    "wait_started": _fmt_wait,
+    "wave_started": _fmt_wave_started,
+    "wave_finished": _fmt_wave_finished,
     "step_failed": lambda e: f"✗ {e['step']} failed: {e.get('reason')}",
     "step_finished": lambda e: (
         f"{'✓' if e['status'] == 'ok' else '✗' if e['status'] == 'failed' else '·'} {e['step']} {e['status']}"
@@ -129,6 +156,8 @@ FORMATS.ignore(
     "guard_sample",  # one line per sample would drown the log; breaches are shown
     "rollback_step_retry",
     "drill_result",  # the drill command prints its own summary
+    "host_started",  # each host's command_finished says how it went
+    "host_finished",
 )
 
 

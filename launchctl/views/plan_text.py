@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rollback.touched import undoes_touched
 from runbook import model
 from steps.executor import describe_criterion
 
@@ -46,6 +47,15 @@ def plan_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "command_finished":
             host = f" [{event['host']}]" if event.get("host") not in (None, "localhost") else ""
             current["does"].append(f"run{host}: {event['command']}")
+        elif kind == "wave_started":
+            hosts = event.get("hosts") or []
+            count = f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}"
+            current["does"].append(f"wave {event['wave']} of {event['of']} ({count}):")
+        elif kind == "wait_started" and event.get("wave"):
+            current["does"].append(
+                f"hold {_seconds(event['seconds'])} after wave {event['wave']} (guards watching; "
+                "a breach stops the next wave)"
+            )
         elif kind == "wait_started":
             current["does"].append(f"wait {event['seconds']:g}s")
         elif kind == "check_result":
@@ -83,13 +93,17 @@ def render_plan(runbook: model.Runbook, rows: list[dict[str, Any]], t0: str) -> 
     ):
         if sequence:
             lines += ["", title]
-            lines.extend(f"  {step.id}: " + "; ".join(_sequence_step(step)) for step in sequence)
+            lines.extend(
+                f"  {step.id}: " + "; ".join(_sequence_step(step, runbook)) for step in sequence
+            )
     return "\n".join(lines)
 
 
-def _sequence_step(step: model.RollbackStep) -> list[str]:
+def _sequence_step(step: model.RollbackStep, runbook: model.Runbook) -> list[str]:
     parts = []
-    if step.if_started:
+    if step.if_started and undoes_touched(step, runbook):
+        parts.append(f"on the hosts '{step.if_started}' started, last wave first")
+    elif step.if_started:
         parts.append(f"if '{step.if_started}' started")
     if step.if_not_started:
         parts.append(f"if '{step.if_not_started}' has not started")
@@ -99,6 +113,14 @@ def _sequence_step(step: model.RollbackStep) -> list[str]:
         parts.append(f"run on {step.on}: {step.run}")
     parts.extend(f"check {c.kind}: {c.subject()} ({describe_criterion(c)})" for c in step.check)
     return parts
+
+
+def _seconds(seconds: float) -> str:
+    from datetime import timedelta
+
+    from runbook.durations import format_duration
+
+    return format_duration(timedelta(seconds=seconds))
 
 
 def _fmt(offset) -> str:
