@@ -8,6 +8,7 @@ from typing import Any
 from launchctl.journal.lock import driver_alive
 from launchctl.journal.reader import read_journal
 from launchctl.journal.replay import replay
+from launchctl.views.fleet_text import hosts_data, undo_summary, wave_lines
 from launchctl.views.report import _hms, no_return_side, outcome_of, step_rows
 from launchctl.views.sanitize import terminal_safe
 
@@ -19,6 +20,8 @@ def _remedy(record: Any) -> dict[str, Any] | None:
         "reason": record.reason,
         "status": record.status or "in progress",
         "steps": {k: v.status for k, v in record.steps.items()},
+        "undid": {k: undo_summary(v) for k, v in record.steps.items() if undo_summary(v)} or None,
+        "hosts": {k: hosts_data(v) for k, v in record.steps.items() if hosts_data(v)} or None,
     }
 
 
@@ -46,6 +49,8 @@ def status_data(directory: Path) -> dict[str, Any]:
         "last_event": state.last_ts,
         "steps": [
             {k: row[k] for k in ("step", "offset", "planned", "started", "status", "reason")}
+            | {"waves": wave_lines(state.steps[row["step"]]) or None}
+            | {"hosts": hosts_data(state.steps[row["step"]])}
             for row in step_rows(state)
         ],
         "rollback": _remedy(state.rollback),
@@ -84,13 +89,18 @@ def render_status(data: dict[str, Any]) -> str:
             f" {marker} {step['offset'] or '':<8} {step['step']:<24} planned {_hms(step['planned'])}"
             f"  actual {_hms(step['started'])}  {step['status']}{reason}"
         )
+        lines += [f"      {line}" for line in step["waves"] or ()]
     if data["point_of_no_return"]:
         lines.append(data["point_of_no_return"])
     for key in ("rollback", "roll_forward"):
         if data[key]:
             rb = data[key]
             lines += ["", f"{key.replace('_', '-')}: {rb['status']} — {rb['reason']}"]
-            lines += [f"   {k}: {v}" for k, v in rb["steps"].items()]
+            undid = rb["undid"] or {}
+            lines += [
+                f"   {k}: {v}" + (f" — {undid[k]}" if k in undid else "")
+                for k, v in rb["steps"].items()
+            ]
     if data["torn_lines"]:
         lines.append(f"\n(note: {data['torn_lines']} torn journal line(s) ignored)")
     return terminal_safe("\n".join(lines))
