@@ -23,7 +23,12 @@ def lab20(sshd, silent_server, ssh_home, workdir) -> SshLab:
 def write(workdir: Path, lab: SshLab, text: str, **values: str) -> Path:
     text = textwrap.dedent(text).lstrip()
     hosts = ", ".join(lab.aliases)
-    for name, value in {"SSH": lab.ssh_section(), "DIR": str(workdir), "HOSTS": hosts, **values}.items():
+    for name, value in {
+        "SSH": lab.ssh_section(),
+        "DIR": str(workdir),
+        "HOSTS": hosts,
+        **values,
+    }.items():
         text = text.replace(name, value)
     path = workdir / "launch.yaml"
     path.write_text(text)
@@ -116,9 +121,7 @@ rollback:
 """
 
 
-def test_a_failing_canary_stops_every_later_wave_and_rolls_back_host_1_only(
-    lab20, workdir, cli
-):
+def test_a_failing_canary_stops_every_later_wave_and_rolls_back_host_1_only(lab20, workdir, cli):
     result = cli("run", write(workdir, lab20, CANARY), "--no-wait", "--yes")
     assert result.exit_code == 1, result.stdout + result.stderr
     assert ran(workdir, lab20, "ran") == ["app1"]
@@ -162,11 +165,23 @@ steps:
     [
         # 50%: one of each 2-host wave, two of the last 4, four of 8 in total
         ("app1|app3|app5|app6", '"50%"', 0, 8, None),
-        ("app3|app4", '"50%"', 1, 4, "wave 2 of 3: on app3: exit code 1, expected 0 (and 1 more "
-         "hosts); max_fail 50% allows 1 of its 2 hosts"),
+        (
+            "app3|app4",
+            '"50%"',
+            1,
+            4,
+            "wave 2 of 3: on app3: exit code 1, expected 0 (and 1 more "
+            "hosts); max_fail 50% allows 1 of its 2 hosts",
+        ),
         # a count is the same for each wave and for the whole step
-        ("app1|app3", "1", 1, 4, "wave 2 of 3: on app1: exit code 1, expected 0 (and 1 more "
-         "hosts); max_fail 1 allows 1 of 8 hosts in total"),
+        (
+            "app1|app3",
+            "1",
+            1,
+            4,
+            "wave 2 of 3: on app1: exit code 1, expected 0 (and 1 more "
+            "hosts); max_fail 1 allows 1 of 8 hosts in total",
+        ),
     ],
 )
 def test_max_fail_counts_per_wave_and_in_total(
