@@ -5,10 +5,11 @@ hosts touched (last wave first), and what ``status`` says per wave and per host.
 from __future__ import annotations
 
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
-from conftest import events_of
+from conftest import events_of, read_events, wait_for
 from realservers_ssh import SshLab
 
 pytestmark = pytest.mark.slow  # a real sshd on loopback
@@ -238,3 +239,63 @@ def test_a_steps_parallel_and_max_fail_override_its_targets(ssh_lab, workdir, cl
     assert ran(workdir, ssh_lab, "narrow") == ["app1"]
     undone = [h for h in hosts if (workdir / f"{h}.undo").exists()]
     assert undone == ["app1"]  # exactly what narrow touched
+
+
+GUARDED = """
+version: 1
+name: Breach in the second hold
+ssh: SSH
+prometheus: {url: "PROM"}
+targets:
+  api: {hosts: [HOSTS], parallel: 20}
+steps:
+  - id: deploy
+    at: T+0
+    on: api
+    run: "touch DIR/{{ host }}.ran"
+    waves: [1, 25%, 100%]
+    between_waves: {hold: HOLD}
+guards:
+  - {id: errors, prometheus: METRIC, breach: "> 0.05", every: 1s, during: [T+0, T+1h]}
+rollback:
+  - id: undeploy
+    if_started: deploy
+    on: api
+    parallel: 20
+    run: "echo {{ host }} >> DIR/undo.log"
+"""
+
+
+def test_a_breach_during_the_second_hold_rolls_back_waves_1_and_2_last_first(
+    lab20, workdir, cli, prometheus, exporter, metric_name
+):
+    exporter.set(metric_name, 0.0)
+    prometheus.wait_for(metric_name, lambda v: v == 0.0)
+    journal = workdir / "journal"
+    runbook = write(workdir, lab20, GUARDED, PROM=prometheus.url, METRIC=metric_name, HOLD="15s")
+
+    def breach_in_the_second_hold() -> None:
+        def second_hold() -> bool:
+            try:
+                return any(
+                    e["event"] == "wait_started" and e.get("wave") == 2
+                    for e in read_events(journal)
+                )
+            except (FileNotFoundError, ValueError):
+                return False
+
+        wait_for(second_hold, timeout=60)
+        exporter.set(metric_name, 0.5)
+
+    threading.Thread(target=breach_in_the_second_hold, daemon=True).start()
+    result = cli("run", runbook, "--no-wait", "--yes", "--journal", journal)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    events = read_events(journal)
+    assert ran(workdir, lab20, "ran") == lab20.aliases[:5]  # waves 1 and 2; wave 3 never started
+    undone = (workdir / "undo.log").read_text().split()
+    assert sorted(undone[:4]) == lab20.aliases[1:5] and undone[4:] == ["app1"]
+    rollback = events_of(events, "rollback_started")[0]
+    assert rollback["trigger"] == "guard:errors"
+    assert [e["wave"] for e in events_of(events, "wave_started") if e.get("phase")] == [2, 1]
+    holds = [e for e in events_of(events, "wait_started") if e.get("wave")]
+    assert [e["wave"] for e in holds] == [1, 2]  # the first hold ran out, the second was cut
