@@ -225,11 +225,21 @@ class LiveView:
 
 
 def _host_progress(row: Any) -> str:
-    """A fan-out at a glance: done, failed and still to finish out of the target's hosts."""
+    """A fan-out at a glance: its wave, done and failed out of the target's hosts, and which
+    hosts are running now (or the hold between waves)."""
     done = row.hosts_ok + row.hosts_failed
-    text = f"hosts {row.hosts_ok}/{row.hosts_total} ok"
+    text = f"wave {row.wave}/{row.waves} · " if row.waves and row.wave else ""
+    text += f"hosts {row.hosts_ok}/{row.hosts_total} ok"
     if row.hosts_failed:
         text += f", {row.hosts_failed} failed"
-    if row.state == "running" and done < row.hosts_total:
-        text += f", {row.hosts_total - done} running or queued"
+    if row.state != "running":
+        return text
+    if row.holding:
+        return f"{text} · {row.holding}"
+    if row.running_hosts:
+        names = ", ".join(row.running_hosts[:3])
+        more = f" +{len(row.running_hosts) - 3}" if len(row.running_hosts) > 3 else ""
+        text += f" · running {names}{more}"
+    elif done < row.hosts_total:
+        text += f", {row.hosts_total - done} queued"
     return text

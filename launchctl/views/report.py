@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from launchctl.journal.replay import LaunchState
+from launchctl.views.fleet_text import hosts_data, undo_summary, wave_lines
 from launchctl.views.sanitize import terminal_safe
 from runbook.errors import InputError
 
@@ -66,6 +67,8 @@ def step_rows(state: LaunchState) -> list[dict[str, Any]]:
                 "reason": record.reason,
                 "commands": record.commands,
                 "checks": record.checks,
+                "fleet": hosts_data(record),
+                "fleet_lines": wave_lines(record),
             }
         )
     return rows
@@ -105,6 +108,8 @@ def _remedy_data(record: Any) -> dict[str, Any] | None:
                 "attempts": r.attempts,
                 "commands": r.commands,
                 "checks": r.checks,
+                "fleet": hosts_data(r),
+                "undid": undo_summary(r),
             }
             for r in record.steps.values()
         ],
@@ -225,6 +230,12 @@ def _markdown(state: LaunchState) -> str:
             f"| {row['offset'] or ''} | {_md_escape(row['step'])} | {_hms(row['planned'])} | {_hms(row['started'])} "
             f"| {slip} | {duration} | {status} |"
         )
+    fleet = [row for row in data["steps"] if row["fleet_lines"]]
+    if fleet:
+        lines += ["", "## Hosts, per wave"]
+        for row in fleet:
+            lines += ["", f"### {row['step']}", ""]
+            lines += [f"- {_md_escape(line)}" for line in row["fleet_lines"]]
     failures = [
         row for row in data["steps"] if row["reason"] and row["status"] in ("failed", "interrupted")
     ]
@@ -296,8 +307,9 @@ def _remedy_lines(rb: dict[str, Any], title: str) -> list[str]:
         "|---|---|---|---|",
     ]
     for step in rb["steps"]:
+        detail = "; ".join(part for part in (step["reason"], step.get("undid")) if part)
         lines.append(
-            f"| {step['step']} | {step['status']} | {step['attempts']} | {_md_escape(step['reason'] or '')} |"
+            f"| {step['step']} | {step['status']} | {step['attempts']} | {_md_escape(detail)} |"
         )
     for step in rb["steps"]:
         if step["status"] == "failed":

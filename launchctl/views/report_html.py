@@ -55,6 +55,7 @@ def render_html(state: LaunchState) -> str:
         "<h2>Timeline</h2>",
         _timeline_svg(data, timeline_marks(state)),
         _steps_table(data),
+        _fleet(data),
         _failures(data),
         _checks(data),
         _guards(data, state),
@@ -190,6 +191,18 @@ def _steps_table(data: dict[str, Any]) -> str:
     )
 
 
+def _fleet(data: dict[str, Any]) -> str:
+    """Per wave and per host, for each fan-out step."""
+    steps = [step for step in data["steps"] if step.get("fleet_lines")]
+    if not steps:
+        return ""
+    out = ["<h2>Hosts, per wave</h2>"]
+    for step in steps:
+        items = "".join(f"<li>{escape(line)}</li>" for line in step["fleet_lines"])
+        out.append(f"<h3>{escape(step['step'])}</h3><ul>{items}</ul>")
+    return "\n".join(out)
+
+
 def _failures(data: dict[str, Any]) -> str:
     failed = [s for s in data["steps"] if s["reason"] and s["status"] in ("failed", "interrupted")]
     if not failed:
@@ -252,7 +265,7 @@ def _rollback(data: dict[str, Any]) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{escape(s['step'])}</td><td style='color:{STATUS_COLOURS.get(s['status'], '#555')}'>{escape(s['status'])}</td>"
-        f"<td>{s['attempts']}</td><td>{escape(s['reason'] or '')}</td></tr>"
+        f"<td>{s['attempts']}</td><td>{escape('; '.join(p for p in (s['reason'], s.get('undid')) if p))}</td></tr>"
         for s in rb["steps"]
     )
     return (

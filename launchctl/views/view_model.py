@@ -43,6 +43,10 @@ class StepRow:
     hosts_failed: int = 0
     hosts_total: int | None = None
     irreversible: str | None = None
+    wave: int | None = None  # the wave running (or last run) of a step in waves
+    waves: int | None = None
+    running_hosts: list[str] = field(default_factory=list)
+    holding: str | None = None
 
 
 @dataclass
@@ -145,8 +149,38 @@ class ViewModel:
         )
         row.hosts_ok = row.hosts_failed = 0
         row.hosts_total = e.get("hosts")
+        row.waves = len(e["waves"]) if e.get("waves") else None
+        row.wave, row.holding, row.running_hosts = None, None, []
         self.running = row.id
         self.output.clear()
+
+    @HANDLERS.on("wave_started")
+    def _on_wave_started(self, e: dict[str, Any]) -> None:
+        if e.get("phase") in ("rollback", "roll_forward"):
+            hosts = len(e.get("hosts") or [])
+            self.rollback_steps[e["step"]] = f"undoing wave {e['wave']} ({hosts} hosts)"
+            return
+        row = self.steps.get(e.get("step", ""))
+        if row is not None:
+            row.wave, row.waves, row.holding = e["wave"], e["of"], None
+
+    @HANDLERS.on("wait_started")
+    def _on_wait_started(self, e: dict[str, Any]) -> None:
+        row = self.steps.get(e.get("step", ""))
+        if row is not None and e.get("wave") and e.get("phase") is None:
+            row.holding = f"holding {e['seconds']:.0f}s after wave {e['wave']}, guards watching"
+
+    @HANDLERS.on("host_started")
+    def _on_host_started(self, e: dict[str, Any]) -> None:
+        row = self.steps.get(e.get("step", ""))
+        if row is not None and e.get("phase") is None:
+            row.running_hosts.append(e["host"])
+
+    @HANDLERS.on("host_finished")
+    def _on_host_finished(self, e: dict[str, Any]) -> None:
+        row = self.steps.get(e.get("step", ""))
+        if row is not None and e.get("phase") is None and e["host"] in row.running_hosts:
+            row.running_hosts.remove(e["host"])
 
     @HANDLERS.on("confirm_requested")
     def _on_confirm_requested(self, e: dict[str, Any]) -> None:
@@ -295,7 +329,6 @@ HANDLERS.ignore(
     "monitoring_finished",
     "notification_failed",
     "work_abandoned",
-    "wait_started",
     "check_result",
     "confirm_answered",
     "question_withdrawn",
@@ -310,6 +343,7 @@ HANDLERS.ignore(
     "remedy_preview",  # dry runs are not shown live
     "drill_injected",
     "drill_result",
+    "wave_finished",  # the step's row counts its hosts as each one finishes
 )
 
 
