@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from launchctl.journal.catalogue import parse_iso
+from launchctl.journal.replay import replay
+from launchctl.views.fleet_text import undo_summary
 
 
 def summarize(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -16,6 +18,8 @@ def summarize(events: list[dict[str, Any]]) -> dict[str, Any]:
     )
     remedy = started["event"].removesuffix("_started") if started else "rollback"
     finished = next((e for e in events if e["event"] == f"{remedy}_finished"), None)
+    record = getattr(replay(events), remedy, None) if events else None
+    undid = {sid: undo_summary(r) for sid, r in record.steps.items()} if record else {}
     return {
         "injected": injected,
         "remedy": remedy,
@@ -35,6 +39,7 @@ def summarize(events: list[dict[str, Any]]) -> dict[str, Any]:
                 "status": e["status"],
                 "reason": e.get("reason"),
                 "attempts": e.get("attempts"),
+                "undid": undid.get(e["step"]),
             }
             for e in events
             if e["event"] == f"{remedy}_step_finished"
@@ -64,4 +69,6 @@ def render_summary(summary: dict[str, Any], dry_run: bool) -> str:
     for step in summary["steps"]:
         detail = f" — {step['reason']}" if step["reason"] else ""
         lines.append(f"    {step['step']:<24} {step['status']}{detail}")
+        if step.get("undid"):
+            lines.append(f"      {step['undid']}")
     return "\n".join(lines)
