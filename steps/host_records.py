@@ -7,7 +7,8 @@ that, on the host, it writes under
 - ``<host>.pid`` when it starts: the command's process group and its
   ``LAUNCHCTL_RUN`` token (what the kill looks for);
 - ``<host>.out`` as it runs: its output (it still streams to the driver);
-- ``<host>.exit`` when it ends: its exit status, written atomically.
+- ``<host>.exit`` when it ends: its exit status (a record with an empty status file is
+  still being written: the probe falls back to the process).
 
 When the driver dies (``kill -9``, a crash, a lost connection) the command
 keeps running to its end: it is in its own session, so no hang-up reaches it,
@@ -56,8 +57,8 @@ def recorded(script: str, key: RecordKey, host: str) -> str:
 {script}
 ); }}
 __lc_d={directory}; __lc_h={name}
-mkdir -p "$__lc_d" 2>/dev/null && rm -f "$__lc_d/$__lc_h.exit" && echo "$$ $LAUNCHCTL_RUN" > "$__lc_d/$__lc_h.pid" 2>/dev/null || {{ __lc_run; exit $?; }}
-{{ __lc_run; __lc_s=$?; echo $__lc_s > "$__lc_d/$__lc_h.exit.tmp" && mv -f "$__lc_d/$__lc_h.exit.tmp" "$__lc_d/$__lc_h.exit"; }} 2>&1 | {{ trap '' PIPE; tee "$__lc_d/$__lc_h.out" || cat >> "$__lc_d/$__lc_h.out"; }}
+{{ [ -d "$__lc_d" ] || mkdir -p "$__lc_d" 2>/dev/null; }} && {{ [ ! -e "$__lc_d/$__lc_h.exit" ] || rm -f "$__lc_d/$__lc_h.exit"; }} && echo "$$ $LAUNCHCTL_RUN" > "$__lc_d/$__lc_h.pid" 2>/dev/null || {{ __lc_run; exit $?; }}
+{{ __lc_run; echo $? > "$__lc_d/$__lc_h.exit"; }} 2>&1 | {{ trap '' PIPE; tee "$__lc_d/$__lc_h.out" || cat >> "$__lc_d/$__lc_h.out"; }}
 __lc_s=255; read -r __lc_s < "$__lc_d/$__lc_h.exit" 2>/dev/null; exit "$__lc_s"
 """
 
@@ -65,7 +66,7 @@ __lc_s=255; read -r __lc_s < "$__lc_d/$__lc_h.exit" 2>/dev/null; exit "$__lc_s"
 def probe_script(key: RecordKey, host: str) -> str:
     """One line saying what the host knows of the command, then (when it finished) its output."""
     return f"""d={key.directory()}; h={shlex.quote(host)}
-if [ -f "$d/$h.exit" ]; then read -r s < "$d/$h.exit"; echo "launchctl-record finished $s"; tail -c {OUT_TAIL_BYTES} "$d/$h.out" 2>/dev/null
+if [ -s "$d/$h.exit" ]; then read -r s < "$d/$h.exit"; echo "launchctl-record finished $s"; tail -c {OUT_TAIL_BYTES} "$d/$h.out" 2>/dev/null
 elif [ -f "$d/$h.pid" ]; then read -r p t < "$d/$h.pid"; if kill -0 "$p" 2>/dev/null; then echo "launchctl-record running $p $t"; else echo "launchctl-record vanished $p"; fi
 else echo "launchctl-record absent"; fi
 """

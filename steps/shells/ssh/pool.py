@@ -127,6 +127,7 @@ class SshPool:
         self.paths = SshPaths.of(settings, base_dir)
         self.known_hosts = KnownHosts(self.paths.known_hosts, self.paths.policy)
         self._lock = threading.Lock()
+        self._building = threading.Lock()  # one Fabric Connection built at a time (_open_once)
         self._slots: dict[Endpoint, _Slot] = {}
         self._closed = False
         self._fabric_config: Any = None
@@ -269,15 +270,20 @@ class SshPool:
         port = shorthand["port"] or endpoint.port
         # gateway=False: we open ProxyJump hops ourselves, pooled and with our host key policy.
         # A non-empty connect_kwargs keeps Fabric from writing key files into the shared config.
-        connection = Connection(
-            shorthand["host"],
-            user=user,
-            port=port,
-            config=config,
-            gateway=False,
-            connect_kwargs={"allow_agent": True},
-        )
-        hostname, port, user = connection.host, int(connection.port), connection.user
+        # Fabric reads the one shared (lazy) Config while it builds a Connection, which is not
+        # safe from several threads at once (a fan-out opening 20 hosts together saw "No
+        # attribute or config key found for 'user'"): build them one at a time; connecting,
+        # the slow part, still runs in parallel.
+        with self._building:
+            connection = Connection(
+                shorthand["host"],
+                user=user,
+                port=port,
+                config=config,
+                gateway=False,
+                connect_kwargs={"allow_agent": True},
+            )
+            hostname, port, user = connection.host, int(connection.port), connection.user
         where = f"{endpoint.alias} ({user}@{hostname}:{port})"
         _refuse_option_like(where, hostname, user)
         ssh_config = connection.ssh_config
