@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import events_of, launchctl_argv, read_events, run_subprocess, wait_for
+from realservers_ssh import gone
 
 pytestmark = pytest.mark.slow  # a real sshd on loopback, a driver killed with SIGKILL
 
@@ -28,6 +29,7 @@ steps:
   - id: deploy
     at: T+0
     on: api
+    timeout: TIMEOUT
     run: 'echo start >> DIR/{{ host }}.log; if [ -e DIR/slow-{{ host }} ]; then sleep SLOW; fi; echo deployed {{ host }}; echo end >> DIR/{{ host }}.log'
     expect: {stdout_contains: deployed}
     waves: [1, 100%]
@@ -40,9 +42,10 @@ rollback:
 """
 
 
-def write(workdir: Path, lab, slow: str = "4") -> Path:
+def write(workdir: Path, lab, slow: str = "4", timeout: str = "2m") -> Path:
     text = textwrap.dedent(RUNBOOK).lstrip()
-    for name, value in {"SSH": lab.ssh_section(), "DIR": str(workdir), "SLOW": slow}.items():
+    values = {"SSH": lab.ssh_section(), "DIR": str(workdir), "SLOW": slow, "TIMEOUT": timeout}
+    for name, value in values.items():
         text = text.replace(name, value)
     path = workdir / "launch.yaml"
     path.write_text(text)
@@ -53,13 +56,13 @@ def lines(path: Path) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-def kill_mid_wave(workdir: Path, lab, slow: str = "4") -> Path:
+def kill_mid_wave(workdir: Path, lab, slow: str = "4", timeout: str = "2m") -> Path:
     """Run until app4 (wave 2, one host at a time) is in flight, then SIGKILL the driver."""
     (workdir / "slow-app4").touch()
     journal = workdir / "journal"
     driver = subprocess.Popen(
         launchctl_argv(
-            "run", write(workdir, lab, slow), "--no-wait", "--yes", "--journal", journal
+            "run", write(workdir, lab, slow, timeout), "--no-wait", "--yes", "--journal", journal
         ),
         cwd=workdir,
         stdin=subprocess.DEVNULL,
@@ -135,6 +138,25 @@ def test_resume_waits_for_a_host_still_running_instead_of_running_it_twice(ssh_l
     assert "app4: still running on the host" in resumed.stdout
     for host in ssh_lab.aliases[:6]:
         assert lines(workdir / f"{host}.log") == ["start", "end"], host
+
+
+def test_a_host_still_running_past_the_steps_timeout_is_killed_on_the_host_not_rerun(
+    ssh_lab, sshd, workdir
+):
+    journal = kill_mid_wave(workdir, ssh_lab, slow="120", timeout="3s")
+    group = int((record_dir(sshd, journal) / "app4.pid").read_text().split()[0])
+    resumed = run_subprocess("resume", journal, "--yes", cwd=workdir, timeout=120)
+    assert resumed.exit_code == 1, resumed.stdout + resumed.stderr  # failed, rolled back
+    assert wait_for(lambda: gone(group), timeout=10), "the command survived on the host"
+    assert lines(workdir / "app4.log") == ["start"]  # killed, never run a second time
+    app4 = [
+        e
+        for e in events_of(read_events(journal), "host_finished")
+        if e["host"] == "app4" and not e.get("phase")
+    ]
+    assert app4[-1]["status"] == "failed" and "timed out after 3s" in app4[-1]["reason"]
+    assert "killed on the host" in app4[-1]["reason"]
+    assert lines(workdir / "app5.log") == []
 
 
 def test_an_in_flight_host_without_a_record_runs_again_and_only_it(ssh_lab, sshd, workdir):
