@@ -7,6 +7,7 @@ step format importing itself back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -38,46 +39,55 @@ POLL_FIELDS = {
 }
 
 
-def _build_http(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-    poll = _poll(values, node, path, ctx)
-    if poll is INVALID:
-        return INVALID
+def _polled(make: Callable[[dict[str, Any], dict[str, Any]], Any]) -> Any:
+    """A criterion's builder, given ``poll`` and ``marks`` ready: ``within``/``every`` are
+    checked and made a ``Poll`` first."""
+
+    def build(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+        poll = _poll(values, node, path, ctx)
+        if poll is INVALID:
+            return INVALID
+        return make(values, {"poll": poll, "marks": marks(node)})
+
+    return build
+
+
+def _timeout(values: dict[str, Any], default_seconds: int) -> timedelta:
+    return given(values["timeout"], timedelta(seconds=default_seconds))
+
+
+@_polled
+def _build_http(values: dict[str, Any], common: dict[str, Any]) -> Any:
     return model.HttpCriterion(
         url=values["http"],
         status=values["status"],
         body_contains=values["body_contains"],
-        timeout=given(values["timeout"], timedelta(seconds=10)),
+        timeout=_timeout(values, 10),
         on=values["on"],
-        poll=poll,
-        marks=marks(node),
+        **common,
     )
 
 
-def _build_prometheus(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-    poll = _poll(values, node, path, ctx)
-    if poll is INVALID:
-        return INVALID
+@_polled
+def _build_prometheus(values: dict[str, Any], common: dict[str, Any]) -> Any:
     return model.PrometheusCriterion(
         query=values["prometheus"],
         expect=values["expect"],
-        timeout=given(values["timeout"], timedelta(seconds=10)),
-        poll=poll,
+        timeout=_timeout(values, 10),
         after=values["after"],
-        marks=marks(node),
+        **common,
     )
 
 
-def _build_command(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-    poll = _poll(values, node, path, ctx)
-    if poll is INVALID:
-        return INVALID
+@_polled
+def _build_command(values: dict[str, Any], common: dict[str, Any]) -> Any:
+    exit_code = values["exit"] if values["exit"] is not None else 0
     return model.CommandCriterion(
         command=values["command"],
         on=given(values["on"], model.LOCAL),
-        exit=values["exit"] if values["exit"] is not None else 0,
-        timeout=given(values["timeout"], timedelta(seconds=60)),
-        poll=poll,
-        marks=marks(node),
+        exit=exit_code,
+        timeout=_timeout(values, 60),
+        **common,
     )
 
 

@@ -52,20 +52,27 @@ def ran(workdir: Path, lab: SshLab, suffix: str = "times") -> list[str]:
 
 TIMED = "date +%s.%N > DIR/{{ host }}.times; sleep 0.2; date +%s.%N >> DIR/{{ host }}.times"
 
-TWENTY = f"""
+
+def in_waves(name: str, run: str, hold: str, top: str = "", rest: str = "") -> str:
+    """A runbook whose step ``deploy`` runs ``run`` on the twenty aliases (``parallel: 20``) in
+    waves [1, 25%, 100%], holding ``hold`` between them; ``top`` and ``rest`` add sections."""
+    return f"""
 version: 1
-name: Twenty in waves
+name: {name}
 ssh: SSH
-targets:
+{top}targets:
   api: {{hosts: [HOSTS], parallel: 20}}
 steps:
   - id: deploy
     at: T+0
     on: api
-    run: "{TIMED}"
+    run: {run}
     waves: [1, 25%, 100%]
-    between_waves: {{hold: 2s}}
-"""
+    between_waves: {{hold: {hold}}}
+{rest}"""
+
+
+TWENTY = in_waves("Twenty in waves", f'"{TIMED}"', "2s")
 
 
 def test_twenty_hosts_run_in_their_waves_in_order_with_the_hold_between(lab20, workdir, cli):
@@ -97,20 +104,11 @@ def test_twenty_hosts_run_in_their_waves_in_order_with_the_hold_between(lab20, w
     assert "≋ wave 2 of 3: app2, app3, app4, app5" in result.stdout
 
 
-CANARY = """
-version: 1
-name: Canary
-ssh: SSH
-targets:
-  api: {hosts: [HOSTS], parallel: 20}
-steps:
-  - id: deploy
-    at: T+0
-    on: api
-    run: 'touch DIR/{{ host }}.ran; [ {{ host }} != app1 ] || { echo "canary is sick" >&2; exit 1; }'
-    waves: [1, 25%, 100%]
-    between_waves: {hold: 1s}
-rollback:
+CANARY = in_waves(
+    "Canary",
+    """'touch DIR/{{ host }}.ran; [ {{ host }} != app1 ] || { echo "canary is sick" >&2; exit 1; }'""",
+    "1s",
+    rest="""rollback:
   - id: undeploy
     if_started: deploy
     on: api
@@ -119,7 +117,8 @@ rollback:
   - id: everywhere
     on: api
     run: "touch DIR/{{ host }}.everywhere"
-"""
+""",
+)
 
 
 def test_a_failing_canary_stops_every_later_wave_and_rolls_back_host_1_only(lab20, workdir, cli):
@@ -241,21 +240,12 @@ def test_a_steps_parallel_and_max_fail_override_its_targets(ssh_lab, workdir, cl
     assert undone == ["app1"]  # exactly what narrow touched
 
 
-GUARDED = """
-version: 1
-name: Breach in the second hold
-ssh: SSH
-prometheus: {url: "PROM"}
-targets:
-  api: {hosts: [HOSTS], parallel: 20}
-steps:
-  - id: deploy
-    at: T+0
-    on: api
-    run: "touch DIR/{{ host }}.ran"
-    waves: [1, 25%, 100%]
-    between_waves: {hold: HOLD}
-guards:
+GUARDED = in_waves(
+    "Breach in the second hold",
+    '"touch DIR/{{ host }}.ran"',
+    "HOLD",
+    top='prometheus: {url: "PROM"}\n',
+    rest="""guards:
   - {id: errors, prometheus: METRIC, breach: "> 0.05", every: 1s, during: [T+0, T+1h]}
 rollback:
   - id: undeploy
@@ -263,7 +253,8 @@ rollback:
     on: api
     parallel: 20
     run: "echo {{ host }} >> DIR/undo.log"
-"""
+""",
+)
 
 
 def test_a_breach_during_the_second_hold_rolls_back_waves_1_and_2_last_first(

@@ -33,7 +33,6 @@ than parallel OpenSSH doing one command; step 2 <= 25% of step 1; peak RSS
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -45,7 +44,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from perf_common import launchctl_script, verdict
+from perf_common import launch_journal, verdict
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -142,23 +141,10 @@ def time_launchctl(
         "  - {id: first, at: T+0, on: fleet, run: 'true'}\n"
         "  - {id: second, at: T+0, on: fleet, run: 'true'}\n"
     )
-    journal = Path(tempfile.mkdtemp(dir=work, prefix="journal-"))
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [launchctl_script(), "run", str(runbook), "--no-wait", "--yes", "--journal", str(journal)],
-        env=env,
-        cwd=work,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    events = [json.loads(line) for line in (journal / "journal.jsonl").read_text().splitlines()]
-    if proc.returncode != 0:
+    events, wall, code, _, usage = launch_journal(runbook, env, work)
+    if code != 0:
         finished = [e for e in events if e["event"] in ("step_finished", "launch_finished")]
-        raise RuntimeError(f"launchctl run exited {proc.returncode}: {finished}")
+        raise RuntimeError(f"launchctl run exited {code}: {finished}")
     spans = {}
     for event in events:
         if event["event"] in ("step_started", "step_finished"):

@@ -22,45 +22,19 @@ otherwise.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
-from perf_common import launchctl_script, verdict
+from bench_ssh import prepare_home, start_sshd
+from perf_common import launch_journal, verdict
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
-
-
-def start_sshd(base: Path):
-    from realservers_ssh import Sshd
-
-    base.mkdir()
-    try:
-        return Sshd(base, max_startups="200")
-    except BaseException as exc:  # realservers reports a missing sshd via pytest.skip/fail
-        sys.exit(f"cannot start sshd: {exc}")
-
-
-def prepare_home(base: Path, sshd, count: int) -> dict[str, str]:
-    home = base / "home"
-    (home / ".ssh").mkdir(parents=True)
-    hosts = " ".join(f"h{i}" for i in range(1, count + 1))
-    (home / ".ssh" / "config").write_text(
-        f"Host {hosts}\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {sshd.user}\n"
-        f"  IdentityFile {sshd.client_key}\n"
-    )
-    (home / ".ssh" / "known_hosts").write_text(sshd.known_hosts_line)
-    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
-    env["HOME"] = str(home)
-    return env
 
 
 def runbook(hosts: list[str], parallel: int, reps: int) -> str:
@@ -85,22 +59,10 @@ def _ts(event: dict) -> datetime:
 def run_bench(hosts: list[str], parallel: int, reps: int, env: dict[str, str], work: Path):
     book = work / "bench.yaml"
     book.write_text(runbook(hosts, parallel, reps))
-    journal = Path(tempfile.mkdtemp(dir=work, prefix="journal-"))
-    started = time.perf_counter()
-    proc = subprocess.run(
-        [launchctl_script(), "run", str(book), "--no-wait", "--yes", "--journal", str(journal)],
-        env=env,
-        cwd=work,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wall = time.perf_counter() - started
-    events = [json.loads(line) for line in (journal / "journal.jsonl").read_text().splitlines()]
+    events, wall, code, stderr, _ = launch_journal(book, env, work)
     failed = [e for e in events if e["event"] == "host_finished" and e.get("status") != "ok"]
-    if proc.returncode != 0 or failed:
-        raise RuntimeError(f"launchctl run exited {proc.returncode}: {failed[:1]} {proc.stderr}")
+    if code != 0 or failed:
+        raise RuntimeError(f"launchctl run exited {code}: {failed[:1]} {stderr}")
     spans: dict[str, list[datetime]] = {}
     canary: dict[str, list[datetime]] = {}
     for event in events:
@@ -123,9 +85,10 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-waves-"))
+    (base / "sshd").mkdir()
     sshd = start_sshd(base / "sshd")
     try:
-        env = prepare_home(base, sshd, args.hosts)
+        env = prepare_home(base, sshd, [args.hosts])
         hosts = [f"h{i}" for i in range(1, args.hosts + 1)]
         flat, waves, canary, warm, wall = run_bench(hosts, args.parallel, args.reps, env, base)
     finally:

@@ -3,11 +3,16 @@ profiled function, and a child interpreter that profiles launchctl in every thre
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import sysconfig
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,6 +30,31 @@ def launchctl_script() -> str:
     if found is None:
         sys.exit("launchctl is not installed (pip install -e .)")
     return found
+
+
+def launch_journal(
+    runbook: Path, env: dict[str, str], work: Path
+) -> tuple[list[dict], float, int, str, Any]:
+    """``launchctl run RUNBOOK --no-wait --yes`` with a fresh journal under ``work``: its events,
+    the process's wall time, exit code, stderr and resource usage (``os.wait4``)."""
+    journal = Path(tempfile.mkdtemp(dir=work, prefix="journal-"))
+    started = time.perf_counter()
+    argv = [
+        launchctl_script(),
+        "run",
+        str(runbook),
+        "--no-wait",
+        "--yes",
+        "--journal",
+        str(journal),
+    ]
+    quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL}
+    proc = subprocess.Popen(argv, env=env, cwd=work, stderr=subprocess.PIPE, **quiet)
+    stderr = proc.stderr.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    events = [json.loads(line) for line in (journal / "journal.jsonl").read_text().splitlines()]
+    return events, wall, os.waitstatus_to_exitcode(status), stderr, usage
 
 
 def short_location(key: tuple[str, int, str]) -> str:
