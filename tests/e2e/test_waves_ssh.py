@@ -240,6 +240,14 @@ def test_a_steps_parallel_and_max_fail_override_its_targets(ssh_lab, workdir, cl
     assert undone == ["app1"]  # exactly what narrow touched
 
 
+UNDO_LOGGED = """rollback:
+  - id: undeploy
+    if_started: deploy
+    on: api
+    parallel: 20
+    run: "echo {{ host }} >> DIR/undo.log"
+"""
+
 GUARDED = in_waves(
     "Breach in the second hold",
     '"touch DIR/{{ host }}.ran"',
@@ -247,13 +255,8 @@ GUARDED = in_waves(
     top='prometheus: {url: "PROM"}\n',
     rest="""guards:
   - {id: errors, prometheus: METRIC, breach: "> 0.05", every: 1s, during: [T+0, T+1h]}
-rollback:
-  - id: undeploy
-    if_started: deploy
-    on: api
-    parallel: 20
-    run: "echo {{ host }} >> DIR/undo.log"
-""",
+"""
+    + UNDO_LOGGED,
 )
 
 
@@ -290,3 +293,15 @@ def test_a_breach_during_the_second_hold_rolls_back_waves_1_and_2_last_first(
     assert [e["wave"] for e in events_of(events, "wave_started") if e.get("phase")] == [2, 1]
     holds = [e for e in events_of(events, "wait_started") if e.get("wave")]
     assert [e["wave"] for e in holds] == [1, 2]  # the first hold ran out, the second was cut
+
+
+def test_a_live_drill_fails_wave_2_and_undoes_waves_2_then_1_for_real(lab20, workdir, cli):
+    drilled = in_waves("Drilled", '"touch DIR/{{ host }}.ran"', "1s", rest=UNDO_LOGGED)
+    runbook = write(workdir, lab20, drilled)
+    result = cli("drill", runbook, "--live", "--fail-at", "deploy", "--wave", "2", "--no-wait")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert ran(workdir, lab20, "ran") == ["app1"]  # wave 1 ran; wave 2 was failed, not run
+    undone = (workdir / "undo.log").read_text().split()
+    assert sorted(undone[:4]) == lab20.aliases[1:5] and undone[4:] == ["app1"]
+    assert "undid app2, app3, app4, app5 (wave 2); app1 (wave 1)" in result.stdout
+    assert "injection to rollback start" in result.stdout
