@@ -231,22 +231,19 @@ class _Runner:
                     f"{len(self.plan.hosts)} hosts in total"
                 )
         if wave:
-            not_started = [
-                host
-                for host in batch
-                if host not in self.started
-                and host not in self.plan.done
-                and host not in self.recovered
+            ran = [
+                h for h in batch if h in self.started or h in self.plan.done or h in self.recovered
             ]
+            failed = {result.host for result, _ in failures} & set(ran)
             status = "interrupted" if interrupted else ("failed" if failure else "ok")
             self.ctx.emit(
                 "wave_finished",
                 {
                     **wave,
                     "status": status,
-                    "ok": sum(1 for r in in_wave if r is not None and r.host not in dict(failures)),
-                    "failed": [r.host for r, _ in failures] or None,
-                    "not_started": not_started or None,
+                    "ok": len(ran) - len(failed),
+                    "failed": [h for h in ran if h in failed] or None,
+                    "not_started": [h for h in batch if h not in ran] or None,
                     "reason": failure,
                 },
             )

@@ -195,6 +195,12 @@ def test_max_fail_counts_per_wave_and_in_total(
     assert finished.get("reason") == reason
     statuses = {e["wave"]: e["status"] for e in events_of(result.events, "wave_finished")}
     assert list(statuses.values())[-1] == ("ok" if exit_code == 0 else "failed")
+    sizes = {e["wave"]: len(e["hosts"]) for e in events_of(result.events, "wave_started")}
+    for wave in events_of(result.events, "wave_finished"):
+        failed = wave.get("failed") or []
+        assert set(failed) <= set(failing.split("|"))
+        counted = wave["ok"] + len(failed) + len(wave.get("not_started") or [])
+        assert counted == sizes[wave["wave"]]
 
 
 PER_STEP = """
