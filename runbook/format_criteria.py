@@ -39,55 +39,46 @@ POLL_FIELDS = {
 }
 
 
-def _polled(make: Callable[[dict[str, Any], dict[str, Any]], Any]) -> Any:
-    """A criterion's builder, given ``poll`` and ``marks`` ready: ``within``/``every`` are
-    checked and made a ``Poll`` first."""
+def _polled(timeout_seconds: int) -> Callable[[Callable[..., Any]], Any]:
+    """A criterion's builder, given ``poll``, ``timeout`` (default ``timeout_seconds``) and
+    ``marks`` ready: ``within``/``every`` are checked and made a ``Poll`` first."""
 
-    def build(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
-        poll = _poll(values, node, path, ctx)
-        if poll is INVALID:
-            return INVALID
-        return make(values, {"poll": poll, "marks": marks(node)})
+    def wrap(make: Callable[[dict[str, Any], dict[str, Any]], Any]) -> Any:
+        def build(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+            poll = _poll(values, node, path, ctx)
+            if poll is INVALID:
+                return INVALID
+            timeout = given(values["timeout"], timedelta(seconds=timeout_seconds))
+            return make(values, {"poll": poll, "timeout": timeout, "marks": marks(node)})
 
-    return build
+        return build
+
+    return wrap
 
 
-def _timeout(values: dict[str, Any], default_seconds: int) -> timedelta:
-    return given(values["timeout"], timedelta(seconds=default_seconds))
-
-
-@_polled
+@_polled(10)
 def _build_http(values: dict[str, Any], common: dict[str, Any]) -> Any:
     return model.HttpCriterion(
         url=values["http"],
         status=values["status"],
         body_contains=values["body_contains"],
-        timeout=_timeout(values, 10),
         on=values["on"],
         **common,
     )
 
 
-@_polled
+@_polled(10)
 def _build_prometheus(values: dict[str, Any], common: dict[str, Any]) -> Any:
     return model.PrometheusCriterion(
-        query=values["prometheus"],
-        expect=values["expect"],
-        timeout=_timeout(values, 10),
-        after=values["after"],
-        **common,
+        query=values["prometheus"], expect=values["expect"], after=values["after"], **common
     )
 
 
-@_polled
+@_polled(60)
 def _build_command(values: dict[str, Any], common: dict[str, Any]) -> Any:
     exit_code = values["exit"] if values["exit"] is not None else 0
     return model.CommandCriterion(
-        command=values["command"],
-        on=given(values["on"], model.LOCAL),
-        exit=exit_code,
-        timeout=_timeout(values, 60),
-        **common,
+        command=values["command"], on=given(values["on"], model.LOCAL), exit=exit_code, **common
     )
 
 

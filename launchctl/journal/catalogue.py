@@ -274,38 +274,36 @@ declare(
     of=INT,
 )
 # -- fan-out: hosts and waves ------------------------------------------------------------------
+_HOST = {"host": required(ID), "wave": INT}
 declare(
     "host_started",
     "One host of a fan-out step (launch or rollback) is about to run its command; written "
     "before it starts, so resume knows the host may have run it.",
-    host=required(ID),
-    wave=INT,
+    **_HOST,
 )
 declare(
     "host_finished",
     "One host of a fan-out step ended: ok, failed or interrupted; ``recovered`` when resume "
     "took the result from the command's own record on the host.",
-    host=required(ID),
+    **_HOST,
     status=STATUS,
     exit_code=INT,
     reason=REASON,
     recovered=KEY,
-    wave=INT,
 )
+_WAVE = {"wave": required(INT), "of": required(INT)}
 declare(
     "wave_started",
     "A wave of a step in waves began (or, in a rollback, a wave of hosts began to be undone).",
-    wave=required(INT),
-    of=required(INT),
     hosts=IDS,
     resumed=IDS,
+    **_WAVE,
 )
 declare(
     "wave_finished",
     "A wave ended: how many hosts were ok, which failed or never started, and why it stops the "
     "rollout when it does.",
-    wave=required(INT),
-    of=required(INT),
+    **_WAVE,
     status=STATUS,
     ok=INT,
     failed=IDS,
