@@ -103,6 +103,7 @@ def load_runbook(
         guards=tuple(values["guards"] or ()),
         rollback=tuple(values["rollback"] or ()),
         roll_forward=tuple(values["roll_forward"] or ()),
+        checkpoints=values["checkpoints"],
     )
     problems = [*var_problems, *_cross_check(runbook, tree, display)]
     if ctx.diagnostics or problems:
@@ -220,6 +221,8 @@ def _cross_check(runbook: model.Runbook, tree: YMap, file: str) -> list[Diagnost
     for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback)):
         for index, action in enumerate(actions):
             _targets_exist(action, f"{section}[{index}]", known_targets, error)
+    if runbook.checkpoints is not None:
+        _criteria_targets_exist(runbook.checkpoints.check, "checkpoints", known_targets, error)
     for section, sequence in (
         ("rollback", runbook.rollback),
         ("roll_forward", runbook.roll_forward),
@@ -337,7 +340,13 @@ def _targets_exist(action: model.Action, path: str, known: set[str], error) -> N
             action.marks["on"],
             f"{path}.on: unknown target '{action.on}' (known: {', '.join(sorted(known))})",
         )
-    for index, criterion in enumerate(action.check):
+    _criteria_targets_exist(action.check, path, known, error)
+
+
+def _criteria_targets_exist(
+    criteria: Iterable[model.Criterion], path: str, known: set[str], error
+) -> None:
+    for index, criterion in enumerate(criteria):
         if criterion.on is not None and criterion.on not in known:
             error(
                 criterion.marks["on"], f"{path}.check[{index}].on: unknown target '{criterion.on}'"
@@ -350,11 +359,17 @@ def _needs_prometheus(runbook: model.Runbook, tree: YMap, error) -> None:
             guard.marks["prometheus"],
             f"guards[{index}].prometheus: needs 'prometheus: {{url: ...}}' at the top level",
         )
-    for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback)):
-        for index, action in enumerate(actions):
-            for c_index, criterion in enumerate(action.check):
-                if isinstance(criterion, model.PrometheusCriterion):
-                    error(
-                        criterion.marks["prometheus"],
-                        f"{section}[{index}].check[{c_index}].prometheus: needs 'prometheus: {{url: ...}}' at the top level",
-                    )
+    checked = [
+        (f"{section}[{index}].check", action.check)
+        for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback))
+        for index, action in enumerate(actions)
+    ]
+    if runbook.checkpoints is not None:
+        checked.append(("checkpoints.check", runbook.checkpoints.check))
+    for where, criteria in checked:
+        for c_index, criterion in enumerate(criteria):
+            if isinstance(criterion, model.PrometheusCriterion):
+                error(
+                    criterion.marks["prometheus"],
+                    f"{where}[{c_index}].prometheus: needs 'prometheus: {{url: ...}}' at the top level",
+                )
