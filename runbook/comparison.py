@@ -92,14 +92,15 @@ class Comparison:
         return _OPERATORS[fixed.op](value, fixed.threshold)
 
     def describe(self, baseline: float | None = None) -> str:
-        """For people: ``> 1.5 × baseline``, with the baseline and the limit once measured."""
-        if self.relative is None:
-            return str(self)
-        text = f"{self.op} {self.threshold:g} × baseline" if self.multiplies else str(self)
+        """As journaled and notified: ``> 1.5x baseline (baseline 0.2: limit 0.3)`` once measured."""
         limit = self.limit(baseline)
-        if baseline is None or limit is None:
-            return text
-        return f"{text} (baseline {baseline:.4g}: limit {limit:.4g})"
+        if self.relative is None or baseline is None or limit is None:
+            return str(self)
+        return f"{self} (baseline {baseline:.4g}: limit {limit:.4g})"
+
+    def words(self) -> str:
+        """As a plan reads it: ``> 1.5 × baseline``."""
+        return f"{self.op} {self.threshold:g} × baseline" if self.multiplies else str(self)
 
     def __str__(self) -> str:
         if self.relative is None:

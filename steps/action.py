@@ -15,6 +15,7 @@ from typing import Any
 
 from runbook import model
 from runbook.durations import format_duration
+from steps.baseline import Baseline
 from steps.cancel import CancelToken
 from steps.clock import Clock
 from steps.deadline import Deadline
@@ -23,6 +24,7 @@ from steps.results import ActionOutcome, CommandResult, CriterionResult, Outcome
 from steps.shells.base import OutputListener
 
 Emit = Callable[[str, dict[str, Any]], None]
+BaselineFor = Callable[[model.PrometheusCriterion, Mapping[str, str], CancelToken], Baseline]
 ATTEMPT_FLOOR_SECONDS = 1.0
 """Every attempt of a check gets at least this long (or its whole timeout, if shorter), even at the
 end of ``within`` or under ``--speed``: a real request or process needs real time."""
@@ -41,6 +43,7 @@ class ActionContext:
     notify: Callable[[str], None]
     cancel: CancelToken
     on_output: OutputListener | None = None
+    baseline: BaselineFor | None = None  # a relative Prometheus check's baseline (measured once)
 
 
 def run_action(
@@ -148,6 +151,15 @@ def _check(criterion: model.Criterion, ctx: ActionContext, outcome: ActionOutcom
     return True
 
 
+def _baseline(criterion: model.Criterion, ctx: ActionContext) -> Baseline | None:
+    """What a relative Prometheus check compares with: the launch measures it once and keeps it."""
+    if not isinstance(criterion, model.PrometheusCriterion) or criterion.expect.relative is None:
+        return None
+    if ctx.baseline is None or ctx.executor.dry_run:
+        return None
+    return ctx.baseline(criterion, ctx.values, ctx.cancel)
+
+
 def poll_criterion(
     criterion: model.Criterion, ctx: ActionContext, target: model.Target | None
 ) -> list[CriterionResult]:
@@ -179,7 +191,9 @@ def poll_criterion(
     def evaluate() -> list[CriterionResult]:
         nonlocal attempts
         attempts += 1
-        results = ctx.executor.evaluate(criterion, target, ctx.values, deadline(), attempts)
+        results = ctx.executor.evaluate(
+            criterion, target, ctx.values, deadline(), attempts, _baseline(criterion, ctx)
+        )
         for result in results:
             ctx.emit(
                 "check_result",

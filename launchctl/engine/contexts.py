@@ -11,7 +11,7 @@ from launchctl.engine.settings import LaunchSettings
 from launchctl.journal.recorder import Recorder
 from runbook import model
 from runbook.templating import render
-from steps.action import ActionContext
+from steps.action import ActionContext, BaselineFor
 from steps.cancel import CancelToken
 from steps.clock import Clock
 from steps.executor import Executor
@@ -28,6 +28,7 @@ class ActionContexts:
         environ: Mapping[str, str],
         values: Mapping[str, str],
         milestones: Milestones,
+        baseline: BaselineFor | None = None,
     ) -> None:
         self.runbook = runbook
         self.settings = settings
@@ -37,6 +38,7 @@ class ActionContexts:
         self.environ = environ
         self.base_values = values
         self.milestones = milestones
+        self.baseline = baseline
 
     def values(self, step: model.Action, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         return {**self.base_values, **(extra or {}), "step.id": step.id}
@@ -65,6 +67,7 @@ class ActionContexts:
             notify=lambda message: self.milestones.notify(message, "step", step=action.id),
             cancel=cancel,
             on_output=self.recorder.output_line,
+            baseline=self.baseline,
         )
 
     def _command_env(self, action: model.Action, values: Mapping[str, str]) -> dict[str, str]:

@@ -326,13 +326,21 @@ declare(
     opens=TIME,
     closes=TIME,
     then=ID,
+    baseline=KEY,
 )
 declare(
     "guards_anchored",
     "Go-live happened: guard windows given in T+ hang on this moment.",
     anchor=TIME,
 )
-declare("guard_window_opened", "A guard started watching.", guard=GUARD, until=TIME, threshold=KEY)
+declare(
+    "guard_window_opened",
+    "A guard started watching; ``limit`` is what a threshold relative to the baseline came to.",
+    guard=GUARD,
+    until=TIME,
+    threshold=KEY,
+    limit=NUMBER,
+)
 declare("guard_window_closed", "A guard's window closed.", guard=GUARD)
 declare(
     "guard_sample",
@@ -345,9 +353,32 @@ declare(
 _GUARD_VALUE = {"guard": GUARD, "value": VALUE, "threshold": KEY}
 declare("guard_breach", "A breach began (not every breaching sample).", **_GUARD_VALUE)
 declare("guard_recovered", "A breach ended before it held long enough.", **_GUARD_VALUE)
-_VERDICT = {**_GUARD_VALUE, "action": ID, "reason": REASON, "held_s": NUMBER}
+_VERDICT = {
+    **_GUARD_VALUE,
+    "action": ID,
+    "reason": REASON,
+    "held_s": NUMBER,
+    "limit": NUMBER,
+    "baseline": NUMBER,
+}
 declare("guard_triggered", "A breach held long enough: the guard's verdict.", **_VERDICT)
 declare("guard_inconclusive", "Too many samples in a row told nothing: ask.", **_VERDICT)
+
+declare(
+    "baseline_measured",
+    "A relative threshold's baseline, measured once: the query's average over its window "
+    "(``value``, or ``reason`` why none), the wall-clock stretch it covers, and who judges by it.",
+    query=required(TEXT),
+    window=required(KEY),
+    value=NUMBER,
+    status=ID,
+    reason=REASON,
+    points=INT,
+    start=TIME,
+    end=TIME,
+    fetch_s=NUMBER,
+    used_by=IDS,
+)
 
 # -- rollback ----------------------------------------------------------------------------------
 declare(

@@ -75,8 +75,9 @@ def test_a_relative_threshold_is_judged_against_its_measured_baseline(
 def test_the_limit_and_the_words_people_read():
     factor = parse_comparison("> 1.5x baseline")
     assert factor.limit(0.2) == pytest.approx(0.3)
-    assert factor.describe() == "> 1.5 × baseline"
-    assert factor.describe(0.2) == "> 1.5 × baseline (baseline 0.2: limit 0.3)"
+    assert factor.words() == "> 1.5 × baseline"
+    assert factor.describe() == "> 1.5x baseline"
+    assert factor.describe(0.2) == "> 1.5x baseline (baseline 0.2: limit 0.3)"
     fixed, why = factor.against(0.0)
     assert fixed is None and "the baseline is 0" in why and "baseline + 0.01" in why
     assert parse_comparison("> baseline + 0.01").against(0.0) == (Comparison(">", 0.01), "")
