@@ -72,9 +72,10 @@ def test_a_latency_step_after_go_live_fires_the_relative_guard_and_not_the_absol
     assert kinds.index("baseline_measured") < kinds.index("guards_anchored")  # before go-live
     fired = events_of(events, "guard_triggered")
     assert [e["guard"] for e in fired] == ["p95-relative"]
-    assert fired[0]["limit"] == round(1.5 * baseline["value"], 12) or abs(
-        fired[0]["limit"] - 1.5 * baseline["value"]
-    ) < 1e-9
+    assert (
+        fired[0]["limit"] == round(1.5 * baseline["value"], 12)
+        or abs(fired[0]["limit"] - 1.5 * baseline["value"]) < 1e-9
+    )
     assert "baseline" in fired[0]["reason"] and "limit" in fired[0]["reason"]
     rollback = events_of(events, "rollback_started")[0]
     assert rollback["trigger"] == "guard:p95-relative"
