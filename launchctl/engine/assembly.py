@@ -36,6 +36,7 @@ from launchctl.journal.writer import JournalWriter
 from launchctl.views.gate_text import render_no_return
 from launchctl.views.plain import PlainConsole
 from launchctl.views.terminal import Display
+from launchctl.watch.slots import planned
 from runbook import model
 from runbook.checklist import Decision, GateResult, evaluate_gate, load_checklist
 from runbook.durations import format_duration, format_offset
@@ -199,6 +200,7 @@ def start_launch(
             roll_forward_steps=[s.id for s in runbook.roll_forward] or None,
             irreversible={s.id: s.irreversible for s in runbook.irreversible_steps} or None,
             guards=[g.id for g in runbook.guards],
+            checkpoints=planned(runbook.checkpoints) if runbook.checkpoints else None,
             pid=os.getpid(),
             version=__version__,
             gate=gate.to_data() if gate else None,

@@ -142,6 +142,7 @@ declare(
     gate_override=TEXT,
     gate_caution=BOOL,
     drill=record(fail_at=ID, breach=ID, live=BOOL, at=KEY),
+    checkpoints=records(slot=KEY, offset_s=NUMBER, review=BOOL),
 )
 declare(
     "launch_resumed",
@@ -378,6 +379,32 @@ declare(
     end=TIME,
     fetch_s=NUMBER,
     used_by=IDS,
+)
+
+declare(
+    "checkpoint_result",
+    "One post-launch checkpoint (`launchctl watch`/`checkpoint`): its slot, verdict, each check "
+    "against its baseline, and the next slot.",
+    slot=required(KEY),
+    due=TIME,
+    review=BOOL,
+    last=BOOL,
+    status=STATUS,
+    reason=REASON,
+    late_s=NUMBER,
+    checks=records(
+        kind=ID,
+        subject=TEXT,
+        status=ID,
+        value=VALUE,
+        reason=REASON,
+        expect=KEY,
+        baseline=NUMBER,
+        ratio=NUMBER,
+    ),
+    then=ID,
+    next=KEY,
+    next_due=TIME,
 )
 
 # -- rollback ----------------------------------------------------------------------------------

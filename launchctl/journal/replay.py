@@ -275,6 +275,11 @@ def _baseline(state: LaunchState, event: dict[str, Any]) -> None:
     state.baselines.append(event)
 
 
+@FOLDS.on("checkpoint_result")
+def _checkpoint(state: LaunchState, event: dict[str, Any]) -> None:
+    state.checkpoints.append(event)
+
+
 @FOLDS.on("guards_anchored")
 def _anchored(state: LaunchState, event: dict[str, Any]) -> None:
     state.guard_events.append(event)
