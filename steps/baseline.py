@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from steps.deadline import Deadline
@@ -34,6 +34,7 @@ class Baseline:
     start: datetime | None = None
     end: datetime | None = None
     fetch_s: float = 0.0
+    readings: tuple[Point, ...] = field(default=(), repr=False, compare=False)  # what was read
 
 
 def range_step(start: datetime, end: datetime) -> float:
@@ -71,9 +72,9 @@ def from_points(
 ) -> Baseline:
     """The baseline of points already read (a range answer, a saved series): their mean."""
     values = [value for _, value, _ in points if value is not None]
+    readings = tuple(points)
     if not values:
         why = next((reason for _, _, reason in points if reason), "")
-        return Baseline(
-            None, "no data in the range" + (f" ({why})" if why else ""), 0, start, end, fetch_s
-        )
-    return Baseline(sum(values) / len(values), "", len(values), start, end, fetch_s)
+        reason = "no data in the range" + (f" ({why})" if why else "")
+        return Baseline(None, reason, 0, start, end, fetch_s, readings)
+    return Baseline(sum(values) / len(values), "", len(values), start, end, fetch_s, readings)
