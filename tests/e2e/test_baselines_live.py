@@ -41,7 +41,7 @@ rollback:
 
 
 def test_a_latency_step_after_go_live_fires_the_relative_guard_and_not_the_absolute_one(
-    write_runbook, workdir, prometheus, exporter, metric_name
+    cli, write_runbook, workdir, prometheus, exporter, metric_name
 ):
     exporter.set_latencies(metric_name, BEFORE)
     prometheus.wait_for(QUANTILE.replace("METRIC", metric_name), lambda v: 0.2 < v < 0.25)
@@ -81,6 +81,11 @@ def test_a_latency_step_after_go_live_fires_the_relative_guard_and_not_the_absol
     assert rollback["trigger"] == "guard:p95-relative"
     absolute = [e for e in events_of(events, "guard_sample") if e["guard"] == "p95-absolute"]
     assert absolute and all(e["status"] == "ok" for e in absolute)
+    told = [n for n in events_of(events, "notification") if n["milestone"] == "guard_breach"][0]
+    assert told["guard"]["baseline"] == baseline["value"] and "limit" in told["message"]
+    report = cli("report", journal).stdout
+    assert f"baseline T-20m..T-5m for guard:p95-relative: {baseline['value']:.4g}" in report
+    assert "> 1.5x baseline (baseline" in report
 
 
 def _went_live(journal) -> bool:
