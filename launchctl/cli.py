@@ -442,12 +442,10 @@ def _checkpoints(journal_dir: Path, once: bool, now) -> int:
     from launchctl.watch.command import WatchOptions, run_checkpoints
 
     def roll_back(directory: Path, start) -> int:
+        """A person chose the rollback while watching: the launch is undone (exit 1 when done)."""
         from launchctl.engine.assembly import rollback_here
-        from launchctl.engine.second_terminal import rollback_exit_code
 
-        return rollback_exit_code(
-            rollback_here(directory, start.reason, environ=os.environ, echo=_echo_err)
-        )
+        return rollback_here(directory, start.reason, environ=os.environ, echo=_echo_err)
 
     return run_checkpoints(
         journal_dir, WatchOptions(once=once, now=now), os.environ, _echo_err, roll_back

@@ -256,7 +256,7 @@ class _Session:
             head = "A PERSON MUST DECIDE: " if asks else ""
             message = f"{head}CHECKPOINT {slot.label} {result['status'].upper()}: {result['reason'] or summary}"
             self.milestones.notify(message, "checkpoint_failed")
-            if asks:
+            if asks and self.loop.interactive:  # at a terminal; a timer's call only tells
                 self._ask(slot, message)
         if slot.review:
             self.milestones.notify(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -144,3 +145,32 @@ def test_a_launch_that_rolled_back_has_nothing_to_watch(cli, write_runbook, past
     result = cli("checkpoint", launched.journal_dir)
     assert result.exit_code == 0 and "the launch ended rolled_back" in result.stderr
     assert not events_of(launched.events, "checkpoint_result")
+
+
+def test_then_ask_asks_the_person_at_watch_who_may_choose_the_rollback(workdir, past):
+    import pexpect
+
+    asking = LAUNCH.replace("  review: [T+24h, T+48h]\n", "  review: [T+24h, T+48h]\n  then: ask\n")
+    asking += 'rollback:\n  - {id: undo, run: "echo undone > undone"}\n'
+    journal = launch_in_the_past(workdir, past.url, past.t0, asking)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "launchctl.cli", "watch", str(journal), "--now", at(past.t0, hours=6, minutes=1)],
+        cwd=str(workdir),
+        dimensions=(40, 160),
+        encoding="utf-8",
+        timeout=30,
+        env={"TERM": "xterm-256color", "PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
+    )
+    child.expect("A PERSON MUST DECIDE: CHECKPOINT T\\+6h FAIL")
+    child.expect(r"A checkpoint failed. What now\? \(continue, rollback, stop\)")
+    child.sendline("rollback")
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    assert child.exitstatus == 1, child.before
+    assert (workdir / "undone").read_text() == "undone\n"
+    events = read_events(journal)
+    decision = events_of(events, "operator_decision")[-1]
+    assert decision["kind"] == "checkpoint" and decision["answer"] == "rollback"
+    assert events_of(events, "rollback_started")[0]["trigger"] == "operator"
+    assert [r["slot"] for r in events_of(events, "checkpoint_result")] == ["T+2h", "T+4h", "T+6h"]
