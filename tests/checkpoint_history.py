@@ -14,11 +14,15 @@ T+24h and T+48h: every checkpoint passes but T+6h.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from history_prometheus import BackfilledPrometheus
 
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 STEP = 60
 INCIDENT = (timedelta(hours=5, minutes=30), timedelta(hours=6, minutes=30))
 BEFORE, AFTER = timedelta(hours=2), timedelta(hours=49)
@@ -81,3 +85,34 @@ def checkpoint_history(workdir: Path) -> BackfilledPrometheus:
     """The Prometheus above, started; its ``t0`` is the past go-live."""
     t0 = past_t0()
     return BackfilledPrometheus(workdir, openmetrics(t0), t0)
+
+
+def launch_in_the_past(workdir: Path, url: str, t0: datetime, runbook_text: str = LAUNCH) -> Path:
+    """Run the launch for real with the wall clock set to ``t0`` (libfaketime): it goes live then."""
+    if not os.path.exists(LIBFAKETIME):
+        from realservers import unavailable
+
+        unavailable("libfaketime is not installed (Debian package faketime)")
+    runbook = workdir / "launch.yaml"
+    runbook.write_text(runbook_text.replace("URL", url))
+    env = {
+        **os.environ,
+        "LD_PRELOAD": LIBFAKETIME,
+        "FAKETIME": f"@{t0:%Y-%m-%d %H:%M:%S}",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "TZ": "UTC",
+    }
+    journal = workdir / "journal"
+    done = subprocess.run(
+        [sys.executable, "-m", "launchctl.cli", "run", runbook, "--t0", "now", "--no-wait"]
+        + ["--journal", journal],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the launch in the past failed: {done.stderr}")
+    return journal

@@ -5,19 +5,14 @@ would call it, without waiting 48 hours."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from checkpoint_history import LAUNCH, checkpoint_history
-from conftest import events_of, launchctl_argv, read_events
+from checkpoint_history import LAUNCH, checkpoint_history, launch_in_the_past
+from conftest import events_of, read_events
 
 from launchctl.journal.catalogue import iso
-
-LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 
 
 @pytest.fixture(scope="module")
@@ -25,35 +20,6 @@ def past(tmp_path_factory):
     server = checkpoint_history(tmp_path_factory.mktemp("checkpoint-history"))
     yield server
     server.stop()
-
-
-def launch_in_the_past(workdir: Path, url: str, t0: datetime, runbook_text: str = LAUNCH) -> Path:
-    """Run the launch for real with the wall clock set to ``t0`` (libfaketime): it goes live then."""
-    if not os.path.exists(LIBFAKETIME):
-        from realservers import unavailable
-
-        unavailable("libfaketime is not installed (Debian package faketime)")
-    runbook = workdir / "launch.yaml"
-    runbook.write_text(runbook_text.replace("URL", url))
-    env = {
-        **os.environ,
-        "LD_PRELOAD": LIBFAKETIME,
-        "FAKETIME": f"@{t0:%Y-%m-%d %H:%M:%S}",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        "TZ": "UTC",
-    }
-    journal = workdir / "journal"
-    done = subprocess.run(
-        launchctl_argv("run", runbook, "--t0", "now", "--no-wait", "--journal", journal),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr
-    return journal
 
 
 def at(t0: datetime, **offset: float) -> str:
