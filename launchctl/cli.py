@@ -427,7 +427,7 @@ def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None):
     try:
         return parse_t0(value, utcnow())
     except LaunchctlError as error:
-        raise click.BadParameter(error.message) from None
+        raise click.BadParameter(error.message.replace("--t0 ", "", 1)) from None
 
 
 NOW_OPTION = click.option(
@@ -455,19 +455,19 @@ def _checkpoints(journal_dir: Path, once: bool, now) -> int:
 @cli.command()
 @click.argument("journal_dir", type=click.Path(path_type=Path))
 @NOW_OPTION
-def watch(journal_dir: Path, now) -> None:
+def watch(journal_dir: Path, now) -> int:
     """Run the launch's post-launch checkpoints as they come due, in the foreground, until the last
     one; resumable (what the journal holds is not run again). Exit 0 when the last one passed."""
-    sys.exit(_checkpoints(journal_dir, once=False, now=now))
+    return _checkpoints(journal_dir, once=False, now=now)
 
 
 @cli.command()
 @click.argument("journal_dir", type=click.Path(path_type=Path))
 @NOW_OPTION
-def checkpoint(journal_dir: Path, now) -> None:
+def checkpoint(journal_dir: Path, now) -> int:
     """Run the checkpoints due now, once, and exit: for a systemd timer or cron. Exit 0 when they
     passed (nothing due: when the newest recorded one passed), 1 when one failed."""
-    sys.exit(_checkpoints(journal_dir, once=True, now=now))
+    return _checkpoints(journal_dir, once=True, now=now)
 
 
 @cli.command()

@@ -187,7 +187,7 @@ declare(
     "A milestone message, as sent to every channel.",
     message=required(TEXT),
     milestone=required(ID),
-    guard=record(id=ID, value=VALUE, threshold=KEY, query=TEXT),
+    guard=record(id=ID, value=VALUE, threshold=KEY, query=TEXT, baseline=NUMBER, limit=NUMBER),
 )
 declare(
     "notification_failed",

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from launchctl.journal.replay import LaunchState
+from launchctl.views.checkpoint_record import checkpoint_data, markdown_lines
 from launchctl.views.sanitize import terminal_safe
 from runbook.errors import InputError
-from launchctl.views.checkpoint_record import checkpoint_data, markdown_lines
 
 OUTCOMES = {
     "completed": "Launch completed",

@@ -203,6 +203,7 @@ class ViewModel:
         row.status, row.threshold = "watching", e.get("threshold", row.threshold)
         row.limit = e.get("limit", row.limit)
 
+    @HANDLERS.on("baseline_measured")
     def _on_baseline_measured(self, e: dict[str, Any]) -> None:
         guards = [
             who.removeprefix("guard:") for who in e.get("used_by") or [] if who.startswith("guard:")
@@ -295,6 +296,10 @@ class ViewModel:
     @HANDLERS.on("launch_unheld")
     def _on_launch_unheld(self, e: dict[str, Any]) -> None:
         self.phase = "running"
+
+    @HANDLERS.on("checkpoint_result")
+    def _on_checkpoint_result(self, e: dict[str, Any]) -> None:
+        self.notes.append(f"checkpoint {e.get('slot')}: {e.get('status')}")
 
     @HANDLERS.on("launch_finished")
     def _on_launch_finished(self, e: dict[str, Any]) -> None:
