@@ -426,6 +426,58 @@ def approve(journal_dir: Path, by: str, reject: bool) -> Outcome:
     return request_approval(journal_dir, by, reject, _echo_err)
 
 
+def _parse_now(ctx: click.Context, param: click.Parameter, value: str | None):
+    if value is None:
+        return None
+    from launchctl.engine.schedule import parse_t0
+    from steps.clock import utcnow
+
+    try:
+        return parse_t0(value, utcnow())
+    except LaunchctlError as error:
+        raise click.BadParameter(error.message.replace("--t0 ", "", 1)) from None
+
+
+NOW_OPTION = click.option(
+    "--now",
+    hidden=True,
+    callback=_parse_now,
+    help="Judge as if it were this moment (ISO 8601): for tests and what-if, against history.",
+)
+
+
+def _checkpoints(journal_dir: Path, once: bool, now) -> int:
+    from launchctl.watch.command import WatchOptions, run_checkpoints
+
+    def roll_back(directory: Path, start) -> int:
+        """A person chose the rollback while watching: the launch is undone (exit 1 when done)."""
+        from launchctl.engine.assembly import rollback_here
+
+        return rollback_here(directory, start.reason, environ=os.environ, echo=_echo_err)
+
+    return run_checkpoints(
+        journal_dir, WatchOptions(once=once, now=now), os.environ, _echo_err, roll_back
+    )
+
+
+@cli.command()
+@click.argument("journal_dir", type=click.Path(path_type=Path))
+@NOW_OPTION
+def watch(journal_dir: Path, now) -> int:
+    """Run the launch's post-launch checkpoints as they come due, in the foreground, until the last
+    one; resumable (what the journal holds is not run again). Exit 0 when the last one passed."""
+    return _checkpoints(journal_dir, once=False, now=now)
+
+
+@cli.command()
+@click.argument("journal_dir", type=click.Path(path_type=Path))
+@NOW_OPTION
+def checkpoint(journal_dir: Path, now) -> int:
+    """Run the checkpoints due now, once, and exit: for a systemd timer or cron. Exit 0 when they
+    passed (nothing due: when the newest recorded one passed), 1 when one failed."""
+    return _checkpoints(journal_dir, once=True, now=now)
+
+
 @cli.command()
 @click.argument("runbook", type=click.Path(dir_okay=False))
 @click.option("--t0", help="The past go-live to judge: " + RUN_OPTIONS_HELP)

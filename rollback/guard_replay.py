@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from rollback.guards import GuardState, LaunchTimes, SampleStatus, Verdict, window
+from runbook.comparison import Comparison
 from runbook.model import Guard
+from steps.baseline import Baseline
 
 Point = tuple[datetime, float | None, str]
 """(when, value or None, why there is no value)."""
@@ -93,6 +95,7 @@ class GuardReplay:
     verdict: Verdict | None = None
     breach_started: datetime | None = None  # the start of the breach that fired
     history_ends: datetime | None = None
+    baseline: Baseline | None = None  # what a relative threshold was judged against
 
     @property
     def inconclusive(self) -> int:
@@ -117,13 +120,16 @@ class GuardReplay:
         None for a guard that fired or never had a value."""
         if self.verdict is not None:
             return None
-        distances = [_distance(self.guard, s.value) for s in self.samples if s.value is not None]
+        fixed, _ = GuardState(self.guard, self.baseline).threshold()
+        if fixed is None:
+            return None
+        distances = [_distance(fixed, s.value) for s in self.samples if s.value is not None]
         return min(distances) if distances else None
 
 
-def _distance(guard: Guard, value: float) -> float:
+def _distance(breach: Comparison, value: float) -> float:
     """How far ``value`` is from breaching: positive while safe, zero or below once breaching."""
-    op, threshold = guard.breach.op, guard.breach.threshold
+    op, threshold = breach.op, breach.threshold
     if op in (">", ">="):
         return threshold - value
     if op in ("<", "<="):
@@ -148,17 +154,18 @@ def sample_times(guard: Guard, times: LaunchTimes, until: datetime | None = None
     return moments
 
 
-def replay_guard(guard: Guard, times: LaunchTimes, series: Series) -> GuardReplay:
+def replay_guard(
+    guard: Guard, times: LaunchTimes, series: Series, baseline: Baseline | None = None
+) -> GuardReplay:
     """Feed the series to ``GuardState`` at the live sample times; stop at the first verdict
-    whose action stops the launch (rollback or ask), as the launch itself would have."""
-    result = GuardReplay(guard, window(guard, times))
-    state = GuardState(guard)
+    whose action stops the launch (rollback or ask), as the launch itself would have. A
+    relative threshold is judged against ``baseline``, measured by the caller from history."""
+    result = GuardReplay(guard, window(guard, times), baseline=baseline)
+    state = GuardState(guard, baseline)
     for moment in sample_times(guard, times, series.until):
         value, why = series.value_at(moment, guard.every)
         seen = state.observe(moment, value, why)
-        result.samples.append(
-            ReplaySample(moment, value, seen.status, "" if value is not None else why)
-        )
+        result.samples.append(ReplaySample(moment, value, seen.status, seen.reason))
         if seen.breach_started and result.first_breach is None:
             result.first_breach = moment
         if seen.verdict is not None and result.verdict is None:

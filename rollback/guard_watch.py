@@ -23,11 +23,15 @@ from typing import Any
 
 from rollback.guards import GuardState, LaunchTimes, Verdict, VerdictKind, window
 from runbook.model import Guard, GuardAction
+from steps.baseline import Baseline
 from steps.cancel import CancelToken
 from steps.clock import Clock
 from steps.deadline import Deadline
 
 Sampler = Callable[[Guard, Deadline], tuple[float | None, str]]
+BaselineSource = Callable[[Guard, CancelToken], Baseline | None]
+"""The guard's measured baseline, measuring it (blocking) once its window has passed; None
+while it has not."""
 Emit = Callable[..., Any]
 OnVerdict = Callable[[Guard, Verdict], None]
 RECHECK_SECONDS = 0.2  # how often a waiting guard looks again at times that may have moved
@@ -42,8 +46,10 @@ class GuardWatch:
         sampler: Sampler,
         emit: Emit,
         on_verdict: OnVerdict,
+        baseline: BaselineSource | None = None,
     ) -> None:
         self.guards = tuple(guards)
+        self.baseline = baseline
         self.clock = clock
         self.times = times
         self.sampler = sampler
@@ -109,10 +115,12 @@ class GuardWatch:
             if end is not None and now >= end:
                 break
             if start is None or now < start:
+                self._take_baseline(guard, state)
                 self._pause_until(start)
                 continue
             if guard.id not in self._open:
-                self._opened(guard, end)
+                self._take_baseline(guard, state)
+                self._opened(guard, end, state)
                 due = self.clock.real_seconds()
             wait = due - self.clock.real_seconds()
             if wait > 0:
@@ -123,14 +131,23 @@ class GuardWatch:
         if guard.id in self._open and not self.stop_token.cancelled:
             self.emit("guard_window_closed", guard=guard.id)
 
-    def _opened(self, guard: Guard, end: datetime | None) -> None:
+    def _take_baseline(self, guard: Guard, state: GuardState) -> None:
+        """Before the window opens, on this guard's own thread: it waits for nothing else, and
+        the decision it feeds lives here. Measured once; a window still to come leaves it None."""
+        if guard.breach.relative is None or state.baseline is not None or self.baseline is None:
+            return
+        state.baseline = self.baseline(guard, self.stop_token)
+
+    def _opened(self, guard: Guard, end: datetime | None, state: GuardState) -> None:
         with self._lock:
             self._open.add(guard.id)
+        fixed, _ = state.threshold()
         self.emit(
             "guard_window_opened",
             guard=guard.id,
             until=end,
             threshold=str(guard.breach),
+            limit=fixed.threshold if fixed is not None and guard.breach.relative else None,
         )
 
     def _pause_until(self, moment: datetime | None) -> None:
@@ -154,7 +171,7 @@ class GuardWatch:
             guard=guard.id,
             value=value,
             status=seen.status.value,
-            reason=problem or None,
+            reason=seen.reason or problem or None,
         )
         if seen.breach_started:
             self.emit("guard_breach", guard=guard.id, value=value, threshold=threshold)
@@ -171,5 +188,7 @@ class GuardWatch:
             action=verdict.action.value,
             reason=verdict.reason,
             held_s=verdict.held.total_seconds() if verdict.kind is VerdictKind.BREACH else None,
+            limit=verdict.limit if guard.breach.relative else None,
+            baseline=verdict.baseline,
         )
         self.on_verdict(guard, verdict)

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from runbook.comparison import Comparison
 from runbook.durations import format_duration
-from runbook.model import Guard, GuardAction
+from runbook.model import BaselineWindow, Guard, GuardAction
+from steps.baseline import Baseline
 
 REFIRE_AFTER = timedelta(minutes=1)
 
@@ -42,23 +44,29 @@ class VerdictKind(StrEnum):
 
 @dataclass(frozen=True)
 class Verdict:
-    """A guard asks for action: ``action`` is what the runbook says to do about it."""
+    """A guard asks for action: ``action`` is what the runbook says to do about it. ``limit`` is
+    the number the value was compared with, and ``baseline`` what it was derived from (relative
+    thresholds), for the people told about it."""
 
     kind: VerdictKind
     action: GuardAction
     reason: str
     value: float | None
     held: timedelta = timedelta(0)
+    limit: float | None = None
+    baseline: float | None = None
 
 
 @dataclass(frozen=True)
 class Observation:
-    """What one sample meant: its status, the breach transitions it made, and any verdict."""
+    """What one sample meant: its status (and why it told nothing), the breach transitions it
+    made, and any verdict."""
 
     status: SampleStatus
     breach_started: bool = False
     recovered: bool = False
     verdict: Verdict | None = None
+    reason: str = ""
 
 
 @dataclass
@@ -99,9 +107,31 @@ def window(guard: Guard, times: LaunchTimes) -> tuple[datetime | None, datetime 
     return start, end
 
 
+def baseline_range(
+    window: BaselineWindow, times: LaunchTimes, judged_from: datetime | None = None
+) -> tuple[datetime, datetime] | None:
+    """The launch moments a baseline window covers; None while it hangs on a go-live to come.
+
+    A baseline is the service before what it judges starts: when that comes
+    before the window's end (``--no-wait`` runs steps and go-live early), the
+    window moves back to end at ``judged_from``, keeping its length.
+    """
+    start, end = times.at(window.start), times.at(window.end)
+    if start is None or end is None:
+        return None
+    if judged_from is not None and end > judged_from:
+        shift = end - judged_from
+        start, end = start - shift, end - shift
+    return start, end
+
+
 class GuardState:
-    def __init__(self, guard: Guard) -> None:
+    """One guard's decisions over its samples. ``baseline`` is the measured baseline a relative
+    threshold is judged against (None until measured): an input, wherever it was measured."""
+
+    def __init__(self, guard: Guard, baseline: Baseline | None = None) -> None:
         self.guard = guard
+        self.baseline = baseline
         self.breach_since: datetime | None = None
         self.last_breaching_value: float | None = None
         self.fired_at: datetime | None = None
@@ -111,19 +141,35 @@ class GuardState:
     def breaching(self) -> bool:
         return self.breach_since is not None
 
-    def classify(self, value: float | None) -> SampleStatus:
+    def threshold(self) -> tuple[Comparison | None, str]:
+        """The fixed comparison samples are judged by now, or why there is none (a relative
+        threshold whose baseline is unknown, has no data, or is 0 under a factor)."""
+        breach = self.guard.breach
+        if breach.relative is None:
+            return breach, ""
+        if self.baseline is None:
+            return None, "the baseline is not measured yet"
+        if self.baseline.value is None:
+            return None, f"no baseline: {self.baseline.reason or 'no value'}"
+        return breach.against(self.baseline.value)
+
+    def classify(self, value: float | None, problem: str = "") -> tuple[SampleStatus, str]:
+        """The sample's status, and why it told nothing when it is inconclusive."""
         if value is None:
-            return SampleStatus.INCONCLUSIVE
-        holds = self.guard.breach.holds(value)
+            return SampleStatus.INCONCLUSIVE, problem or "no value"
+        fixed, why = self.threshold()
+        if fixed is None:
+            return SampleStatus.INCONCLUSIVE, why
+        holds = fixed.holds(value)
         if holds is None:
-            return SampleStatus.INCONCLUSIVE
-        return SampleStatus.BREACHING if holds else SampleStatus.OK
+            return SampleStatus.INCONCLUSIVE, problem or "no value"
+        return (SampleStatus.BREACHING if holds else SampleStatus.OK), ""
 
     def observe(self, at: datetime, value: float | None, problem: str = "") -> Observation:
         """Take one sample taken at launch time ``at``."""
-        status = self.classify(value)
+        status, why = self.classify(value, problem)
         if status is SampleStatus.INCONCLUSIVE:
-            return Observation(status, verdict=self._blind(problem))
+            return Observation(status, verdict=self._blind(why), reason=why)
         self.inconclusive_streak = 0
         if status is SampleStatus.OK:
             recovered = self.breaching
@@ -135,6 +181,11 @@ class GuardState:
         self.last_breaching_value = value
         return Observation(status, breach_started=started, verdict=self._breach(at, value))
 
+    def describe(self) -> str:
+        """The threshold as people read it: ``> 1.5x baseline (baseline 0.2: limit 0.3)``."""
+        measured = self.baseline.value if self.baseline is not None else None
+        return self.guard.breach.describe(measured)
+
     def _breach(self, at: datetime, value: float) -> Verdict | None:
         held = at - self.breach_since
         if held < self.guard.hold:
@@ -143,12 +194,15 @@ class GuardState:
             return None
         self.fired_at = at
         lasting = f" (held {format_duration(held)})" if self.guard.hold > timedelta(0) else ""
+        fixed, _ = self.threshold()
         return Verdict(
             VerdictKind.BREACH,
             self.guard.then,
-            f"guard '{self.guard.id}' breached: {value:g} {self.guard.breach}{lasting}",
+            f"guard '{self.guard.id}' breached: {value:g} {self.describe()}{lasting}",
             value,
             held,
+            fixed.threshold if fixed is not None else None,
+            self.baseline.value if self.baseline is not None else None,
         )
 
     def _blind(self, problem: str) -> Verdict | None:

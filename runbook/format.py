@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 from runbook import model, templating
+from runbook.format_baseline import BASELINE, baseline_window, check_before_window
+from runbook.format_checkpoints import checkpoints_record
 from runbook.format_common import ENV_NAME_PATTERN, given, ident, marks, target_ref
 from runbook.format_criteria import CRITERION, RUNTIME
 from runbook.format_targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS, MaxFailType
@@ -221,6 +223,13 @@ def _build_step(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> 
         return INVALID
     if not _check_expect_has_run(values, node, path, ctx):
         return INVALID
+    for index, criterion in enumerate(values["check"] or ()):
+        window = getattr(criterion, "baseline", None)
+        where = f"{path}.check[{index}]"
+        if not check_before_window(
+            window, values["at"], criterion.marks, where, ctx, "the step starts", "expect"
+        ):
+            return INVALID
     return model.Step(
         **_action_kwargs(values, node),
         at=values["at"],
@@ -349,6 +358,12 @@ def _build_guard(values: dict[str, Any], node: YMap, path: str, ctx: Context) ->
     if during is not None and during[1] <= during[0]:
         ctx.error(mark_of(node, "during"), f"{path}.during", "the window must end after it starts")
         return INVALID
+    baseline = baseline_window(values, node, path, ctx, "breach")
+    opens = during[0] if during is not None else timedelta(0)
+    if baseline is INVALID or not check_before_window(
+        baseline, opens, marks(node), path, ctx, "the guard's window opens", "breach"
+    ):
+        return INVALID
     every = given(values["every"], timedelta(seconds=15))
     return model.Guard(
         id=values["id"],
@@ -362,6 +377,7 @@ def _build_guard(values: dict[str, Any], node: YMap, path: str, ctx: Context) ->
         inconclusive_limit=given(values["inconclusive_limit"], 3),
         timeout=given(values["timeout"], timedelta(seconds=10)),
         after=values["after"],
+        baseline=baseline,
         marks=marks(node),
     )
 
@@ -377,8 +393,10 @@ GUARD = Record(
         "breach": Field(
             Threshold(),
             required=True,
-            doc="comparator and number that count as a breach, e.g. '> 0.05'",
+            doc="comparator and number that count as a breach, e.g. '> 0.05', or relative to "
+            "the service's own baseline, e.g. '> 1.5x baseline', '> baseline + 0.01'",
         ),
+        "baseline": BASELINE,
         "every": Field(Duration(positive=True), doc="sampling interval (default 15s)"),
         "for": Field(
             Duration(), doc="the breach must hold this long (default 0: first breaching sample)"
@@ -456,6 +474,7 @@ RUNBOOK_FIELDS: dict[str, Field] = {
         ListOf(ROLLBACK_STEP),
         doc="what runs instead of the rollback once the point of no return has started (fix forward)",
     ),
+    "checkpoints": Field(checkpoints_record(CRITERION)),
 }
 
 RUNBOOK = Record("runbook", RUNBOOK_FIELDS, first=("vars", "secrets"), prepare=_prepare_runbook)

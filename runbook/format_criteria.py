@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from runbook import model
+from runbook.format_baseline import BASELINE, baseline_window
 from runbook.format_common import given, ident, marks, target_ref
 from runbook.scalars import Duration, Int, Str, Threshold
 from runbook.schema import INVALID, Context, Field, OneOfKeys, Record, mark_of
@@ -67,11 +68,23 @@ def _build_http(values: dict[str, Any], common: dict[str, Any]) -> Any:
     )
 
 
-@_polled(10)
-def _build_prometheus(values: dict[str, Any], common: dict[str, Any]) -> Any:
-    return model.PrometheusCriterion(
-        query=values["prometheus"], expect=values["expect"], after=values["after"], **common
-    )
+def _build_prometheus(values: dict[str, Any], node: YMap, path: str, ctx: Context) -> Any:
+    """Polled like the others, and with the window its relative ``expect`` is measured over."""
+    baseline = baseline_window(values, node, path, ctx, "expect")
+    if baseline is INVALID:
+        return INVALID
+
+    @_polled(10)
+    def make(values: dict[str, Any], common: dict[str, Any]) -> Any:
+        return model.PrometheusCriterion(
+            query=values["prometheus"],
+            expect=values["expect"],
+            after=values["after"],
+            baseline=baseline,
+            **common,
+        )
+
+    return make(values, node, path, ctx)
 
 
 @_polled(60)
@@ -110,8 +123,12 @@ CRITERION = OneOfKeys(
                     Str(), required=True, doc="PromQL instant query; its first sample is compared"
                 ),
                 "expect": Field(
-                    Threshold(), required=True, doc="comparator and number, e.g. '< 0.001'"
+                    Threshold(),
+                    required=True,
+                    doc="comparator and number, e.g. '< 0.001', or relative to the baseline, "
+                    "e.g. '< 1.2x baseline'",
                 ),
+                "baseline": BASELINE,
                 "timeout": Field(Duration(positive=True), doc="query timeout (default 10s)"),
                 "after": Field(
                     ident(),

@@ -104,6 +104,7 @@ def load_runbook(
         guards=tuple(values["guards"] or ()),
         rollback=tuple(values["rollback"] or ()),
         roll_forward=tuple(values["roll_forward"] or ()),
+        checkpoints=values["checkpoints"],
     )
     problems = [*var_problems, *_cross_check(runbook, tree, display)]
     if ctx.diagnostics or problems:
@@ -226,6 +227,11 @@ def _cross_check(runbook: model.Runbook, tree: YMap, file: str) -> list[Diagnost
             _step_waves(runbook, step, f"steps[{index}]", error)
     for name, target in runbook.targets.items():
         _target_checks(runbook, target, f"targets.{name}", known_targets, error)
+    if runbook.checkpoints is not None:
+        checks = runbook.checkpoints.check
+        _criteria_targets_exist(
+            [(f"checkpoints.check[{i}]", c) for i, c in enumerate(checks)], known_targets, error
+        )
     for section, sequence in (
         ("rollback", runbook.rollback),
         ("roll_forward", runbook.roll_forward),
@@ -343,7 +349,13 @@ def _targets_exist(action: model.Action, path: str, known: set[str], error) -> N
             action.marks["on"],
             f"{path}.on: unknown target '{action.on}' (known: {', '.join(sorted(known))})",
         )
-    for check_path, criterion in _criteria(action, path):
+    _criteria_targets_exist(_criteria(action, path), known, error)
+
+
+def _criteria_targets_exist(
+    criteria: Iterable[tuple[str, model.Criterion]], known: set[str], error
+) -> None:
+    for check_path, criterion in criteria:
         if criterion.on is not None and criterion.on not in known:
             error(criterion.marks["on"], f"{check_path}.on: unknown target '{criterion.on}'")
 
@@ -402,11 +414,17 @@ def _needs_prometheus(runbook: model.Runbook, tree: YMap, error) -> None:
             guard.marks["prometheus"],
             f"guards[{index}].prometheus: needs 'prometheus: {{url: ...}}' at the top level",
         )
-    for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback)):
-        for index, action in enumerate(actions):
-            for check_path, criterion in _criteria(action, f"{section}[{index}]"):
-                if isinstance(criterion, model.PrometheusCriterion):
-                    error(
-                        criterion.marks["prometheus"],
-                        f"{check_path}.prometheus: needs 'prometheus: {{url: ...}}' at the top level",
-                    )
+    checked = [
+        pair
+        for section, actions in (("steps", runbook.steps), ("rollback", runbook.rollback))
+        for index, action in enumerate(actions)
+        for pair in _criteria(action, f"{section}[{index}]")
+    ]
+    if runbook.checkpoints is not None:
+        checked += [(f"checkpoints.check[{i}]", c) for i, c in enumerate(runbook.checkpoints.check)]
+    for check_path, criterion in checked:
+        if isinstance(criterion, model.PrometheusCriterion):
+            error(
+                criterion.marks["prometheus"],
+                f"{check_path}.prometheus: needs 'prometheus: {{url: ...}}' at the top level",
+            )

@@ -58,6 +58,18 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class BaselineWindow:
+    """Where a relative threshold's baseline is measured: the query's average from ``start`` to
+    ``end`` (T-offsets; T- hang on the scheduled T0, T+ on the actual go-live)."""
+
+    start: timedelta = timedelta(minutes=-30)
+    end: timedelta = timedelta(minutes=-5)
+
+
+DEFAULT_BASELINE = BaselineWindow()
+
+
+@dataclass(frozen=True)
 class HttpCriterion:
     url: str
     status: int | None = None
@@ -80,6 +92,7 @@ class PrometheusCriterion:
     timeout: timedelta = timedelta(seconds=10)
     poll: Poll = Poll()
     after: str | None = None  # the step after which the query has data (preflight knows)
+    baseline: BaselineWindow | None = None  # set when ``expect`` is relative to the baseline
     marks: Mapping[str, Mark] = _marks()
 
     kind = "prometheus"
@@ -230,7 +243,54 @@ class Guard:
     inconclusive_limit: int = 3
     timeout: timedelta = timedelta(seconds=10)
     after: str | None = None  # its data appears only once this step has finished
+    baseline: BaselineWindow | None = None  # set when ``breach`` is relative to the baseline
     marks: Mapping[str, Mark] = _marks()
+
+
+class CheckpointAction(StrEnum):
+    NOTIFY = "notify"
+    ASK = "ask"
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """One entry of the checkpoint schedule: a checkpoint every ``every`` after ``start`` (not at
+    it), up to and including ``until``; T+ offsets from the launch's go-live."""
+
+    every: timedelta
+    until: timedelta
+    start: timedelta = timedelta(0)
+    marks: Mapping[str, Mark] = _marks()
+
+    def offsets(self) -> list[timedelta]:
+        count = int((self.until - self.start) / self.every + 1e-9)
+        return [self.start + self.every * n for n in range(1, count + 1)]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One checkpoint: when (after go-live), and whether it is a formal review."""
+
+    offset: timedelta
+    review: bool = False
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """The watch after the launch: ``check`` at every slot of ``schedule`` and at each review;
+    a failure notifies (``then: notify``) or asks a person (``then: ask``), never rolls back."""
+
+    check: tuple[Criterion, ...]
+    schedule: tuple[Cadence, ...] = ()
+    reviews: tuple[timedelta, ...] = ()
+    then: CheckpointAction = CheckpointAction.NOTIFY
+    marks: Mapping[str, Mark] = _marks()
+
+    def slots(self) -> tuple[Slot, ...]:
+        """Every checkpoint in time order; a review that falls on a scheduled one marks it."""
+        offsets = {offset for cadence in self.schedule for offset in cadence.offsets()}
+        offsets |= set(self.reviews)
+        return tuple(Slot(offset, offset in self.reviews) for offset in sorted(offsets))
 
 
 @dataclass(frozen=True)
@@ -275,6 +335,9 @@ MILESTONES = {
     "roll_forward_finished": "the roll-forward sequence ended",
     "launch_finished": "the launch ended, however it ended",
     "drill": "a drill's verdict and figures",
+    "checkpoint_failed": "a post-launch checkpoint failed or could not tell (`launchctl watch`/`checkpoint`)",
+    "checkpoint_review": "a formal review is due (`review:`), with its checkpoint's results",
+    "declared_stable": "the last checkpoint passed: the launch is declared stable",
 }
 """The messages launchctl sends by itself; a channel's ``milestones:`` picks among them. A step's
 own ``notify:`` always goes to every channel."""
@@ -318,6 +381,7 @@ class Runbook:
     guards: tuple[Guard, ...] = ()
     rollback: tuple[RollbackStep, ...] = ()
     roll_forward: tuple[RollbackStep, ...] = ()
+    checkpoints: Checkpoints | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def target(self, name: str) -> Target:

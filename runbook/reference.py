@@ -55,6 +55,12 @@ guards:
     for: 1m
     during: [T+0, T+30m]
     then: rollback
+  - id: p95-vs-normal
+    prometheus: histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket[1m])) by (le))
+    breach: "> 1.5x baseline"          # the same query's average over the baseline window
+    baseline: {from: T-30m, to: T-5m}  # measured once, when T-5m passes
+    during: [T+0, T+30m]
+    then: ask
 rollback:
   - id: restore-db
     if_started: migrate
@@ -63,6 +69,14 @@ rollback:
 roll_forward:
   - id: flag-off
     run: ./scripts/flag.sh new-pricing off
+checkpoints:                           # after the launch: launchctl watch / launchctl checkpoint
+  check:
+    - prometheus: sum(rate(http_requests_total[5m]))
+      expect: "> 0.8x baseline"
+  schedule:
+    - {every: 2h, until: T+24h}        # T+2h, T+4h ... T+24h
+    - {every: 4h, until: T+48h}        # T+28h ... T+48h
+  review: [T+24h, T+48h]
 ```
 
 **Templating.** `{{ name }}` works in every string that says so below and takes `vars`,
@@ -71,6 +85,12 @@ roll_forward:
 roll-forward steps). Every field is filled once, before anything runs. `${NAME}` names a
 listed secret, only where a field says so. Durations: `500ms`, `30s`, `5m`, `1h30m`.
 Offsets: `T-60m`, `T-60min`, `T+0`, `T+1h30m`.
+
+**Thresholds.** A comparator and a number (`"< 0.001"`, `"> 3"`), or a number relative to the
+*baseline*, the same query's average before go-live: `"> 1.5x baseline"`, `"> baseline + 0.01"`.
+The baseline is measured once, when its window's end passes (default T-30m..T-5m), and
+journaled (`baseline_measured`); no data for it is inconclusive, never a pass, and a baseline of
+0 under a factor compares with nothing (refused at start-up when a late start can see it).
 """
 
 

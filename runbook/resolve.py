@@ -120,6 +120,16 @@ class _Resolver:
                 self.action(s, ("roll_forward", i)) for i, s in enumerate(book.roll_forward)
             ),
             guards=tuple(self.guard(g, ("guards", i)) for i, g in enumerate(book.guards)),
+            checkpoints=self.checkpoints(book.checkpoints),
+        )
+
+    def checkpoints(self, checkpoints: model.Checkpoints | None) -> model.Checkpoints | None:
+        if checkpoints is None:
+            return None
+        path = ("checkpoints", "check")
+        return replace(
+            checkpoints,
+            check=tuple(self.criterion(c, (*path, i)) for i, c in enumerate(checkpoints.check)),
         )
 
     def action(self, action: model.Action, path: FieldPath) -> model.Action:

@@ -246,7 +246,12 @@ class Threshold(Type):
             return INVALID
 
     def json_schema(self) -> dict[str, Any]:
-        return {"type": "string", "pattern": r"^\s*(<=|>=|==|!=|<|>)\s*[-+]?[0-9.eE+-]+\s*$"}
+        number = r"[-+]?[0-9.eE+-]+"
+        relative = rf"{number}\s*(x|X|×|\*)\s*baseline|baseline(\s*[-+]\s*[0-9.eE+-]+)?"
+        return {
+            "type": "string",
+            "pattern": rf"^\s*(<=|>=|==|!=|<|>)\s*({number}|{relative})\s*$",
+        }
 
 
 class Timestamp(Type):

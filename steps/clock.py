@@ -45,6 +45,11 @@ class Clock(Protocol):
         """Monotonic real seconds (a simulated clock's own): for pacing what measures the world."""
         ...
 
+    def real_at(self, moment: datetime) -> datetime:
+        """The wall-clock moment at which launch time read ``moment``: where the world's record
+        (Prometheus) of that launch moment is. Before this clock started, time ran at 1x."""
+        ...
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -54,17 +59,22 @@ class ScaledClock:
     """Launch time runs ``speed`` times faster than the wall clock, from an anchor.
 
     ``speed=1`` is the real clock. Measured with ``time.monotonic`` so an NTP
-    jump during a wait cannot make a step start early or late.
+    jump during a wait cannot make a step start early or late. ``real`` stands in
+    for the wall clock at the anchor (``launchctl checkpoint --now``: a chosen
+    moment, judged against the world's record of it).
     """
 
     simulated = False
 
-    def __init__(self, speed: float = 1.0, anchor: datetime | None = None) -> None:
+    def __init__(
+        self, speed: float = 1.0, anchor: datetime | None = None, real: datetime | None = None
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
-        self._anchor_launch = anchor or utcnow()
         self._anchor_mono = time.monotonic()
+        self._anchor_real = real  # None: the wall clock itself
+        self._anchor_launch = anchor or real or utcnow()
 
     def now(self) -> datetime:
         elapsed = (time.monotonic() - self._anchor_mono) * self.speed
@@ -91,10 +101,19 @@ class ScaledClock:
         return not cancel.wait(max(0.0, seconds))
 
     def real_now(self) -> datetime:
-        return utcnow()
+        if self._anchor_real is None:
+            return utcnow()
+        return self._anchor_real + timedelta(seconds=time.monotonic() - self._anchor_mono)
 
     def real_seconds(self) -> float:
         return time.monotonic()
+
+    def real_at(self, moment: datetime) -> datetime:
+        now, real_now = self.now(), self.real_now()
+        started = self._anchor_launch
+        if moment >= started:
+            return real_now - (now - moment) / self.speed
+        return real_now - (now - started) / self.speed - (started - moment)
 
 
 class SimulatedClock:
@@ -130,3 +149,6 @@ class SimulatedClock:
 
     def real_seconds(self) -> float:
         return self.now().timestamp()
+
+    def real_at(self, moment: datetime) -> datetime:
+        return moment

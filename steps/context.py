@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runbook import model
+from steps.baseline import Baseline
 from steps.cancel import CancelToken
 from steps.clock import Clock
 from steps.executor import Executor
@@ -15,6 +16,7 @@ from steps.host_records import RecordKey
 from steps.shells.base import OutputListener
 
 Emit = Callable[[str, dict[str, Any]], None]
+BaselineFor = Callable[[model.PrometheusCriterion, Mapping[str, str], CancelToken], Baseline]
 
 
 @dataclass
@@ -37,3 +39,4 @@ class ActionContext:
     on_output: OutputListener | None = None
     hosts: HostPlan | None = None
     record: RecordKey | None = None
+    baseline: BaselineFor | None = None  # a relative Prometheus check's baseline (measured once)

@@ -7,9 +7,11 @@ timeout means *we do not know*, and callers must treat it that way.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from runbook.comparison import Comparison
+from steps.baseline import Baseline
 from steps.deadline import Deadline
 from steps.http import HttpSession, RequestFailed
 from steps.prometheus import instant_query
@@ -69,17 +71,29 @@ def evaluate_prometheus(
     deadline: Deadline,
     session: HttpSession,
     attempt: int = 1,
+    baseline: Baseline | None = None,
+    at: datetime | None = None,
 ) -> CriterionResult:
+    """The query's value (now, or ``at`` a past moment) against ``expect``; a relative ``expect``
+    against ``baseline``, and without a usable one the check is inconclusive, never a pass."""
     started = time.monotonic()
-    value, problem = instant_query(session, base_url, query, deadline)
-    duration = time.monotonic() - started
+
+    def result(outcome: Outcome, reason: str, value: float | None = None) -> CriterionResult:
+        duration = time.monotonic() - started
+        return CriterionResult("prometheus", query, outcome, reason, value, None, attempt, duration)
+
+    measured = baseline.value if baseline is not None else None
+    fixed, why = expect.against(measured)
+    if fixed is None:
+        reason = baseline.reason if baseline is not None and baseline.reason else why
+        return result(Outcome.INCONCLUSIVE, f"no usable baseline: {reason}")
+    value, problem = instant_query(session, base_url, query, deadline, at=at)
     if value is None:
-        return CriterionResult(
-            "prometheus", query, Outcome.INCONCLUSIVE, problem, None, None, attempt, duration
-        )
-    holds = expect.holds(value)
-    outcome = Outcome.PASS if holds else Outcome.FAIL
+        return result(Outcome.INCONCLUSIVE, problem)
+    holds = fixed.holds(value)
     verb = "meets" if holds else "does not meet"
-    return CriterionResult(
-        "prometheus", query, outcome, f"{value:g} {verb} {expect}", value, None, attempt, duration
+    return result(
+        Outcome.PASS if holds else Outcome.FAIL,
+        f"{value:g} {verb} {expect.describe(measured)}",
+        value,
     )

@@ -23,6 +23,7 @@ from runbook.errors import ExitCode, LaunchctlError
 from runbook.shell_template import ShellCommand, render_shell_command
 from runbook.templating import render
 from steps import criteria
+from steps.baseline import Baseline
 from steps.cancel import CancelToken
 from steps.deadline import Deadline
 from steps.fanout import fan_out
@@ -122,8 +123,10 @@ class Executor(Protocol):
         values: Mapping[str, str],
         deadline: Deadline,
         attempt: int,
+        baseline: Baseline | None = None,
     ) -> list[CriterionResult]:
-        """One evaluation per host (or one), each bounded by ``deadline`` and its cancel token."""
+        """One evaluation per host (or one), each bounded by ``deadline`` and its cancel token;
+        ``baseline`` is what a relative Prometheus ``expect`` is judged against."""
         ...
 
     def close(self) -> None: ...
@@ -251,7 +254,7 @@ class RealExecutor:
             return f"could not kill it on the host: {result.reason or 'no report'}"
         return report.problem or report.summary()
 
-    def evaluate(self, criterion, target, values, deadline, attempt):
+    def evaluate(self, criterion, target, values, deadline, attempt, baseline=None):
         hosts = hosts_of(target) if target is not None and not target.is_local else (None,)
         if isinstance(criterion, model.PrometheusCriterion):
             query = render_text(criterion.query, values)
@@ -269,6 +272,7 @@ class RealExecutor:
                     deadline=deadline,
                     attempt=attempt,
                     session=self._http,
+                    baseline=baseline,
                 )
             ]
         if isinstance(criterion, model.HttpCriterion):
@@ -375,7 +379,7 @@ class DryRunExecutor:
     def kill_recorded(self, target, host, record, cancel):
         return "nothing to kill in a dry run"
 
-    def evaluate(self, criterion, target, values, deadline, attempt):
+    def evaluate(self, criterion, target, values, deadline, attempt, baseline=None):
         hosts = hosts_of(target) if target is not None and not target.is_local else (None,)
         return [
             CriterionResult(
@@ -409,7 +413,9 @@ def describe_criterion(criterion: model.Criterion) -> str:
         )
         text = f"expects {expected}{body}"
     elif isinstance(criterion, model.PrometheusCriterion):
-        text = f"expects value {criterion.expect}"
+        text = f"expects value {criterion.expect.words()}"
+        if criterion.baseline is not None and criterion.expect.relative is not None:
+            text += f" ({_baseline_words(criterion.baseline)})"
     else:
         text = f"expects exit {criterion.exit}"
     if criterion.poll.within is not None:
@@ -417,3 +423,10 @@ def describe_criterion(criterion: model.Criterion) -> str:
 
         text += f", retried every {format_duration(criterion.poll.every)} for up to {format_duration(criterion.poll.within)}"
     return text
+
+
+def _baseline_words(window: model.BaselineWindow) -> str:
+    from runbook.durations import format_offset
+
+    start, end = format_offset(window.start), format_offset(window.end)
+    return f"measured at {end}: the average over {start}..{end}"

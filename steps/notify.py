@@ -33,7 +33,7 @@ def payload_for(channel: NotifyChannel, message: str, event: Mapping[str, Any]) 
     """Slack gets Block Kit (a section and a context line, ``text`` as the fallback); a webhook
     gets the event as data: ``time`` (ISO 8601), ``launch``, ``name``, ``milestone``, ``step``,
     ``t_offset``, ``phase``, ``message`` and, for guard milestones, ``guard`` (id, value,
-    threshold, query)."""
+    threshold, query; ``baseline`` and ``limit`` for a threshold relative to the baseline)."""
     if channel.kind == "slack":
         return _slack_blocks(message, event)
     return {**event, "message": message}
@@ -57,6 +57,8 @@ def _slack_blocks(message: str, event: Mapping[str, Any]) -> dict[str, Any]:
     guard = event.get("guard")
     if guard:
         facts = f"*{guard.get('id')}*: {guard.get('value')} (threshold {guard.get('threshold')})"
+        if guard.get("baseline") is not None and guard.get("limit") is not None:
+            facts += f", baseline {guard['baseline']:.4g} makes it {guard.get('limit'):.4g}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(facts)}})
     if context:
         blocks.append(

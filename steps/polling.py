@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from runbook import model
+from steps.baseline import Baseline
 from steps.context import ActionContext
 from steps.deadline import Deadline
 from steps.results import CriterionResult, Outcome
@@ -44,6 +45,15 @@ def run_checks(
     return results, None
 
 
+def _baseline(criterion: model.Criterion, ctx: ActionContext) -> Baseline | None:
+    """What a relative Prometheus check compares with: the launch measures it once and keeps it."""
+    if not isinstance(criterion, model.PrometheusCriterion) or criterion.expect.relative is None:
+        return None
+    if ctx.baseline is None or ctx.executor.dry_run:
+        return None
+    return ctx.baseline(criterion, ctx.values, ctx.cancel)
+
+
 def poll_criterion(
     criterion: model.Criterion, ctx: ActionContext, target: model.Target | None
 ) -> list[CriterionResult]:
@@ -75,7 +85,9 @@ def poll_criterion(
     def evaluate() -> list[CriterionResult]:
         nonlocal attempts
         attempts += 1
-        results = ctx.executor.evaluate(criterion, target, ctx.values, deadline(), attempts)
+        results = ctx.executor.evaluate(
+            criterion, target, ctx.values, deadline(), attempts, _baseline(criterion, ctx)
+        )
         for result in results:
             ctx.emit(
                 "check_result",

@@ -65,23 +65,24 @@ def openmetrics(t0: datetime) -> str:
     )
 
 
-class HistoryPrometheus(Prometheus):
-    """Prometheus over backfilled blocks, its global scrape interval 15 s (its one target is a
-    port nobody listens on: the history is all it serves)."""
+class BackfilledPrometheus(Prometheus):
+    """Prometheus over blocks backfilled from an OpenMetrics text (``t0``: the story's go-live),
+    its global scrape interval 15 s (its one target is a port nobody listens on: the history is
+    all it serves)."""
 
-    def __init__(self, workdir: Path, t0: datetime | None = None) -> None:
+    def __init__(self, workdir: Path, text: str, t0: datetime) -> None:
         promtool = shutil.which("promtool")
         if promtool is None:
             unavailable("promtool is not installed (Debian package prometheus)")
-        self.t0 = t0 or past_t0()
+        self.t0 = t0
         data = workdir / "history-data"
         source = workdir / "history.om"
-        source.write_text(openmetrics(self.t0))
+        source.write_text(text)
         made = subprocess.run(
             [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
         )
         if made.returncode != 0:
             unavailable(f"promtool could not backfill: {made.stderr.strip()[-300:]}")
@@ -92,3 +93,11 @@ class HistoryPrometheus(Prometheus):
             data=data,
             extra_args=("--storage.tsdb.retention.time=3650d",),
         )
+
+
+class HistoryPrometheus(BackfilledPrometheus):
+    """The incident story above."""
+
+    def __init__(self, workdir: Path, t0: datetime | None = None) -> None:
+        t0 = t0 or past_t0()
+        super().__init__(workdir, openmetrics(t0), t0)

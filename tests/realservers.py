@@ -87,8 +87,9 @@ class Exporter:
                         continue
                     latency = latencies[index % len(latencies)]
                     for i, bound in enumerate((*LATENCY_BUCKETS, float("inf"))):
-                        if latency <= bound:
+                        if latency <= bound:  # per bucket here; render() makes them cumulative
                             counts[i] += 1
+                            break
             index += 1
 
     def render(self) -> str:

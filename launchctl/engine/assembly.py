@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from launchctl import __version__
+from launchctl.engine.baselines import measure_before_start
 from launchctl.engine.drill import DrillSpec
 from launchctl.engine.engine import Engine
 from launchctl.engine.prompts import TerminalPrompter
@@ -35,6 +36,7 @@ from launchctl.journal.writer import JournalWriter
 from launchctl.views.gate_text import render_no_return
 from launchctl.views.plain import PlainConsole
 from launchctl.views.terminal import Display
+from launchctl.watch.slots import planned
 from runbook import model
 from runbook.checklist import Decision, GateResult, evaluate_gate, load_checklist
 from runbook.durations import format_duration, format_offset
@@ -42,7 +44,7 @@ from runbook.errors import EXIT_BAD_INPUT, EXIT_NO_GO, InputError
 from runbook.loader import load_runbook
 from runbook.resolve import launch_name, resolve, template_values
 from steps.clock import Clock, ScaledClock, SimulatedClock, utcnow
-from steps.executor import DryRunExecutor, RealExecutor
+from steps.executor import DryRunExecutor, RealExecutor, prometheus_url
 from steps.notify import Delivery, Notifier
 
 
@@ -136,7 +138,13 @@ def start_launch(
     if not (options.dry_run or options.no_wait or options.late_ok):
         _refuse_late_start(runbook, t0, now, options.yes, echo)
     launch_id = new_launch_id(launch_name(runbook, iso(t0)), now)
-    runbook = resolve(runbook, template_values(runbook, t0=iso(t0), launch_id=launch_id))
+    values = template_values(runbook, t0=iso(t0), launch_id=launch_id)
+    runbook = resolve(runbook, values)
+    baselines = (
+        []
+        if options.dry_run or options.no_wait
+        else measure_before_start(runbook, values, prometheus_url(runbook, values, environ), t0)
+    )
     gate = evaluate_gate(load_checklist(runbook.gate)) if runbook.gate else None
     journal_dir = (options.journal or Path(".launchctl") / launch_id).absolute()
     echo(f"journal: {journal_dir}")
@@ -192,6 +200,7 @@ def start_launch(
             roll_forward_steps=[s.id for s in runbook.roll_forward] or None,
             irreversible={s.id: s.irreversible for s in runbook.irreversible_steps} or None,
             guards=[g.id for g in runbook.guards],
+            checkpoints=planned(runbook.checkpoints) if runbook.checkpoints else None,
             pid=os.getpid(),
             version=__version__,
             gate=gate.to_data() if gate else None,
@@ -201,6 +210,8 @@ def start_launch(
             if not options.override_gate:
                 return _refuse(recorder, gate, echo)
             echo(f"gate: NO-GO overridden: {options.override_gate}")
+        for fields in baselines:  # measured at start-up from history: the launch starts late
+            recorder.emit("baseline_measured", **fields)
         return _drive(
             runbook,
             settings,
@@ -209,6 +220,7 @@ def start_launch(
             environ,
             prompter or terminal_prompter(display),
             display=display,
+            baselines=baselines,
         )
     finally:
         writer.close()
@@ -391,6 +403,7 @@ def _drive(
     state: LaunchState | None = None,
     display: Display | None = None,
     act: Callable[[Engine], int] = Engine.run,
+    baselines: list[dict[str, Any]] | None = None,
 ) -> int:
     """Assemble the executor, notifier and engine, then ``act`` (run the launch, or only roll back)."""
     values = template_values(runbook, t0=iso(settings.t0), launch_id=settings.launch_id)
@@ -402,7 +415,16 @@ def _drive(
         )
     notifier = Notifier(runbook.notify, environ, on_delivery=_delivery_recorder(recorder))
     engine = Engine(
-        runbook, settings, recorder, prompter, clock, executor, environ, notifier, state
+        runbook,
+        settings,
+        recorder,
+        prompter,
+        clock,
+        executor,
+        environ,
+        notifier,
+        state,
+        baselines or (),
     )
     if display is not None:
         display.start()

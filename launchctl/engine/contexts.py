@@ -13,7 +13,7 @@ from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState
 from runbook import model
 from runbook.templating import render
-from steps.action import ActionContext
+from steps.context import ActionContext, BaselineFor
 from steps.cancel import CancelToken
 from steps.clock import Clock
 from steps.executor import Executor
@@ -34,6 +34,7 @@ class ActionContexts:
         milestones: Milestones,
         drills: DrillDriver,
         state: LaunchState | None = None,
+        baseline: BaselineFor | None = None,
     ) -> None:
         self.runbook = runbook
         self.settings = settings
@@ -44,6 +45,7 @@ class ActionContexts:
         self.base_values = values
         self.milestones = milestones
         self.drills = drills
+        self.baseline = baseline
         self.touched: dict[str, dict[str, int | None]] = {}
         self.reload(state)
 
@@ -88,6 +90,7 @@ class ActionContexts:
             on_output=self.recorder.output_line,
             hosts=hosts,
             record=record,
+            baseline=self.baseline,
         )
 
     def _command_env(self, action: model.Action, values: Mapping[str, str]) -> dict[str, str]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from launchctl.engine.baselines import BaselineBook
+from launchctl.engine.baselines import users as baseline_users
 from launchctl.engine.contexts import ActionContexts
 from launchctl.engine.control import PauseLaunch, StartRollback
 from launchctl.engine.drill import DrillDriver
@@ -43,7 +45,7 @@ from runbook import model
 from runbook.errors import EXIT_OK, EXIT_PAUSED, EXIT_ROLLBACK_INCOMPLETE, EXIT_ROLLED_BACK
 from runbook.resolve import template_values
 from steps.clock import Clock
-from steps.executor import Executor
+from steps.executor import Executor, prometheus_url
 from steps.host_plan import HostPlan
 from steps.host_records import RecordKey
 from steps.notify import Notifier
@@ -61,6 +63,7 @@ class Engine:
         environ: Mapping[str, str],
         notifier: Notifier | None = None,
         state: LaunchState | None = None,
+        baselines: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.runbook = runbook
         self.settings = settings
@@ -89,6 +92,15 @@ class Engine:
             executor.dry_run,
         )
         self.values = template_values(runbook, t0=iso(settings.t0), launch_id=settings.launch_id)
+        times = GuardSupervisor.recorded_times(settings.t0, state)
+        self.baselines = BaselineBook(
+            prometheus_url(runbook, self.values, environ),
+            clock,
+            times,
+            recorder.emit,
+            baseline_users(runbook, self.values),
+            [*(state.baselines if state else ()), *baselines],
+        )
         self.guards = GuardSupervisor(
             runbook,
             clock,
@@ -96,8 +108,9 @@ class Engine:
             self.values,
             environ,
             loop.guard_alert,
-            GuardSupervisor.recorded_times(settings.t0, state),
+            times,
             executor.dry_run,
+            self.baselines,
         )
         self.drills = DrillDriver(
             settings.drill,
@@ -121,6 +134,7 @@ class Engine:
             self.milestones,
             self.drills,
             state,
+            self.baselines.for_check,
         )
         self.walk = TimelineWalk(
             runbook,
@@ -278,6 +292,7 @@ class Engine:
     def _stop_watching(self) -> None:
         self.guards.ended(self.clock.now())
         self.guards.stop()
+        self.baselines.close()
 
     # -- rollback -------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from launchctl.engine.baselines import BaselineBook, window_text
 from launchctl.journal.catalogue import parse_iso
 from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState
@@ -17,6 +18,8 @@ from rollback.guard_watch import GuardWatch
 from rollback.guards import LaunchTimes, Verdict, window
 from runbook import model
 from runbook.durations import format_offset
+from steps.baseline import Baseline
+from steps.cancel import CancelToken
 from steps.clock import Clock
 from steps.deadline import Deadline
 from steps.executor import prometheus_url, render_text
@@ -35,6 +38,7 @@ class GuardSupervisor:
         on_verdict: Callable[[model.Guard, Verdict], None],
         times: LaunchTimes,
         dry_run: bool,
+        baselines: BaselineBook | None = None,
     ) -> None:
         self.runbook = runbook
         self.clock = clock
@@ -44,6 +48,7 @@ class GuardSupervisor:
         self.on_verdict = on_verdict
         self.times = times
         self.dry_run = dry_run
+        self.baselines = baselines
         self.watch: GuardWatch | None = None
         self.http = HttpSession(recorder.masker.text)
 
@@ -72,8 +77,19 @@ class GuardSupervisor:
                 return None, "no prometheus url configured"
             return instant_query(self.http, url, queries[guard.id], deadline)
 
+        def baseline(guard: model.Guard, cancel: CancelToken) -> Baseline | None:
+            if self.baselines is None:
+                return None
+            return self.baselines.for_guard(guard, self.values, cancel)
+
         self.watch = GuardWatch(
-            self.runbook.guards, self.clock, self.times, sample, self.recorder.emit, self.on_verdict
+            self.runbook.guards,
+            self.clock,
+            self.times,
+            sample,
+            self.recorder.emit,
+            self.on_verdict,
+            baseline,
         )
         self.watch.start()
 
@@ -83,7 +99,7 @@ class GuardSupervisor:
         planned = LaunchTimes(self.times.t0, self.times.t0 + go_live)
         for guard in self.runbook.guards:
             opens, closes = window(guard, planned)
-            window_text = (
+            watched = (
                 "go-live until the launch ends"
                 if guard.during is None
                 else f"{format_offset(guard.during[0])}..{format_offset(guard.during[1])}"
@@ -93,7 +109,8 @@ class GuardSupervisor:
                 guard=guard.id,
                 query=render_text(guard.query, self.values),
                 threshold=str(guard.breach),
-                window=window_text,
+                baseline=window_text(guard.baseline) if guard.baseline else None,
+                window=watched,
                 opens=opens,
                 closes=closes,
                 then=guard.then.value,

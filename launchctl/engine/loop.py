@@ -278,6 +278,8 @@ class LaunchLoop:
             "threshold": str(guard.breach),
             "query": guard.query,
         }
+        if guard.breach.relative is not None:
+            facts |= {"baseline": verdict.baseline, "limit": verdict.limit}
         if phase == "past-no-return":  # a person is already deciding what to do about the launch
             message = f"GUARD BREACH (while a person decides): {verdict.reason}"
             self.notify(message, "guard_breach", guard=facts)

@@ -28,7 +28,7 @@ import click
 class Question:
     """One question. ``holds`` questions (Ctrl-C menu, guard alerts) stop the timeline until answered."""
 
-    kind: str  # confirm | not-confirmed | on-failure | interrupt | guard | in-flight | held | leave
+    kind: str  # confirm | not-confirmed | on-failure | interrupt | guard | in-flight | held | leave | checkpoint
     text: str
     choices: tuple[str, ...]
     default: str | None = None
@@ -98,7 +98,7 @@ class TerminalPrompter:
             termios.tcflush(self.fd, termios.TCIFLUSH)  # typed-ahead text answers nothing
         self._buffer = b""
         click.echo("", err=True)
-        if question.kind in ("guard", "on-failure", "past-no-return"):
+        if question.kind in ("guard", "on-failure", "past-no-return", "checkpoint"):
             click.secho(f"! {question.text}", fg="red", bold=True, err=True)
         elif question.kind in ("interrupt", "in-flight", "held"):
             click.secho(f"{question.text}", fg="yellow", bold=True, err=True)
@@ -115,6 +115,7 @@ class TerminalPrompter:
                 "in-flight": "Re-run it?",
                 "held": "What now?",
                 "past-no-return": "A person must decide. What now?",
+                "checkpoint": "A checkpoint failed. What now?",
             }.get(question.kind, "")
             if question.kind == "interrupt":
                 label = question.text.split("\n")[-1]

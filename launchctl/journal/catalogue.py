@@ -146,6 +146,7 @@ declare(
     gate_override=TEXT,
     gate_caution=BOOL,
     drill=record(fail_at=ID, breach=ID, live=BOOL, at=KEY, wave=INT),
+    checkpoints=records(slot=KEY, offset_s=NUMBER, review=BOOL),
 )
 declare(
     "launch_resumed",
@@ -190,7 +191,7 @@ declare(
     "A milestone message, as sent to every channel.",
     message=required(TEXT),
     milestone=required(ID),
-    guard=record(id=ID, value=VALUE, threshold=KEY, query=TEXT),
+    guard=record(id=ID, value=VALUE, threshold=KEY, query=TEXT, baseline=NUMBER, limit=NUMBER),
 )
 declare(
     "notification_failed",
@@ -378,13 +379,21 @@ declare(
     opens=TIME,
     closes=TIME,
     then=ID,
+    baseline=KEY,
 )
 declare(
     "guards_anchored",
     "Go-live happened: guard windows given in T+ hang on this moment.",
     anchor=TIME,
 )
-declare("guard_window_opened", "A guard started watching.", guard=GUARD, until=TIME, threshold=KEY)
+declare(
+    "guard_window_opened",
+    "A guard started watching; ``limit`` is what a threshold relative to the baseline came to.",
+    guard=GUARD,
+    until=TIME,
+    threshold=KEY,
+    limit=NUMBER,
+)
 declare("guard_window_closed", "A guard's window closed.", guard=GUARD)
 declare(
     "guard_sample",
@@ -397,9 +406,58 @@ declare(
 _GUARD_VALUE = {"guard": GUARD, "value": VALUE, "threshold": KEY}
 declare("guard_breach", "A breach began (not every breaching sample).", **_GUARD_VALUE)
 declare("guard_recovered", "A breach ended before it held long enough.", **_GUARD_VALUE)
-_VERDICT = {**_GUARD_VALUE, "action": ID, "reason": REASON, "held_s": NUMBER}
+_VERDICT = {
+    **_GUARD_VALUE,
+    "action": ID,
+    "reason": REASON,
+    "held_s": NUMBER,
+    "limit": NUMBER,
+    "baseline": NUMBER,
+}
 declare("guard_triggered", "A breach held long enough: the guard's verdict.", **_VERDICT)
 declare("guard_inconclusive", "Too many samples in a row told nothing: ask.", **_VERDICT)
+
+declare(
+    "baseline_measured",
+    "A relative threshold's baseline, measured once: the query's average over its window "
+    "(``value``, or ``reason`` why none), the wall-clock stretch it covers, and who judges by it.",
+    query=required(TEXT),
+    window=required(KEY),
+    value=NUMBER,
+    status=ID,
+    reason=REASON,
+    points=INT,
+    start=TIME,
+    end=TIME,
+    fetch_s=NUMBER,
+    used_by=IDS,
+)
+
+declare(
+    "checkpoint_result",
+    "One post-launch checkpoint (`launchctl watch`/`checkpoint`): its slot, verdict, each check "
+    "against its baseline, and the next slot.",
+    slot=required(KEY),
+    due=TIME,
+    review=BOOL,
+    last=BOOL,
+    status=STATUS,
+    reason=REASON,
+    late_s=NUMBER,
+    checks=records(
+        kind=ID,
+        subject=TEXT,
+        status=ID,
+        value=VALUE,
+        reason=REASON,
+        expect=KEY,
+        baseline=NUMBER,
+        ratio=NUMBER,
+    ),
+    then=ID,
+    next=KEY,
+    next_due=TIME,
+)
 
 # -- rollback ----------------------------------------------------------------------------------
 declare(

@@ -95,6 +95,8 @@ class LaunchState:
     guard_events: list[dict[str, Any]] = field(default_factory=list)
     guards: dict[str, GuardRecord] = field(default_factory=dict)
     go_live: str | None = None  # the last guards_anchored: guard windows in T+ hang on it
+    baselines: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
     confirmations: list[dict[str, Any]] = field(default_factory=list)
     held: dict[str, Any] | None = None
     resumes: list[dict[str, Any]] = field(default_factory=list)
@@ -324,6 +326,16 @@ def _guard_record(state: LaunchState, event: dict[str, Any]) -> GuardRecord | No
     state.guard_events.append(event)
     guard = event.get("guard")
     return None if guard is None else state.guards.setdefault(guard, GuardRecord())
+
+
+@FOLDS.on("baseline_measured")
+def _baseline(state: LaunchState, event: dict[str, Any]) -> None:
+    state.baselines.append(event)
+
+
+@FOLDS.on("checkpoint_result")
+def _checkpoint(state: LaunchState, event: dict[str, Any]) -> None:
+    state.checkpoints.append(event)
 
 
 @FOLDS.on("guards_anchored")

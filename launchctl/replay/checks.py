@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from launchctl.replay.timeline import step_time
-from rollback.guards import LaunchTimes
+from rollback.guards import LaunchTimes, baseline_range
 from runbook import model
+from steps.baseline import Baseline, measure_baseline
+from steps.criteria import evaluate_prometheus
 from steps.deadline import Deadline
 from steps.executor import render_text
 from steps.http import HttpSession
-from steps.prometheus import instant_query
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def replay_checks(
                 )
                 continue
             query = render_text(criterion.query, {**values, "step.id": step.id})
-            results.append(_judge(step, index, criterion, query, at, base_url, now, session))
+            results.append(_judge(step, index, criterion, query, at, base_url, now, session, times))
     return results
 
 
@@ -76,6 +77,7 @@ def _judge(
     base_url: str | None,
     now: datetime,
     session: HttpSession | None,
+    times: LaunchTimes,
 ) -> CheckReplay:
     def result(outcome: str, moment: datetime, value: float | None, reason: str) -> CheckReplay:
         return CheckReplay(
@@ -86,17 +88,37 @@ def _judge(
         return result("not replayed", at, None, "offline replay: no Prometheus to ask")
     if at > now:
         return result("not replayed", at, None, "the step's time is still in the future")
+    baseline = _baseline(criterion, query, at, times, base_url, session)
     moment, last = at, None
     end = at + criterion.poll.within if criterion.poll.within else at
     while True:
-        deadline = Deadline.after(criterion.timeout.total_seconds())
-        value, problem = instant_query(session, base_url, query, deadline, at=moment)
-        if value is None:
-            last = result("inconclusive", moment, None, problem)
-        elif criterion.expect.holds(value):
-            return result("pass", moment, value, f"{value:g} meets {criterion.expect}")
-        else:
-            last = result("fail", moment, value, f"{value:g} does not meet {criterion.expect}")
+        judged = evaluate_prometheus(
+            base_url,
+            query,
+            criterion.expect,
+            deadline=Deadline.after(criterion.timeout.total_seconds()),
+            session=session,
+            baseline=baseline,
+            at=moment,
+        )
+        last = result(judged.outcome.value, moment, judged.value, judged.reason)
+        if judged.passed:
+            return last
         moment += criterion.poll.every
         if moment > end or moment > now:
             return last
+
+
+def _baseline(
+    criterion: model.PrometheusCriterion,
+    query: str,
+    at: datetime,
+    times: LaunchTimes,
+    base_url: str,
+    session: HttpSession,
+) -> Baseline | None:
+    """A relative check's baseline from history, as the live launch measures it before the step."""
+    if criterion.baseline is None or criterion.expect.relative is None:
+        return None
+    start, end = baseline_range(criterion.baseline, times, at) or (at, at)
+    return measure_baseline(session, base_url, query, start, end, Deadline.after(10))

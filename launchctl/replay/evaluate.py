@@ -25,6 +25,7 @@ from runbook.durations import format_duration, format_offset
 from runbook.errors import InputError
 from runbook.resolve import resolve, template_values
 from runbook.templating import secret_refs
+from steps.baseline import Baseline
 from steps.executor import prometheus_url, render_text
 
 FETCH_AT_ONCE = 4
@@ -82,8 +83,8 @@ def run_replay(
     )
     source, label, history = _source(book, request, journal, values, environ)
     try:
-        series = _fetch_all(book, source, values, times)
-        guards = [replay_guard(g, times, series[g.id]) for g in book.guards]
+        series, baselines = _fetch_all(book, source, values, times)
+        guards = [replay_guard(g, times, series[g.id], baselines.get(g.id)) for g in book.guards]
         url = prometheus_url(book, values, environ) if history is not None else None
         session = history.session if history is not None else None
         checks = replay_checks(book, times, values, url, request.now, session)
@@ -93,7 +94,7 @@ def run_replay(
     result = ReplayResult(book, times, label, guards, checks, Outcome("completed"), series=series)
     result.outcome = decide(result)
     if request.sweep is not None:
-        result.sweep = sweep(book, times, series, request.sweep)
+        result.sweep = sweep(book, times, series, request.sweep, baselines)
     if history is not None:
         result.saved_answers = history.answers
     return result
@@ -101,15 +102,21 @@ def run_replay(
 
 def _fetch_all(
     book: model.Runbook, source: SeriesSource, values: Mapping[str, str], times: LaunchTimes
-) -> dict[str, Series]:
-    """Every guard's series; a few range queries at once (Prometheus answers them in parallel)."""
+) -> tuple[dict[str, Series], dict[str, Baseline]]:
+    """Every guard's series, and the baseline of each relative one; a few range queries at once
+    (Prometheus answers them in parallel)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def fetch(guard: model.Guard) -> Series:
-        return source.series(guard, render_text(guard.query, values), times)
+    def fetch(guard: model.Guard) -> tuple[Series, Baseline | None]:
+        query = render_text(guard.query, values)
+        measured = source.baseline(guard, query, times) if guard.baseline is not None else None
+        return source.series(guard, query, times), measured
 
     with ThreadPoolExecutor(max_workers=FETCH_AT_ONCE) as pool:
-        return dict(zip([g.id for g in book.guards], pool.map(fetch, book.guards), strict=True))
+        fetched = dict(zip([g.id for g in book.guards], pool.map(fetch, book.guards), strict=True))
+    series = {guard: found[0] for guard, found in fetched.items()}
+    baselines = {guard: found[1] for guard, found in fetched.items() if found[1] is not None}
+    return series, baselines
 
 
 def _source(
@@ -137,12 +144,18 @@ def _source(
 
 
 def sweep(
-    book: model.Runbook, times: LaunchTimes, series: dict[str, Series], plan: Sweep
+    book: model.Runbook,
+    times: LaunchTimes,
+    series: dict[str, Series],
+    plan: Sweep,
+    baselines: Mapping[str, Baseline] | None = None,
 ) -> list[tuple[float, GuardReplay]]:
-    """The swept guard judged at each threshold, on the history already fetched."""
+    """The swept guard judged at each threshold, on the history already fetched (a relative
+    threshold sweeps its factor or offset, against the same baseline)."""
     guard = next(g for g in book.guards if g.id == plan.guard)
+    baseline = (baselines or {}).get(guard.id)
     return [
-        (t, replay_guard(with_threshold(guard, t), times, series[guard.id]))
+        (t, replay_guard(with_threshold(guard, t), times, series[guard.id], baseline))
         for t in plan.thresholds
     ]
 

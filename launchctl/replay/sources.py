@@ -9,7 +9,8 @@ launch would send it, to that query's Prometheus ``/api/v1/query_range``
 answer as Prometheus returned it, e.g.
 ``{"error-rate": {"status": "success", "data": {"resultType": "matrix", "result": [...]}}}``;
 ``curl -G .../api/v1/query_range --data-urlencode query=... -d start=... -d end=... -d step=15``
-gives one such value.
+gives one such value. A guard relative to its baseline also needs ``"GUARD.baseline"``: the
+same query's answer over the baseline window (``--save-series`` writes both).
 """
 
 from __future__ import annotations
@@ -20,23 +21,36 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from launchctl.engine.baselines import BaselineKey, recorded, window_text
 from launchctl.journal.catalogue import parse_iso
 from launchctl.journal.reader import read_journal
 from launchctl.journal.replay import replay
 from rollback.guard_replay import Series, sample_times
-from rollback.guards import LaunchTimes, window
+from rollback.guards import LaunchTimes, baseline_range, window
 from runbook import model
 from runbook.errors import InputError
+from steps.baseline import Baseline, from_points, measure_baseline
 from steps.deadline import Deadline
 from steps.http import HttpSession
 from steps.prometheus import parse_range, range_query
 
 TOTAL_SECONDS = 60.0  # the whole history fetch, every guard included
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series in one query
+BASELINE_SUFFIX = ".baseline"  # a series file's key for a guard's baseline range: "p95.baseline"
 
 
 class SeriesSource(Protocol):
     def series(self, guard: model.Guard, query: str, times: LaunchTimes) -> Series: ...
+
+    def baseline(self, guard: model.Guard, query: str, times: LaunchTimes) -> Baseline:
+        """What a relative threshold is judged against, from the same history."""
+        ...
+
+
+def baseline_stretch(guard: model.Guard, times: LaunchTimes) -> tuple[datetime, datetime] | None:
+    """The moments a guard's baseline covers, as the live launch measures them."""
+    assert guard.baseline is not None
+    return baseline_range(guard.baseline, times, window(guard, times)[0])
 
 
 class PrometheusHistory:
@@ -73,6 +87,15 @@ class PrometheusHistory:
         self.answers[guard.id] = _as_answer(points)
         return Series(points, until=self.now)
 
+    def baseline(self, guard: model.Guard, query: str, times: LaunchTimes) -> Baseline:
+        stretch = baseline_stretch(guard, times)
+        if stretch is None or stretch[1] > self.now:
+            return Baseline(None, "the baseline window is not over yet")
+        deadline = self.total.sooner(max(guard.timeout.total_seconds(), 1.0))
+        measured = measure_baseline(self.session, self.base_url, query, *stretch, deadline)
+        self.answers[f"{guard.id}{BASELINE_SUFFIX}"] = _as_answer(list(measured.readings))
+        return measured
+
     def close(self) -> None:
         self.session.close()
 
@@ -107,6 +130,16 @@ class SeriesFile:
         self.path = path
         self.answers = data
 
+    def baseline(self, guard: model.Guard, query: str, times: LaunchTimes) -> Baseline:
+        answer = self.answers.get(f"{guard.id}{BASELINE_SUFFIX}")
+        stretch = baseline_stretch(guard, times)
+        if answer is None or stretch is None:
+            return Baseline(None, f"no baseline for this guard in {self.path.name}")
+        reading = parse_range(answer)
+        if reading.points is None:
+            return Baseline(None, f"{self.path.name}: {reading.problem}")
+        return from_points(reading.points, *stretch)
+
     def series(self, guard: model.Guard, query: str, times: LaunchTimes) -> Series:
         answer = self.answers.get(guard.id, self.answers.get(query))
         if answer is None:
@@ -136,10 +169,18 @@ class JournalHistory:
             for guard, record in state.guards.items()
             if record.readings
         }
+        self.baselines: dict[BaselineKey, Baseline] = dict(map(recorded, state.baselines))
 
     @property
     def t0(self) -> datetime:
         return parse_iso(self.launch["t0"])
+
+    def baseline(self, guard: model.Guard, query: str, times: LaunchTimes) -> Baseline:
+        assert guard.baseline is not None
+        found = self.baselines.get(BaselineKey.of(query, guard.baseline))
+        if found is None:
+            return Baseline(None, f"the journal holds no baseline {window_text(guard.baseline)}")
+        return found
 
     def series(self, guard: model.Guard, query: str, times: LaunchTimes) -> Series:
         points = self.samples.get(guard.id, [])

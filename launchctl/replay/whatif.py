@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from runbook import model
-from runbook.comparison import Comparison, parse_comparison
+from runbook.comparison import parse_comparison
 from runbook.durations import parse_duration, parse_offset
 from runbook.errors import InputError
 
-SETTABLE = ("breach", "for", "every", "then", "inconclusive_limit", "during", "timeout")
+SETTABLE = (
+    "breach",
+    "for",
+    "every",
+    "then",
+    "inconclusive_limit",
+    "during",
+    "timeout",
+    "baseline",
+)
 MAX_SWEEP_ROWS = 1000
 
 
@@ -43,7 +53,14 @@ def _guard(book: model.Runbook, option: str, text: str, guard_id: str) -> model.
 def _changed(guard: model.Guard, name: str, value: str) -> model.Guard:
     """The guard with one field set; ``ValueError`` with the parser's message when ``value`` is bad."""
     if name == "breach":
-        return replace(guard, breach=parse_comparison(value))
+        breach = parse_comparison(value)
+        window = (guard.baseline or model.DEFAULT_BASELINE) if breach.relative else None
+        return replace(guard, breach=breach, baseline=window)
+    if name == "baseline":
+        if guard.breach.relative is None:
+            raise ValueError(f"the guard's breach {guard.breach} is not relative to a baseline")
+        start, end = _offsets(value)
+        return replace(guard, baseline=model.BaselineWindow(start, end))
     if name in ("for", "every", "timeout"):
         duration = parse_duration(value)
         if name != "for" and not duration:
@@ -57,13 +74,17 @@ def _changed(guard: model.Guard, name: str, value: str) -> model.Guard:
         if not value.isdigit() or not 1 <= int(value) <= 1000:
             raise ValueError("must be a whole number from 1 to 1000")
         return replace(guard, inconclusive_limit=int(value))
+    return replace(guard, during=_offsets(value))
+
+
+def _offsets(value: str) -> tuple[timedelta, timedelta]:
     start, comma, end = value.strip("[] ").partition(",")
     if not comma:
         raise ValueError("use two T-offsets, e.g. T+0,T+30m")
-    during = (parse_offset(start.strip()), parse_offset(end.strip()))
-    if during[1] <= during[0]:
+    window = (parse_offset(start.strip()), parse_offset(end.strip()))
+    if window[1] <= window[0]:
         raise ValueError("the window must end after it starts")
-    return replace(guard, during=during)
+    return window
 
 
 def apply_settings(book: model.Runbook, settings: Iterable[str]) -> model.Runbook:
@@ -104,4 +125,4 @@ def parse_sweep(book: model.Runbook, text: str) -> Sweep:
 
 
 def with_threshold(guard: model.Guard, threshold: float) -> model.Guard:
-    return replace(guard, breach=Comparison(guard.breach.op, threshold))
+    return replace(guard, breach=replace(guard.breach, threshold=threshold))

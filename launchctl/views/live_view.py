@@ -187,7 +187,7 @@ class LiveView:
             table.add_row(
                 row.id,
                 value,
-                row.threshold,
+                row.shown_threshold(),
                 row.sparkline(),
                 state,
                 style=GUARD_STYLE.get(row.status, "dim"),

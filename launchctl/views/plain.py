@@ -75,8 +75,27 @@ def _fmt_wait(e: dict[str, Any]) -> str:
     return f"  holding {e['seconds']:.0f}s{after}"
 
 
+def _fmt_baseline(e: dict[str, Any]) -> str:
+    who = ", ".join(e.get("used_by") or []) or e.get("query", "")
+    if e.get("value") is None:
+        return f"  baseline {e.get('window')} for {who}: none, {e.get('reason')} (inconclusive)"
+    return (
+        f"  baseline {e.get('window')} for {who}: {e['value']:.4g}, the average of "
+        f"{e.get('points', 0)} points (fetched in {e.get('fetch_s', 0):.2f}s)"
+    )
+
+
+def _fmt_checkpoint(e: dict[str, Any]) -> str:
+    mark = "✓" if e.get("status") == "pass" else "✗"
+    review = " (review)" if e.get("review") else ""
+    reason = f": {e['reason']}" if e.get("reason") else ""
+    return f"{mark} checkpoint {e.get('slot')}{review} {e.get('status')}{reason}"
+
+
 FORMATS: EventTable[Formatter] = EventTable("plain console")
 _LINES: dict[str, Formatter] = {
+    "baseline_measured": _fmt_baseline,
+    "checkpoint_result": _fmt_checkpoint,
     "launch_started": lambda e: (
         f"launch {e['launch_id']}: {e.get('name', '')} — T0 {e['t0']}{' (dry run)' if e.get('dry_run') else ''}"
     ),

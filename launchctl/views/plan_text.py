@@ -7,6 +7,8 @@ from typing import Any
 
 from rollback.touched import undoes_touched
 from runbook import model
+from runbook.comparison import Comparison
+from runbook.durations import format_duration
 from steps.executor import describe_criterion
 
 
@@ -85,8 +87,13 @@ def render_plan(runbook: model.Runbook, rows: list[dict[str, Any]], t0: str) -> 
                 else f"{_fmt(guard.during[0])}..{_fmt(guard.during[1])}"
             )
             lines.append(
-                f"  {guard.id}: breach when {guard.query} {guard.breach}, {window}, then {guard.then}"
+                f"  {guard.id}: breach when {guard.query} {_threshold(guard.breach, guard.baseline)}, "
+                f"{window}, then {guard.then}"
             )
+            if guard.baseline is not None:
+                lines.append(f"    baseline: {_baseline(guard.baseline)}")
+    if runbook.checkpoints is not None:
+        lines += ["", *checkpoint_lines(runbook.checkpoints)]
     for title, sequence in (
         ("ROLLBACK SEQUENCE", runbook.rollback),
         ("ROLL-FORWARD SEQUENCE (past the point of no return)", runbook.roll_forward),
@@ -97,6 +104,48 @@ def render_plan(runbook: model.Runbook, rows: list[dict[str, Any]], t0: str) -> 
                 f"  {step.id}: " + "; ".join(_sequence_step(step, runbook)) for step in sequence
             )
     return "\n".join(lines)
+
+
+def _threshold(threshold: Comparison, baseline: model.BaselineWindow | None) -> str:
+    """``> 1.5 × baseline (measured at T-5m)``; a fixed threshold as written."""
+    if baseline is None or threshold.relative is None:
+        return str(threshold)
+    return f"{threshold.words()} (measured at {_fmt(baseline.end)})"
+
+
+def _baseline(baseline: model.BaselineWindow) -> str:
+    return f"the query's average over {_fmt(baseline.start)}..{_fmt(baseline.end)}"
+
+
+def checkpoint_lines(checkpoints: model.Checkpoints) -> list[str]:
+    """The watch after the launch: when, what, and what a failure does."""
+    slots = checkpoints.slots()
+    lines = [
+        f"CHECKPOINTS (after go-live; launchctl watch / checkpoint): {len(slots)}, "
+        f"then {checkpoints.then} on a failure"
+    ]
+    for cadence in checkpoints.schedule:
+        lines.append(
+            f"  every {format_duration(cadence.every)} from {_fmt(cadence.start)} "
+            f"until {_fmt(cadence.until)}"
+        )
+    if checkpoints.reviews:
+        lines.append("  reviews at " + ", ".join(_fmt(offset) for offset in checkpoints.reviews))
+    for criterion in checkpoints.check:
+        if isinstance(criterion, model.PrometheusCriterion) and criterion.baseline is not None:
+            window = criterion.baseline
+            span = f"{_fmt(window.start)}..{_fmt(window.end)}"
+            judged = (
+                f"{criterion.expect.words()} (measured at {_fmt(window.end)}: the average over {span})"
+                if criterion.expect.relative
+                else f"{criterion.expect} (shown against its average over {span})"
+            )
+            lines.append(f"  check prometheus: {criterion.query} {judged}")
+        else:
+            lines.append(
+                f"  check {criterion.kind}: {criterion.subject()} ({describe_criterion(criterion)})"
+            )
+    return lines
 
 
 def _sequence_step(step: model.RollbackStep, runbook: model.Runbook) -> list[str]:

@@ -7,6 +7,7 @@ JSON times are seconds from T0 (negative before it).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +73,16 @@ def _guard_lines(result: ReplayResult, replay: GuardReplay) -> list[str]:
         f"  window {_window_text(result, replay)}",
         f"  samples {len(replay.samples)}, inconclusive {replay.inconclusive}",
     ]
+    baseline = _baseline_data(replay)
+    if baseline is not None:
+        measured = (
+            f"{baseline['value']:.4g}, so the limit is {baseline['limit']:.4g}"
+            if baseline["limit"] is not None
+            else f"none ({baseline['reason']}): every sample is inconclusive"
+        )
+        lines.append(
+            f"  baseline {baseline['window']} (the average of {baseline['points']} points): {measured}"
+        )
     if replay.first_breach is not None:
         value = next(s.value for s in replay.samples if s.at == replay.first_breach)
         lines.append(f"  first breach at {_when(result, replay.first_breach)}: {value:g}")
@@ -96,6 +107,21 @@ def _guard_lines(result: ReplayResult, replay: GuardReplay) -> list[str]:
     return lines
 
 
+def _baseline_data(replay: GuardReplay) -> dict[str, Any] | None:
+    """A relative threshold's baseline from history: its value, the limit it made, or why none."""
+    g = replay.guard
+    if g.baseline is None or replay.baseline is None:
+        return None
+    fixed, why = g.breach.against(replay.baseline.value)
+    return {
+        "window": f"{format_offset(g.baseline.start)}..{format_offset(g.baseline.end)}",
+        "value": replay.baseline.value,
+        "points": replay.baseline.points,
+        "limit": fixed.threshold if fixed is not None else None,
+        "reason": replay.baseline.reason or why or None,
+    }
+
+
 def _sweep_lines(result: ReplayResult) -> list[str]:
     rows = result.sweep or []
     if not rows:
@@ -110,7 +136,7 @@ def _sweep_lines(result: ReplayResult) -> list[str]:
         at = result.offset(replay.fired_at) if fired else "-"
         detail = guard_action(replay) if fired else f"margin {_num(replay.margin)}"
         lines.append(
-            f"  {g.breach.op + ' ' + format(threshold, 'g'):<14}{'yes' if fired else 'no':<7}"
+            f"  {str(replace(g.breach, threshold=threshold)):<14}{'yes' if fired else 'no':<7}"
             f"{at:<14}{wall(replay.fired_at) if fired else '-':<26}{detail}"
         )
     lines.append("")
@@ -140,6 +166,7 @@ def to_data(result: ReplayResult) -> dict[str, Any]:
             "every_s": g.every.total_seconds(),
             "for_s": g.hold.total_seconds(),
             "window": [seconds(replay.window[0]), seconds(replay.window[1])],
+            "baseline": _baseline_data(replay),
             "inconclusive_stretches": [
                 {
                     "from": seconds(s.start),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from launchctl.journal.replay import LaunchState
+from launchctl.views.checkpoint_record import checkpoint_data, markdown_lines
 from launchctl.views.fleet_text import hosts_data, undo_summary, wave_lines
 from launchctl.views.sanitize import terminal_safe
 from runbook.errors import InputError
@@ -155,6 +156,8 @@ def to_json_data(state: LaunchState) -> dict[str, Any]:
         "decisions": state.decisions,
         "notifications": state.notifications,
         "resumes": state.resumes,
+        "baselines": state.baselines,
+        "checkpoints": checkpoint_data(state),
     }
 
 
@@ -272,6 +275,7 @@ def _markdown(state: LaunchState) -> str:
             lines.append(
                 f"| {guard} | {entry['samples']} | {' | '.join(shown)} | {len(entry['breaches'])} |"
             )
+        lines += baseline_lines(data["baselines"])
         for entry in data["guards"].values():
             for breach in entry["breaches"]:
                 lines.append(
@@ -280,6 +284,7 @@ def _markdown(state: LaunchState) -> str:
     for key, title in (("rollback", "Rollback"), ("roll_forward", "Roll-forward")):
         if data[key]:
             lines += _remedy_lines(data[key], title)
+    lines += markdown_lines(data["checkpoints"])
     if data["decisions"]:
         lines += ["", "## Operator decisions", ""]
         for decision in data["decisions"]:
@@ -290,6 +295,21 @@ def _markdown(state: LaunchState) -> str:
         lines += ["", "## Notifications", ""]
         lines += [f"- {_hms(n.get('ts'))} {n.get('message')}" for n in data["notifications"]]
     return "\n".join(lines) + "\n"
+
+
+def baseline_lines(baselines: list[dict[str, Any]]) -> list[str]:
+    """Each baseline a guard or check judged against: its value, or why there was none."""
+    lines = []
+    for event in baselines:
+        who = ", ".join(event.get("used_by") or []) or f"`{_md_escape(event.get('query'))}`"
+        value = event.get("value")
+        shown = (
+            f"{value:.4g} (average of {event.get('points')} points)"
+            if value is not None
+            else f"none: {_md_escape(event.get('reason'))} (inconclusive)"
+        )
+        lines.append(f"- baseline {event.get('window')} for {who}: {shown}")
+    return lines
 
 
 def _remedy_lines(rb: dict[str, Any], title: str) -> list[str]:

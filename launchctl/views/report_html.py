@@ -8,9 +8,17 @@ from html import escape
 from typing import Any
 
 from launchctl.journal.replay import LaunchState
+from launchctl.views.checkpoint_record import html_section
 from launchctl.views.guard_chart import render_chart
 from launchctl.views.guard_record import guard_charts, timeline_marks
-from launchctl.views.report import OUTCOMES, _dt, _hms, format_value, to_json_data
+from launchctl.views.report import (
+    OUTCOMES,
+    _dt,
+    _hms,
+    baseline_lines,
+    format_value,
+    to_json_data,
+)
 from launchctl.views.sanitize import terminal_safe
 
 STATUS_COLOURS = {
@@ -60,6 +68,7 @@ def render_html(state: LaunchState) -> str:
         _checks(data),
         _guards(data, state),
         _rollback(data),
+        html_section(data["checkpoints"]),
         _decisions(data),
         _notifications(data),
         "</body></html>",
@@ -250,6 +259,9 @@ def _guards(data: dict[str, Any], state: LaunchState) -> str:
             f"<tr><td>{escape(guard)}</td><td>{entry['samples']}</td><td>{last}</td><td>{bounds}</td></tr>"
         )
     out.append("</table>")
+    out += [
+        f"<p>{escape(line.removeprefix('- '))}</p>" for line in baseline_lines(data["baselines"])
+    ]
     out += [render_chart(chart) for chart in guard_charts(state).values()]
     for entry in data["guards"].values():
         for breach in entry["breaches"]:

@@ -8,6 +8,7 @@ from typing import Any
 from launchctl.journal.lock import driver_alive
 from launchctl.journal.reader import read_journal
 from launchctl.journal.replay import replay
+from launchctl.views.checkpoint_record import checkpoint_data, status_line
 from launchctl.views.fleet_text import hosts_data, undo_summary, wave_lines
 from launchctl.views.report import _hms, no_return_side, outcome_of, step_rows
 from launchctl.views.sanitize import terminal_safe
@@ -58,6 +59,7 @@ def status_data(directory: Path) -> dict[str, Any]:
         "point_of_no_return": no_return_side(state),
         "torn_lines": state.torn_lines,
         "journal": str(directory.absolute()),
+        "checkpoints": checkpoint_data(state),
     }
 
 
@@ -101,6 +103,9 @@ def render_status(data: dict[str, Any]) -> str:
                 f"   {k}: {v}" + (f" — {undid[k]}" if k in undid else "")
                 for k, v in rb["steps"].items()
             ]
+    watch = status_line(data["checkpoints"])
+    if watch:
+        lines += ["", watch]
     if data["torn_lines"]:
         lines.append(f"\n(note: {data['torn_lines']} torn journal line(s) ignored)")
     return terminal_safe("\n".join(lines))

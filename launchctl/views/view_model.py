@@ -57,6 +57,15 @@ class GuardRow:
     status: str = "waiting"
     history: deque = field(default_factory=lambda: deque(maxlen=24))
     breaches: int = 0
+    baseline: float | None = None  # a relative threshold's measured baseline
+    limit: float | None = None  # ... and the number it makes the threshold
+
+    def shown_threshold(self) -> str:
+        """``> 1.5x baseline (0.24 → 0.36)`` once measured; a fixed threshold as written."""
+        if self.baseline is None:
+            return self.threshold
+        limit = f" → {self.limit:.3g}" if self.limit is not None else ""
+        return f"{self.threshold} ({self.baseline:.3g}{limit})"
 
     def sparkline(self) -> str:
         values = [v for v in self.history if v is not None]
@@ -64,7 +73,7 @@ class GuardRow:
             return ""
         # Scaled from 0 to the threshold (or the peak above it), so a flat healthy line stays low
         # and a breach reaches the top: the trend reads against the limit, not against noise.
-        limit = _number(self.threshold)
+        limit = self.limit if self.limit is not None else _number(self.threshold)
         low = min(0.0, *values)
         high = max(values + ([limit] if limit is not None else []))
         span = (high - low) or 1.0
@@ -226,6 +235,20 @@ class ViewModel:
     def _on_guard_window_opened(self, e: dict[str, Any]) -> None:
         row = self.guards.setdefault(e["guard"], GuardRow(e["guard"]))
         row.status, row.threshold = "watching", e.get("threshold", row.threshold)
+        row.limit = e.get("limit", row.limit)
+
+    @HANDLERS.on("baseline_measured")
+    def _on_baseline_measured(self, e: dict[str, Any]) -> None:
+        guards = [
+            who.removeprefix("guard:") for who in e.get("used_by") or [] if who.startswith("guard:")
+        ]
+        for guard in guards:
+            self.guards.setdefault(guard, GuardRow(guard)).baseline = e.get("value")
+        value = e.get("value")
+        shown = f"{value:.4g}" if value is not None else f"none ({e.get('reason')})"
+        self.notes.append(
+            f"baseline {e.get('window')} of {', '.join(guards) or e.get('query')}: {shown}"
+        )
 
     @HANDLERS.on("guard_window_closed")
     def _on_guard_window_closed(self, e: dict[str, Any]) -> None:
@@ -307,6 +330,10 @@ class ViewModel:
     @HANDLERS.on("launch_unheld")
     def _on_launch_unheld(self, e: dict[str, Any]) -> None:
         self.phase = "running"
+
+    @HANDLERS.on("checkpoint_result")
+    def _on_checkpoint_result(self, e: dict[str, Any]) -> None:
+        self.notes.append(f"checkpoint {e.get('slot')}: {e.get('status')}")
 
     @HANDLERS.on("launch_finished")
     def _on_launch_finished(self, e: dict[str, Any]) -> None:

@@ -96,6 +96,11 @@ MAXIMAL = {
                     "every": "5s",
                 },
                 {
+                    "prometheus": "up",
+                    "expect": "> 0.5x baseline",
+                    "baseline": {"from": "T-1h", "to": "T-20m"},
+                },
+                {
                     "command": "true",
                     "on": "local",
                     "exit": 0,
@@ -134,7 +139,13 @@ MAXIMAL = {
             "inconclusive_limit": 3,
             "timeout": "5s",
             "after": "deploy",
-        }
+        },
+        {
+            "id": "latency",
+            "prometheus": "histogram_quantile(0.95, rate(latency_bucket[1m]))",
+            "breach": "> 1.5x baseline",
+            "baseline": {"from": "T-30m", "to": "T-10m"},
+        },
     ],
     "rollback": [
         {
@@ -149,6 +160,18 @@ MAXIMAL = {
         }
     ],
     "roll_forward": [{**_action("flag-off"), "if_started": "contract"}],
+    "checkpoints": {
+        "check": [
+            {"prometheus": "up", "expect": "< 1.2x baseline"},
+            {"http": "http://127.0.0.1:8000/health"},
+        ],
+        "schedule": [
+            {"every": "2h", "until": "T+24h"},
+            {"from": "T+24h", "every": "4h", "until": "T+48h"},
+        ],
+        "review": ["T+24h", "T+48h"],
+        "then": "notify",
+    },
 }
 
 
