@@ -1,7 +1,8 @@
 """``launchctl preflight``: prove the launch can run without touching anything.
 
 Every secret present, every Prometheus query answering with one series of
-data, every HTTP check's host answering, every SSH host reachable with a
+data, every HTTP check's host answering, every notification channel's host
+accepting a connection (nothing is posted), every SSH host reachable with a
 trusted key and working auth. Printed as a table; exit 0 only when all pass.
 """
 
@@ -13,9 +14,10 @@ from pathlib import Path
 from runbook import model
 from runbook.resolve import resolve, stand_in_values
 from runbook.templating import render, secret_refs
-from steps.probes import Probe, SshProbe, probe_http, probe_prometheus
+from steps.probes import Probe, SshProbe, probe_http, probe_notify, probe_prometheus
 
 SSH_PROBES_AT_ONCE = 20
+NOTIFY_PROBE_SECONDS = 5.0
 
 PLACEHOLDER = "preflight"
 
@@ -32,8 +34,18 @@ def _values(runbook: model.Runbook) -> dict[str, str]:
 
 
 def _criteria(runbook: model.Runbook) -> Iterator[model.Criterion]:
-    for action in (*runbook.steps, *runbook.rollback):
+    """Every check the launch and its watch may run: steps', rollback's, roll-forward's, those
+    between waves (on a step or a target) and the post-launch checkpoints'."""
+    for action in (*runbook.steps, *runbook.rollback, *runbook.roll_forward):
         yield from action.check
+        between = getattr(action, "between_waves", None)
+        if between is not None:
+            yield from between.check
+    for target in runbook.targets.values():
+        if target.between_waves is not None:
+            yield from target.between_waves.check
+    if runbook.checkpoints is not None:
+        yield from runbook.checkpoints.check
 
 
 def run_preflight(runbook: model.Runbook, environ: Mapping[str, str]) -> list[Probe]:
@@ -50,7 +62,22 @@ def run_preflight(runbook: model.Runbook, environ: Mapping[str, str]) -> list[Pr
     ]
     probes += _prometheus_probes(runbook, values, environ)
     probes += _http_probes(runbook, values)
+    probes += _notify_probes(runbook, values, environ)
     probes += _ssh_probes(runbook)
+    return probes
+
+
+def _notify_probes(
+    runbook: model.Runbook, values: dict[str, str], environ: Mapping[str, str]
+) -> list[Probe]:
+    probes = []
+    for channel in runbook.notify:
+        unset = [name for name, _ in secret_refs(channel.url) if not environ.get(name)]
+        if unset:
+            probes.append(Probe("notify", channel.kind, False, f"its URL needs secret {unset[0]}"))
+            continue
+        url = render(channel.url, values, environ)
+        probes.append(probe_notify(channel.kind, url, NOTIFY_PROBE_SECONDS))
     return probes
 
 

@@ -74,7 +74,8 @@ class ScaledClock:
         self.speed = speed
         self._anchor_mono = time.monotonic()
         self._anchor_real = real  # None: the wall clock itself
-        self._anchor_launch = anchor or real or utcnow()
+        self._anchor_wall = real or utcnow()  # the wall-clock moment of the anchor
+        self._anchor_launch = anchor or self._anchor_wall
 
     def now(self) -> datetime:
         elapsed = (time.monotonic() - self._anchor_mono) * self.speed
@@ -109,11 +110,11 @@ class ScaledClock:
         return time.monotonic()
 
     def real_at(self, moment: datetime) -> datetime:
-        now, real_now = self.now(), self.real_now()
+        # From the anchors alone: no two reads of two clocks that a microsecond apart would skew.
         started = self._anchor_launch
         if moment >= started:
-            return real_now - (now - moment) / self.speed
-        return real_now - (now - started) / self.speed - (started - moment)
+            return self._anchor_wall + (moment - started) / self.speed
+        return self._anchor_wall - (started - moment)
 
 
 class SimulatedClock:

@@ -310,3 +310,35 @@ def _resolve(host: str, port: int, deadline: Deadline) -> list[str]:
         if address not in addresses:
             addresses.append(address)
     return addresses
+
+
+def reach(url: str, deadline: Deadline) -> tuple[str, int]:
+    """Open (and close) a TCP connection to ``url``'s host within ``deadline``, sending nothing:
+    what ``preflight`` may do to a notification channel, where any request would post a message.
+    Returns the host and port reached; raises ``RequestFailed`` saying why not."""
+    from urllib.parse import urlsplit
+
+    import httpcore
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise RequestFailed(f"not a URL: {without_quoted_parts(short(exc))}") from None
+    if not host or parts.scheme not in ("http", "https"):
+        raise RequestFailed("not an http(s) URL")
+    try:
+        addresses = _resolve(host, port, deadline)
+    except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+        raise RequestFailed(short(exc) or "no answer within the deadline") from None
+    problem = f"no address for {host}"
+    for address in addresses:
+        if deadline.remaining() <= 0:
+            raise RequestFailed("no answer within the deadline")
+        try:
+            socket.create_connection((address, port), timeout=deadline.remaining()).close()
+        except OSError as exc:
+            problem = f"cannot connect: {short(exc)}"
+            continue
+        return host, port
+    raise RequestFailed(problem)

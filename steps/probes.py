@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from steps.deadline import Deadline
-from steps.http import HttpSession, RequestFailed
+from steps.http import HttpSession, RequestFailed, reach
 from steps.prometheus import instant_query
 
 if TYPE_CHECKING:
@@ -33,6 +33,18 @@ def probe_http(url: str, timeout: float, session: HttpSession | None = None) -> 
         return Probe("http", url, False, f"no answer: {failure}")
     latency = (time.monotonic() - started) * 1000
     return Probe("http", url, True, f"answers (HTTP {answer.status_code})", latency)
+
+
+def probe_notify(kind: str, url: str, timeout: float) -> Probe:
+    """A notification channel's host accepts a connection; nothing is posted (a request would
+    be a message in the channel). Named by host and port: the URL itself often holds a token."""
+    started = time.monotonic()
+    try:
+        host, port = reach(url, Deadline.after(timeout))
+    except RequestFailed as failure:
+        return Probe("notify", kind, False, f"cannot reach its host: {failure}")
+    latency = (time.monotonic() - started) * 1000
+    return Probe("notify", f"{kind} {host}:{port}", True, "host reachable (nothing sent)", latency)
 
 
 def probe_prometheus(

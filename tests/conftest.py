@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from notify_receiver import Receiver
 
 from launchctl.cli import run_cli
 
@@ -196,3 +197,11 @@ def history(tmp_path_factory):
     server = HistoryPrometheus(tmp_path_factory.mktemp("history"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def receiver():
+    """A local Slack/webhook stand-in that records the POSTs it gets."""
+    server = Receiver()
+    yield server
+    server.close()

@@ -13,9 +13,9 @@ from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState
 from runbook import model
 from runbook.templating import render
-from steps.context import ActionContext, BaselineFor
 from steps.cancel import CancelToken
 from steps.clock import Clock
+from steps.context import ActionContext, BaselineFor
 from steps.executor import Executor
 from steps.host_plan import HostPlan
 from steps.host_records import RecordKey

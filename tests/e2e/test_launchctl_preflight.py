@@ -133,3 +133,54 @@ def test_a_guard_after_a_step_opens_only_once_that_step_has_finished(
     opened = events_of(result.events, "guard_window_opened")[0]
     enabled = [e for e in events_of(result.events, "step_finished") if e["step"] == "enable"][0]
     assert opened["seq"] > enabled["seq"]
+
+
+def test_preflight_reaches_each_notification_channel_without_posting_and_masks_secrets(
+    write_runbook, cli, receiver
+):
+    closed = free_port()
+    runbook = write_runbook(
+        f"""
+        version: 1
+        name: Notified
+        secrets: [HOOK_TOKEN]
+        notify:
+          - webhook: "http://hook:${{HOOK_TOKEN}}@127.0.0.1:{receiver.server.server_address[1]}/launch"
+          - slack: "http://127.0.0.1:{closed}/services/${{HOOK_TOKEN}}"
+        steps:
+          - {{id: golive, at: T+0, run: "true"}}
+        """
+    )
+    result = cli("preflight", runbook, env={"HOOK_TOKEN": "hook-s3cret-77"})
+    assert result.exit_code == 1
+    rows = [line for line in result.stdout.splitlines() if line.startswith("notify")]
+    assert len(rows) == 2
+    assert f"webhook 127.0.0.1:{receiver.server.server_address[1]}" in rows[0]
+    assert " ok " in rows[0] and "nothing sent" in rows[0]
+    assert "FAIL" in rows[1] and "cannot reach its host" in rows[1]
+    assert receiver.posts == []  # a preflight posts nothing to a channel
+    assert "hook-s3cret-77" not in result.stdout + result.stderr
+    unset = cli("preflight", runbook, env={"HOOK_TOKEN": ""})
+    assert "its URL needs secret HOOK_TOKEN" in unset.stdout
+
+
+def test_preflight_probes_the_checks_between_waves_and_of_the_checkpoints(
+    write_runbook, cli, http_server
+):
+    runbook = write_runbook(
+        f"""
+        version: 1
+        name: Watched
+        steps:
+          - {{id: golive, at: T+0, run: "true"}}
+        roll_forward:
+          - {{id: flag-off, run: "true", check: [{{http: "{http_server}/roll-forward"}}]}}
+        checkpoints:
+          check: [{{http: "{http_server}/checkpoint"}}]
+          schedule: [{{every: 2h, until: T+24h}}]
+        """
+    )
+    result = cli("preflight", runbook)
+    http_rows = [line for line in result.stdout.splitlines() if line.startswith("http")]
+    assert any("/roll-forward" in row for row in http_rows), result.stdout
+    assert any("/checkpoint" in row for row in http_rows), result.stdout

@@ -10,9 +10,7 @@ import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from conftest import events_of
-from test_launchctl_gate_and_notify import Receiver
 
 
 def _ts(event: dict) -> float:
@@ -161,13 +159,6 @@ def test_drill_at_needs_breach_and_a_valid_offset(write_runbook, cli):
     assert cli("drill", runbook, "--fail-at", "a", "--at", "T+1m").exit_code == 2
     bad = cli("drill", runbook, "--breach", "nope", "--at", "soon")
     assert bad.exit_code == 2
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 def test_webhook_events_carry_time_offset_phase_and_slack_gets_blocks(write_runbook, cli, receiver):
