@@ -75,6 +75,7 @@ class LaunchLoop:
         self.clock = clock
         self.recorder = recorder
         self.inbox = inbox
+        self._next_inbox_look = 0.0
         self.notify = notify
         self.sources: list[Callable[[], None]] = []
         self.guards_watching: Callable[[], bool] = lambda: False
@@ -304,6 +305,12 @@ class LaunchLoop:
         self.questions.open_holding(question, act)
 
     def _take_second_terminal(self, phase: str) -> None:
+        # Files in the journal directory: looked at every POLL_SECONDS, not on every turn (a
+        # launch of quick steps takes several turns a step, and each look is two failed opens).
+        now = time.monotonic()
+        if now < self._next_inbox_look:
+            return
+        self._next_inbox_look = now + POLL_SECONDS
         if phase != "rollback":
             self._take_rollback_request(phase)
         approval = self.inbox.take_approval()

@@ -70,12 +70,19 @@ COMMON: dict[str, FieldSpec] = {
 @dataclass(frozen=True)
 class EventType:
     """One declared event: its name, what it means, its fields; ``journaled`` is False for the
-    live-only ``output`` lines (the command's tail is journaled with its result instead)."""
+    live-only ``output`` lines (the command's tail is journaled with its result instead).
+
+    ``after_the_fact`` marks a record of something already over (a command's exit, a check's
+    verdict, a guard's sample): nothing is done on the strength of it being on disk, so the
+    writer need not wait for the disk before going on (see ``JournalWriter``). Every other
+    event is on disk before launchctl acts on it.
+    """
 
     name: str
     doc: str
     fields: Mapping[str, FieldSpec]
     journaled: bool = True
+    after_the_fact: bool = False
 
     @property
     def free_text(self) -> frozenset[str]:
@@ -101,9 +108,17 @@ class EventType:
 EVENTS: dict[str, EventType] = {}
 
 
-def declare(event: str, doc: str, /, *, journaled: bool = True, **fields: Kind | FieldSpec) -> None:
+def declare(
+    event: str,
+    doc: str,
+    /,
+    *,
+    journaled: bool = True,
+    after_the_fact: bool = False,
+    **fields: Kind | FieldSpec,
+) -> None:
     specs = {k: v if isinstance(v, FieldSpec) else FieldSpec(v) for k, v in fields.items()}
-    EVENTS[event] = EventType(event, doc, specs, journaled)
+    EVENTS[event] = EventType(event, doc, specs, journaled, after_the_fact)
 
 
 STEP = required(ID)
@@ -189,6 +204,7 @@ declare("monitoring_finished", "Monitoring ended, and why.", reason=REASON)
 declare(
     "notification",
     "A milestone message, as sent to every channel.",
+    after_the_fact=True,
     message=required(TEXT),
     milestone=required(ID),
     guard=record(id=ID, value=VALUE, threshold=KEY, query=TEXT, baseline=NUMBER, limit=NUMBER),
@@ -196,6 +212,7 @@ declare(
 declare(
     "notification_failed",
     "A channel could not be reached (after retries).",
+    after_the_fact=True,
     channel=ID,
     error=REASON,
 )
@@ -225,6 +242,7 @@ declare(
 declare(
     "step_finished",
     "A step ended: ok, failed (continued or not) or skipped.",
+    after_the_fact=True,
     step=STEP,
     status=STATUS,
     reason=REASON,
@@ -247,6 +265,7 @@ declare(
 declare(
     "command_finished",
     "A command ended on one host: exit, duration, tail and why it failed.",
+    after_the_fact=True,
     host=required(ID),
     command=required(TEXT),
     exit_code=INT,
@@ -263,6 +282,7 @@ declare(
 declare(
     "check_result",
     "One evaluation of one criterion: pass, fail, inconclusive or not-evaluated.",
+    after_the_fact=True,
     kind=required(ID),
     subject=required(TEXT),
     status=required(ID),
@@ -286,6 +306,7 @@ declare(
     "host_finished",
     "One host of a fan-out step ended: ok, failed or interrupted; ``recovered`` when resume "
     "took the result from the command's own record on the host.",
+    after_the_fact=True,
     **_HOST,
     status=STATUS,
     exit_code=INT,
@@ -304,6 +325,7 @@ declare(
     "wave_finished",
     "A wave ended: how many hosts were ok, which failed or never started, and why it stops the "
     "rollout when it does.",
+    after_the_fact=True,
     **_WAVE,
     status=STATUS,
     ok=INT,
@@ -398,6 +420,7 @@ declare("guard_window_closed", "A guard's window closed.", guard=GUARD)
 declare(
     "guard_sample",
     "One sample of a guard: its value and status.",
+    after_the_fact=True,
     guard=GUARD,
     value=VALUE,
     status=required(ID),

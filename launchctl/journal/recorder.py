@@ -3,7 +3,8 @@
 The recorder is a structlog processor chain (``processor_chain``), built in
 this one place: stamp (wall clock and launch clock) → check against the event
 catalogue → mask the free-text fields → sequence → render one JSON line. The
-wrapped "logger" appends that line to the journal (one ``write`` + ``fsync``)
+wrapped "logger" appends that line to the journal (one ``write``, and an
+``fsync`` unless the catalogue says the event is after the fact: ``JournalWriter``)
 and only then do the sinks (plain console, live view, ``--log-format json``)
 see the event, so what a person saw is always on disk. Workers (commands,
 checks, guards) emit from their own threads; a lock keeps lines whole and
@@ -59,7 +60,8 @@ class _Journal:
 
     def msg(self, line: str | None, record: dict[str, Any]) -> dict[str, Any]:
         if self.writer is not None and line is not None:
-            self.writer.append_line(line)
+            kind = EVENTS.get(record["event"])
+            self.writer.append_line(line, after_the_fact=kind is not None and kind.after_the_fact)
         return record
 
 

@@ -17,6 +17,16 @@ from steps.cancel import CancelToken
 from steps.shells.base import KILL_GRACE_SECONDS, Ending, NotStarted, Runner, RunningCommand
 from steps.shells.output import OutputCapture
 
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    """One read-only /dev/null for every command's stdin (``subprocess.DEVNULL`` opens one per
+    command); opened on first use, inherited by nobody (Popen dups it onto fd 0)."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    return _DEVNULL[0]
+
 
 class LocalShell(Runner):
     host = "localhost"
@@ -36,7 +46,7 @@ class LocalShell(Runner):
         try:
             proc = subprocess.Popen(
                 ["/bin/sh", "-c", command],
-                stdin=subprocess.DEVNULL,
+                stdin=_devnull(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 cwd=self.cwd,
