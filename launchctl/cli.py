@@ -135,6 +135,31 @@ def _parse_mode(ctx: click.Context, param: click.Parameter, value: str | None) -
     return mode
 
 
+def output_options(command):
+    """``-o FILE`` and ``--mode``: a record holds command output and launch details, so the file
+    is private (0600) unless ``--mode`` says otherwise."""
+    command = click.option(
+        "--mode",
+        "file_mode",
+        callback=_parse_mode,
+        metavar="OCTAL",
+        help="Permissions of the -o file, e.g. 0640 (default 0600).",
+    )(command)
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write to this file (mode 0600: it holds command output and launch details).",
+    )(command)
+
+
+def _write_output(output: Path, text: str, file_mode: int | None) -> None:
+    from launchctl.views.report import write_private
+
+    write_private(output, text, 0o600 if file_mode is None else file_mode)
+    click.echo(f"wrote {output}", err=True)
+
+
 def run_options(command):
     """The options ``run`` and ``drill`` share."""
     options = [
@@ -288,24 +313,12 @@ def status(journal_dir: Path, fmt: str) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["markdown", "json", "html"]), default="markdown"
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (mode 0600: a report holds command output and launch details).",
-)
-@click.option(
-    "--mode",
-    "file_mode",
-    callback=_parse_mode,
-    metavar="OCTAL",
-    help="Permissions of the -o file, e.g. 0640 (default 0600).",
-)
+@output_options
 def report(journal_dir: Path, fmt: str, output: Path | None, file_mode: int | None) -> None:
     """The launch record."""
     from launchctl.journal.reader import read_journal
     from launchctl.journal.replay import replay
-    from launchctl.views.report import render_json, render_markdown, write_private
+    from launchctl.views.report import render_json, render_markdown
 
     read = read_journal(journal_dir)
     state = replay(read.events, read.torn_lines)
@@ -318,8 +331,7 @@ def report(journal_dir: Path, fmt: str, output: Path | None, file_mode: int | No
     if output is None:
         click.echo(text, nl=False)
         return
-    write_private(output, text, 0o600 if file_mode is None else file_mode)
-    click.echo(f"wrote {output}", err=True)
+    _write_output(output, text, file_mode)
 
 
 @cli.command()
@@ -510,11 +522,9 @@ def checkpoint(journal_dir: Path, now) -> int:
     help="Write what Prometheus answered, for --series later.",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text")
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
-)
+@output_options
 def replay(
-    runbook, t0, var, targets, settings, sweep, series, journal, save_series, fmt, output
+    runbook, t0, var, targets, settings, sweep, series, journal, save_series, fmt, output, file_mode
 ) -> int:
     """When would this launch have rolled back? Judge the guards and Prometheus checks against
     history as if go-live had been at T0; touches nothing. Exit 0 completed, 1 rollback or ask."""
@@ -534,8 +544,7 @@ def replay(
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        _write_output(output, text, file_mode)
     return code  # 0 would have completed, 1 would have rolled back or asked (exit_code_for)
 
 

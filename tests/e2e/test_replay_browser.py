@@ -55,6 +55,7 @@ def test_replay_html_draws_each_guard_in_a_real_browser(cli, write_runbook, hist
     page = tmp_path / "replay.html"
     result = cli("replay", path, "--t0", iso(history.t0), "--format", "html", "-o", page)
     assert result.exit_code == 1, result.stderr
+    assert page.stat().st_mode & 0o777 == 0o600  # private, like a report
     text = page.read_text()
     assert "would have rolled back at T+12m45s" in text
     assert INCIDENT.total_seconds() == 720
