@@ -20,7 +20,9 @@ stats=$(api '/stats?window=300' --format '{requests_per_second:.1f} req/s, error
     || fail "cannot read traffic statistics"
 say "handing agente-api $running over to on-call (live since $cutover_at)"
 say "last 5m: $stats"
-if [ "$previous" != null ]; then
+if [ "$previous" != null ] && [ "$prev_rev" != null ]; then
     say "rollback point kept: release $previous, db schema $rev -> $prev_rev"
+elif [ "$previous" != null ]; then
+    say "rollback point kept: release $previous (db schema $rev has no way down: roll forward)"
 fi
 say "stakeholder email: launch of $running successful"
