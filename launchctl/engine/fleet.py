@@ -11,6 +11,10 @@ from steps.host_plan import HostPlan, launch_plan
 from steps.host_records import RecordKey
 from steps.results import CommandResult
 
+# A host whose command the driver stopped itself (a pause) is no failure: on resume its record
+# on the host says whether it ended meanwhile, still runs, or must run again.
+INTERRUPTED = "interrupted"
+
 
 def host_plan(
     runbook: model.Runbook,
@@ -26,8 +30,8 @@ def host_plan(
     done: dict[str, CommandResult] = {}
     in_flight: list[str] = []
     for host, run in (resumed.hosts if resumed is not None else {}).items():
-        if not run.finished:
-            in_flight.append(host)
+        if not run.finished or run.status == INTERRUPTED:
+            in_flight.append(host)  # a pause's kill may not have finished it: ask its record
             continue
         error = None if run.status == "ok" else (run.reason or run.status)
         done[host] = CommandResult("", host, run.exit_code, 0.0, error=error)
@@ -46,8 +50,8 @@ def hosts_in_flight(
     flight says of its command (read from its record through the loop, guards watching)."""
     if not record.hosts:
         return None
-    finished = [host for host, run in record.hosts.items() if run.finished]
-    flying = record.hosts_in_flight
+    finished = [h for h, run in record.hosts.items() if run.finished and run.status != INTERRUPTED]
+    flying = [h for h, run in record.hosts.items() if h not in finished]
     target = runbook.fan_out_target(step)
     said = loop.run(
         lambda cancel: {host: executor.read_record(target, host, key, cancel) for host in flying},

@@ -182,3 +182,40 @@ def test_a_second_terminal_rollback_undoes_exactly_the_hosts_touched_last_wave_f
     assert sorted(undone[:3]) == ["app2", "app3", "app4"] and undone[3:] == ["app1"]
     status = run_subprocess("status", journal, cwd=workdir)
     assert "undeploy: ok — undid app2, app3, app4 (wave 2); app1 (wave 1)" in status.stdout
+
+
+def test_a_host_the_pause_interrupted_runs_again_on_resume_and_is_no_failure(
+    ssh_lab, sshd, workdir
+):
+    """SIGTERM pauses the launch and kills app4's command on its host (``host_finished``
+    interrupted): resume runs app4 again and goes on, it does not count it as a failed host and
+    roll the launch back."""
+    (workdir / "slow-app4").touch()
+    journal = workdir / "journal"
+    driver = subprocess.Popen(
+        launchctl_argv(
+            "run", write(workdir, ssh_lab, slow="3"), "--no-wait", "--yes", "--journal", journal
+        ),
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: "start" in lines(workdir / "app4.log"), timeout=60)
+    driver.send_signal(signal.SIGTERM)
+    assert driver.wait(timeout=30) == 5  # paused
+    app4 = [e for e in events_of(read_events(journal), "host_finished") if e["host"] == "app4"]
+    assert app4[-1]["status"] == "interrupted"
+    asked = run_subprocess("resume", journal, cwd=workdir)
+    assert asked.exit_code == 5, asked.stdout + asked.stderr
+    assert "3 hosts finished (not run again)" in asked.stdout
+    assert "app4: started on the host but ended without a status (killed?); will run again" in (
+        asked.stdout
+    )
+    resumed = run_subprocess("resume", journal, "--yes", cwd=workdir, timeout=120)
+    assert resumed.exit_code == 0, resumed.stdout + resumed.stderr
+    assert not events_of(read_events(journal), "rollback_started")
+    assert lines(workdir / "app4.log") == ["start", "start", "end"]  # killed, then run again
+    for host in ("app1", "app2", "app3", "app5", "app6"):
+        assert lines(workdir / f"{host}.log") == ["start", "end"], host
+    assert not (workdir / "undo.log").exists()
