@@ -62,7 +62,7 @@ class Comparison:
         """The number an observed value is compared with; None while a needed baseline is unknown."""
         if self.relative is None:
             return self.threshold
-        if baseline is None or math.isnan(baseline):
+        if baseline is None or not math.isfinite(baseline):
             return None
         if self.relative == FACTOR:
             return self.threshold * baseline
@@ -74,10 +74,21 @@ class Comparison:
             return self, ""
         if baseline is None or math.isnan(baseline):
             return None, "no baseline"
+        if math.isinf(baseline):
+            return (
+                None,
+                f"the baseline is {baseline:g} (a division by zero?): no limit comes from it",
+            )
         if self.multiplies and baseline == 0:
             return None, (
                 f"the baseline is 0, so {self} compares with 0 whatever the factor; "
                 "use a threshold such as '> baseline + 0.01'"
+            )
+        if self.multiplies and baseline < 0:
+            return None, (
+                f"the baseline is {baseline:g}: a factor of a negative baseline turns {self} "
+                "around (the normal would be past its limit); use a threshold such as "
+                "'> baseline + 0.01'"
             )
         return Comparison(self.op, self.limit(baseline)), ""
 

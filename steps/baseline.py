@@ -9,6 +9,7 @@ with the reason why, never a number that could pass for one.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -71,10 +72,14 @@ def from_points(
     points: Sequence[Point], start: datetime, end: datetime, fetch_s: float = 0.0
 ) -> Baseline:
     """The baseline of points already read (a range answer, a saved series): their mean."""
-    values = [value for _, value, _ in points if value is not None]
+    # A point at +-Inf (a division by zero in the window) would make the average, and every
+    # limit drawn from it, infinite: it is left out like a NaN.
+    values = [value for _, value, _ in points if value is not None and math.isfinite(value)]
     readings = tuple(points)
     if not values:
         why = next((reason for _, _, reason in points if reason), "")
+        if not why and points:
+            why = "every value is infinite"
         reason = "no data in the range" + (f" ({why})" if why else "")
         return Baseline(None, reason, 0, start, end, fetch_s, readings)
     return Baseline(sum(values) / len(values), "", len(values), start, end, fetch_s, readings)

@@ -245,13 +245,18 @@ def _zero_under_factor(
         if baseline is None or not threshold.multiplies or mark is None:
             continue
         found = measured.get(BaselineKey.of(render_text(query, values), baseline))
-        if found is not None and found.value == 0:
+        if found is not None and found.value is not None and found.value <= 0:
+            wrong = (
+                f"{threshold} of 0 compares with 0"
+                if found.value == 0
+                else f"a factor of a negative baseline turns {threshold} around"
+            )
             yield (
                 where,
                 mark,
                 (
-                    f"the baseline over {window_text(baseline)} is 0 (measured now: the launch starts "
-                    f"after that window), and {threshold} of 0 compares with 0; use a threshold such "
+                    f"the baseline over {window_text(baseline)} is {found.value:g} (measured now: "
+                    f"the launch starts after that window), and {wrong}; use a threshold such "
                     "as '> baseline + 0.01', or a fixed one"
                 ),
             )

@@ -103,3 +103,30 @@ def test_a_late_start_refuses_a_baseline_of_zero_under_a_factor(cli, write_runbo
     assert (
         cli("run", additive, "--t0", iso(history.t0), "--late-ok", "--speed", "600").exit_code == 0
     )
+
+
+def test_a_late_start_refuses_a_negative_baseline_under_a_factor(cli, write_runbook, history):
+    """-10 is the normal; "> 2x baseline" would make -20 the limit and fire on the normal."""
+    path = write_runbook(_runbook(history.url, "> 2x baseline", query=FLAT_ZERO + " - 10"))
+    result = cli("run", path, "--t0", iso(history.t0), "--late-ok")
+    assert result.exit_code == 2, result.stdout + result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"{path}:10:13: guards[0].breach: the baseline over T-30m..T-5m is -10")
+    assert result.journal_dir is None
+
+
+def test_a_point_at_infinity_is_left_out_of_the_baseline_not_averaged_into_it(
+    cli, write_runbook, history
+):
+    """One point dividing by zero in the window made the baseline +Inf, and every limit with it:
+    the relative guard could never fire (and the journal held a bare Infinity, not JSON)."""
+    spiky = f"({RATIO}) / (vector(time() % 300 > bool 30))"  # +Inf one point in ten
+    path = write_runbook(
+        _runbook(history.url, "> 3x baseline", query=spiky, extra="    inconclusive_limit: 100\n")
+    )
+    result = cli("run", path, "--t0", iso(history.t0), "--late-ok", "--speed", "600")
+    assert result.exit_code == 0, result.stderr
+    text = (result.journal_dir / "journal.jsonl").read_text()
+    assert "Infinity" not in text
+    measured = events_of(result.events, "baseline_measured")
+    assert measured[0]["value"] == pytest.approx(0.005, rel=0.01)

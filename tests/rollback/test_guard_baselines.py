@@ -48,6 +48,14 @@ SAMPLES = [
         "no baseline: no data",
     ),
     ("> 1.5x baseline", Baseline(0.0), 0.9, SampleStatus.INCONCLUSIVE, "the baseline is 0"),
+    # A negative baseline under a factor turns the comparison around: -2 (the normal) is above
+    # 1.5 x -2 = -3, so the guard would fire on a healthy service.
+    ("> 1.5x baseline", Baseline(-2.0), -2.0, SampleStatus.INCONCLUSIVE, "the baseline is -2"),
+    ("< 0.8x baseline", Baseline(-2.0), -2.0, SampleStatus.INCONCLUSIVE, "the baseline is -2"),
+    ("> baseline + 1", Baseline(-2.0), -0.5, SampleStatus.BREACHING, ""),  # an offset works
+    # An infinite baseline makes every limit infinite: the guard could never fire.
+    ("> 1.5x baseline", Baseline(float("inf")), 1e300, SampleStatus.INCONCLUSIVE, "inf"),
+    ("> baseline + 0.01", Baseline(float("inf")), 1e300, SampleStatus.INCONCLUSIVE, "inf"),
     ("> 3", None, 0.9, SampleStatus.OK, ""),  # a fixed threshold needs none
 ]
 
