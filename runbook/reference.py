@@ -89,8 +89,9 @@ Offsets: `T-60m`, `T-60min`, `T+0`, `T+1h30m`.
 **Thresholds.** A comparator and a number (`"< 0.001"`, `"> 3"`), or a number relative to the
 *baseline*, the same query's average before go-live: `"> 1.5x baseline"`, `"> baseline + 0.01"`.
 The baseline is measured once, when its window's end passes (default T-30m..T-5m), and
-journaled (`baseline_measured`); no data for it is inconclusive, never a pass, and a baseline of
-0 under a factor compares with nothing (refused at start-up when a late start can see it).
+journaled (`baseline_measured`); no data for it is inconclusive, never a pass (points at ±Inf
+are left out of the average), and a baseline of 0 or below under a factor compares with nothing
+(refused at start-up when a late start can see it).
 """
 
 
