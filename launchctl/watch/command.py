@@ -92,6 +92,13 @@ def _nothing_to_watch(runbook: model.Runbook, state: LaunchState) -> str | None:
     status = (state.finished or {}).get("status")
     if status in ENDED:
         return f"the launch ended {status}: there is no release to watch"
+    undoing = "rollback" if state.rollback is not None else "roll-forward"
+    if (state.rollback or state.roll_forward) is not None:
+        # its driver died in the middle: the release is half undone, nothing is stable
+        return (
+            f"the launch's {undoing} started and never finished: there is no release to watch "
+            "(finish it with launchctl resume)"
+        )
     if _go_live(state) is None:
         return "the launch has not gone live yet: checkpoints start after go-live"
     return None

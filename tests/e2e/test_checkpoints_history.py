@@ -12,7 +12,7 @@ import pytest
 from checkpoint_history import LAUNCH, checkpoint_history, launch_in_the_past
 from conftest import events_of, read_events
 
-from launchctl.journal.catalogue import iso
+from launchctl.journal.catalogue import iso, parse_iso
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +140,47 @@ def test_then_ask_asks_the_person_at_watch_who_may_choose_the_rollback(workdir, 
     assert decision["kind"] == "checkpoint" and decision["answer"] == "rollback"
     assert events_of(events, "rollback_started")[0]["trigger"] == "operator"
     assert [r["slot"] for r in events_of(events, "checkpoint_result")] == ["T+2h", "T+4h", "T+6h"]
+
+
+def test_a_launch_whose_driver_died_mid_rollback_has_nothing_to_declare_stable(
+    cli, write_runbook, past, workdir
+):
+    """The driver is killed while the rollback runs: nothing is live, the release is half undone.
+    A timer's ``checkpoint`` must not judge it and notify "DECLARED STABLE"."""
+    import os
+    import signal
+    import subprocess
+
+    from conftest import launchctl_argv, wait_for
+
+    text = LAUNCH.replace("URL", past.url).replace(
+        '  - {id: golive, at: T+0, run: "true"}\n',
+        '  - {id: golive, at: T+0, run: "true"}\n  - {id: verify, at: T+0, run: "false"}\n',
+    )
+    runbook = write_runbook(text + 'rollback:\n  - {id: undo, run: "sleep 60"}\n')
+    journal = workdir / "journal"
+    driver = subprocess.Popen(
+        launchctl_argv("run", runbook, "--no-wait", "--journal", journal),
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(
+            lambda: (
+                (journal / "journal.jsonl").exists()
+                and events_of(read_events(journal), "rollback_step_started")
+            ),
+            timeout=30,
+        )
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=10)
+    went_live = events_of(read_events(journal), "guards_anchored")[0]["anchor"]
+    result = cli("checkpoint", journal, "--now", at(parse_iso(went_live), hours=48, minutes=10))
+    assert "rollback" in result.stderr and "no release to watch" in result.stderr, result.stderr
+    events = read_events(journal)
+    assert not events_of(events, "checkpoint_result")
+    assert not [n for n in events_of(events, "notification") if n["milestone"] == "declared_stable"]
