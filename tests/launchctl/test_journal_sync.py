@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from launchctl.errors import JournalWriteFailed
 from launchctl.journal import writer as writer_module
 from launchctl.journal.catalogue import EVENTS
 from launchctl.journal.writer import SYNC_AFTER_SECONDS, JournalWriter
@@ -84,3 +85,24 @@ def test_only_records_of_what_is_over_may_wait_for_the_disk():
         "step_finished",
         "wave_finished",
     ]
+
+
+def test_a_disk_error_the_flusher_meets_pauses_the_launch_at_the_next_event(tmp_path, monkeypatch):
+    """Linux reports a failed writeback to one fsync of the file only: once the flusher's fsync
+    has seen EIO, the next event's own fsync succeeds although the records before it never
+    reached the disk. The flusher must hand the error on, not drop it."""
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if threading.current_thread().name == "journal-sync":
+            raise OSError(5, "Input/output error")
+        real(fd)  # the error is consumed: what follows syncs cleanly
+
+    monkeypatch.setattr(writer_module.os, "fsync", fsync)
+    journal = JournalWriter(tmp_path)
+    journal.open()
+    journal.append({"event": "command_finished"}, after_the_fact=True)
+    time.sleep(SYNC_AFTER_SECONDS * 3)  # the flusher has tried, and failed
+    with pytest.raises(JournalWriteFailed, match="Input/output error"):
+        journal.append({"event": "step_started", "step": "next"})
+    journal.close()
