@@ -89,6 +89,8 @@ def run_checkpoints(
 def _nothing_to_watch(runbook: model.Runbook, state: LaunchState) -> str | None:
     if runbook.checkpoints is None:
         raise InputError(f"{runbook.source}: has no checkpoints: section; nothing to watch")
+    if state.launch.get("dry_run"):
+        return "a dry run touched nothing: there is no release to watch"
     status = (state.finished or {}).get("status")
     if status in ENDED:
         return f"the launch ended {status}: there is no release to watch"

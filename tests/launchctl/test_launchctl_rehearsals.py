@@ -205,3 +205,36 @@ def test_a_channel_can_take_only_some_milestones(write_runbook, cli, receiver):
     everything = [body["milestone"] for path, body in receiver.posts if path == "/all"]
     assert few == ["step", "launch_finished"], "a step's own notify always goes"
     assert set(everything) >= {"launch_started", "go_live", "step", "launch_finished"}
+
+
+def test_the_checkpoints_of_a_dry_run_run_nothing_and_notify_nobody(
+    write_runbook, cli, receiver, workdir
+):
+    """A dry run's journal sits beside the real launch's in .launchctl/: pointing ``checkpoint``
+    (or a timer) at it must not run the checks for real nor tell the channels it is stable."""
+    runbook = write_runbook(
+        f"""
+        version: 1
+        name: Rehearsed
+        notify:
+          - webhook: "{receiver.url}/hook"
+        steps:
+          - {{id: golive, at: T+0, run: "true"}}
+        checkpoints:
+          check:
+            - command: "touch checked"
+          schedule:
+            - {{every: 1m, until: T+2m}}
+        """
+    )
+    rehearsal = cli("run", runbook, "--dry-run")
+    assert rehearsal.exit_code == 0, rehearsal.stderr
+    went_live = events_of(rehearsal.events, "guards_anchored")[0]["anchor"]
+    later = datetime.fromisoformat(went_live.replace("Z", "+00:00")).timestamp() + 600
+    now = datetime.fromtimestamp(later).astimezone().isoformat()
+    result = cli("checkpoint", rehearsal.journal_dir, "--now", now)
+    assert result.exit_code == 0, result.stderr
+    assert "dry run" in result.stderr
+    assert not (workdir / "checked").exists()
+    assert not [body for path, body in receiver.posts if path == "/hook"]
+    assert not events_of(rehearsal.events, "checkpoint_result")
