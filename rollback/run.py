@@ -68,6 +68,10 @@ def plan_rollback(
             planned.append(PlannedRollbackStep(step, False, f"'{step.if_not_started}' has started"))
         else:
             hosts = hosts_for(step) if hosts_for is not None else None
+            if hosts is not None and not hosts.hosts:
+                why = f"'{step.if_started}' reached no host: nothing to undo"
+                planned.append(PlannedRollbackStep(step, False, why))
+                continue
             planned.append(PlannedRollbackStep(step, True, hosts=hosts))
     return planned
 

@@ -7,7 +7,9 @@ wave first, each wave bounded by the rollback step's own ``parallel``. On any
 other target it runs on all of that target's hosts (once ``S`` started), as
 does a step whose ``S`` left no per-host record (a drill that failed ``S``
 before any host ran, a journal from before per-host events): when nobody can
-say which hosts were touched, undo them all.
+say which hosts were touched, undo them all. A host ``S`` could not reach
+(``never_started``: no connection, so nothing ran there) is not undone; when
+``S`` reached none, the step has nothing to undo.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ def undo_plan(
     if not undoes_touched(step, runbook):
         return None
     target = runbook.target(step.on)
-    started = touched.get(step.if_started or "") or {}
+    started = touched.get(step.if_started or "")
+    if started is not None and not started:
+        return HostPlan(())  # it started on hosts but reached none of them: nothing to undo
+    started = started or {}
     hosts = [host for host in target.hosts if host in started]
     if not hosts:
         return None

@@ -29,6 +29,7 @@ class CommandResult:
     dry_run: bool = False
     timeout: float | None = None
     killed: str | None = None  # what the kill found and did on the host (SSH)
+    never_started: bool = False  # the transport failed before the command could start there
 
     @property
     def reason(self) -> str | None:

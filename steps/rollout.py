@@ -187,6 +187,7 @@ class _Runner:
                 "recovered": "from its record on the host"
                 if result.host in self.recovered
                 else None,
+                "never_started": result.never_started or None,
                 **wave,
             },
         )

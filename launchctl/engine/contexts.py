@@ -72,6 +72,8 @@ class ActionContexts:
         def emit(event: str, fields: dict[str, Any]) -> None:
             if event == "host_started" and phase is None:
                 self.touched.setdefault(action.id, {})[fields["host"]] = fields.get("wave")
+            elif event == "host_finished" and phase is None and fields.get("never_started"):
+                self.touched.setdefault(action.id, {}).pop(fields["host"], None)  # nothing ran
             elif event == "drill_injected":
                 self.drills.injected_in_wave()
             self.recorder.emit(

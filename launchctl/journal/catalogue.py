@@ -305,13 +305,15 @@ declare(
 declare(
     "host_finished",
     "One host of a fan-out step ended: ok, failed or interrupted; ``recovered`` when resume "
-    "took the result from the command's own record on the host.",
+    "took the result from the command's own record on the host; ``never_started`` when the "
+    "host could not be reached to start it (nothing ran there: a rollback leaves it alone).",
     after_the_fact=True,
     **_HOST,
     status=STATUS,
     exit_code=INT,
     reason=REASON,
     recovered=KEY,
+    never_started=BOOL,
 )
 _WAVE = {"wave": required(INT), "of": required(INT)}
 declare(

@@ -24,6 +24,7 @@ class HostRun:
     exit_code: int | None = None
     reason: str | None = None
     recovered: bool = False
+    never_started: bool = False  # the host could not be reached: nothing ran there
 
     @property
     def finished(self) -> bool:
@@ -114,9 +115,10 @@ class LaunchState:
         return {s.id for s in self.steps.values() if s.status != "pending"}
 
     def touched_hosts(self) -> dict[str, dict[str, int | None]]:
-        """Per launch step, the hosts it started on and in which wave (what a rollback undoes)."""
+        """Per launch step, the hosts it started on and in which wave (what a rollback undoes);
+        a host it could not reach is left out (an empty mapping: it reached none)."""
         return {
-            step_id: {host: run.wave for host, run in record.hosts.items()}
+            step_id: {host: run.wave for host, run in record.hosts.items() if not run.never_started}
             for step_id, record in self.steps.items()
             if record.hosts
         }
@@ -231,6 +233,7 @@ def _host_finished(state: LaunchState, event: dict[str, Any]) -> None:
     run.exit_code = event.get("exit_code")
     run.reason = event.get("reason")
     run.recovered = bool(event.get("recovered"))
+    run.never_started = bool(event.get("never_started"))
 
 
 @FOLDS.on("wave_started", "wave_finished")

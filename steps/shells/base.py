@@ -52,12 +52,15 @@ class Shell(Protocol):
 
 
 class NotStarted(Exception):
-    """The transport could not start the command. ``interrupted``: cancellation stopped it."""
+    """The transport could not start the command. ``interrupted``: cancellation stopped it;
+    ``certain``: it failed before anything was asked of the host (a connection refused, auth),
+    so the command certainly never ran there (a rollback has nothing to undo on it)."""
 
-    def __init__(self, reason: str, *, interrupted: bool = False) -> None:
+    def __init__(self, reason: str, *, interrupted: bool = False, certain: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.interrupted = interrupted
+        self.certain = certain
 
 
 @dataclass
@@ -137,6 +140,7 @@ class Runner(ABC):
                 error=None if refused.interrupted else refused.reason,
                 interrupted=refused.interrupted,
                 timeout=timeout,
+                never_started=refused.certain and not refused.interrupted,
             )
         pump = threading.Thread(target=running.pump, name=f"output-{self.host}", daemon=True)
         pump.start()

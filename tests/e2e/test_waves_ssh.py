@@ -311,3 +311,46 @@ def test_a_live_drill_fails_wave_2_and_undoes_waves_2_then_1_for_real(lab20, wor
     assert sorted(undone[:4]) == lab20.aliases[1:5] and undone[4:] == ["app1"]
     assert "undid app2, app3, app4, app5 (wave 2); app1 (wave 1)" in result.stdout
     assert "injection to rollback start" in result.stdout
+
+
+UNREACHABLE = """
+version: 1
+name: A host is down
+ssh: SSH
+targets:
+  api: {hosts: [HOSTS], parallel: 4}
+steps:
+  - id: deploy
+    at: T+0
+    on: api
+    run: 'touch DIR/{{ host }}.ran'
+    waves: [1, 100%]
+rollback:
+  - id: undeploy
+    if_started: deploy
+    on: api
+    run: 'touch DIR/{{ host }}.undone'
+"""
+
+
+@pytest.mark.parametrize(
+    "hosts,deployed",
+    [
+        ("app1, dead, app2", ["app1", "app2"]),  # down in the last wave
+        ("dead, app1, app2", []),  # the canary is down: nothing ran anywhere
+    ],
+)
+def test_a_host_the_step_never_reached_is_not_undone_and_the_rollback_completes(
+    ssh_lab, workdir, cli, hosts, deployed
+):
+    """Connection refused: the command never started on 'dead', so there is nothing to undo
+    there. Undoing it anyway failed the rollback (exit 3, "a person must act") although every
+    host the launch changed was restored."""
+    result = cli("run", write(workdir, ssh_lab, UNREACHABLE, HOSTS=hosts), "--no-wait", "--yes")
+    assert result.exit_code == 1, result.stdout + result.stderr  # rolled back, complete
+    assert ran(workdir, ssh_lab, "ran") == deployed
+    assert ran(workdir, ssh_lab, "undone") == deployed  # exactly what was touched
+    undone = [e["host"] for e in events_of(result.events, "host_started") if e.get("phase")]
+    assert "dead" not in undone
+    status = cli("status", result.journal_dir).stdout
+    assert "connection refused" in status

@@ -87,15 +87,16 @@ class SshShell(Runner):
         bad = [name for name in env if not _NAME.match(name)]
         if bad:
             raise NotStarted(
-                f"{self.host}: env names are not shell variable names: {', '.join(bad)}"
+                f"{self.host}: env names are not shell variable names: {', '.join(bad)}",
+                certain=True,
             )
         round_trip = min(self.pool.paths.connect_timeout, timeout)
         try:
             connection, channel = self._channel(cancel, round_trip)
         except (Interrupted, deadlines.PhaseCancelled):
             raise NotStarted("interrupted", interrupted=True) from None
-        except SshError as error:
-            raise NotStarted(error.reason) from None
+        except SshError as error:  # no connection or no channel: nothing was asked of the host
+            raise NotStarted(error.reason, certain=True) from None
         token = new_token()
         run = _RemoteRun(self, connection, channel, _MarkerFilter(capture), token)
         run.payload = _payload(env, command)
