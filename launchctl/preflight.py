@@ -128,9 +128,10 @@ def _http_probes(runbook: model.Runbook, values: dict[str, str]) -> list[Probe]:
 
 
 def _ssh_targets(runbook: model.Runbook) -> list[model.Target]:
-    """SSH targets something runs on: a step's or rollback step's command, a command check."""
+    """SSH targets something runs on: a step's, rollback or roll-forward step's command, a
+    command check."""
     used: list[str] = []
-    for action in (*runbook.steps, *runbook.rollback):
+    for action in (*runbook.steps, *runbook.rollback, *runbook.roll_forward):
         if action.run:
             used.append(action.on)
     used += [c.on for c in _criteria(runbook) if isinstance(c, model.CommandCriterion)]

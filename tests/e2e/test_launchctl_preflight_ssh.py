@@ -138,3 +138,29 @@ def test_preflight_table_keeps_other_checks_above_the_ssh_hosts(ssh_lab, workdir
     assert lines[0].split() == ["CHECK", "SUBJECT", "RESULT", "LATENCY", "DETAIL"]
     assert lines[1].startswith("secret")
     assert ssh_rows(result.stdout)["app1"][1:4] == ["yes", "trusted", "ok"]
+
+
+def test_preflight_reaches_the_hosts_only_the_roll_forward_runs_on(ssh_lab, workdir, cli):
+    """Past the point of no return the roll-forward is all there is: a target only it uses must
+    be proved reachable before the launch, not found dead when it is needed."""
+    runbook = write(
+        workdir,
+        """
+        version: 1
+        name: Fix forward
+        ssh: SSH
+        targets:
+          api: {hosts: [app1]}
+          flags: {hosts: [dead]}
+        steps:
+          - {id: contract, at: T+0, on: api, run: "true", irreversible: "drops a column"}
+        roll_forward:
+          - {id: flag-off, on: flags, run: "true"}
+        """,
+        SSH=ssh_lab.ssh_section(connect_timeout="1s"),
+    )
+    result = cli("preflight", runbook)
+    assert result.exit_code == 1, result.stdout
+    rows = ssh_rows(result.stdout)
+    assert sorted(rows) == ["app1", "dead"]
+    assert rows["dead"][1] == "no"
