@@ -350,7 +350,8 @@ def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> Outcom
         from launchctl.guard_analysis import real_scrape_interval
 
         scrape, source = real_scrape_interval(book, os.environ)
-        _print_guard_analysis(book, False, scrape, source if scrape else f"unknown: {source}")
+        source = masker.text(source if scrape else f"unknown: {source}")  # it may quote the URL
+        _print_guard_analysis(book, False, scrape, source)
     return Outcome.PREFLIGHT_PASSED if all(p.ok for p in probes) else Outcome.PREFLIGHT_PROBLEM
 
 

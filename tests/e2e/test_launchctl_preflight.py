@@ -164,6 +164,28 @@ def test_preflight_reaches_each_notification_channel_without_posting_and_masks_s
     assert "its URL needs secret HOOK_TOKEN" in unset.stdout
 
 
+def test_preflight_masks_a_secret_in_what_it_says_on_stderr_too(write_runbook, cli):
+    """The table was masked; the guard's time-to-detect line on stderr quoted the Prometheus
+    error as it came, secret and all (here in the host name, lower-cased by the resolver)."""
+    runbook = write_runbook(
+        """
+        version: 1
+        name: Secret host
+        secrets: [PROM_TOKEN]
+        prometheus: {url: "http://${PROM_TOKEN}.invalid:9090/"}
+        steps:
+          - {id: golive, at: T+0, run: "true"}
+        guards:
+          - {id: errors, prometheus: "vector(1)", breach: "> 2", during: [T+0, T+5m]}
+        """
+    )
+    result = cli("preflight", runbook, env={"PROM_TOKEN": "Prom-S3cret-77"})
+    assert result.exit_code == 1
+    assert "time to detect" in result.stderr
+    said = (result.stdout + result.stderr).lower()
+    assert "prom-s3cret-77" not in said, said
+
+
 def test_preflight_probes_the_checks_between_waves_and_of_the_checkpoints(
     write_runbook, cli, http_server
 ):
