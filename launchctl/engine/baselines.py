@@ -7,7 +7,8 @@ measurement, so they judge against one number. It is measured when the
 window's end has passed in launch time (``--speed`` compresses windows),
 over the wall-clock stretch Prometheus recorded for it (``Clock.real_at``),
 and never again: a resumed launch, ``watch`` and ``checkpoint`` read it from
-the journal. A window that has not ended is not measured: a guard asks again
+the journal. One measured without a value (Prometheus unreachable) is
+measured again by the next process, and by ``watch`` at each checkpoint. A window that has not ended is not measured: a guard asks again
 later (``None``), a check that cannot wait says so (inconclusive).
 """
 
@@ -113,12 +114,26 @@ class BaselineBook:
         self.emit = emit
         self.users = users
         self.http = HttpSession()
-        self.measured: dict[BaselineKey, Baseline] = dict(recorded(e) for e in journaled)
+        # A baseline journaled without a value (Prometheus unreachable, no data yet) is measured
+        # again when next needed: its window is history, and taking "none" for good would
+        # leave every later judge by it inconclusive (a resumed launch, each checkpoint).
+        self.measured: dict[BaselineKey, Baseline] = {
+            key: baseline
+            for key, baseline in (recorded(e) for e in journaled)
+            if baseline.value is not None
+        }
         self._lock = threading.Lock()
         self._measuring: dict[BaselineKey, threading.Lock] = {}
 
     def close(self) -> None:
         self.http.close()
+
+    def forget_unmeasured(self) -> None:
+        """Drop the baselines measured without a value, so the next judge measures them again
+        (``watch``: each checkpoint, not only the first, may find Prometheus back)."""
+        with self._lock:
+            for key in [k for k, b in self.measured.items() if b.value is None]:
+                del self.measured[key]
 
     def for_guard(
         self, guard: model.Guard, values: Mapping[str, str], cancel: CancelToken

@@ -25,6 +25,7 @@ from launchctl.engine.assembly import (
     _masker,
     _recorded_runbook,
     _resumed_clock,
+    require_secrets,
     terminal_prompter,
 )
 from launchctl.engine.baselines import BaselineBook, users
@@ -74,6 +75,7 @@ def run_checkpoints(
         if why_not:
             echo(f"{state.launch_id}: {why_not}")
             return EXIT_OK
+        require_secrets(runbook, environ)  # as the launch: judged without them, nothing is true
         session = _Session.open(journal_dir, state, runbook, options, environ)
         try:
             return session.run(options.once, echo)
@@ -245,6 +247,8 @@ class _Session:
 
     def _run_due(self) -> list[dict[str, Any]]:
         due = due_now(self.slots, self.done, self.judge.clock.now())
+        if due:
+            self.judge.baselines.forget_unmeasured()
         ran = []
         for index, slot in enumerate(due):
             self.done.add(slot.label)

@@ -184,3 +184,49 @@ def test_a_launch_whose_driver_died_mid_rollback_has_nothing_to_declare_stable(
     events = read_events(journal)
     assert not events_of(events, "checkpoint_result")
     assert not [n for n in events_of(events, "notification") if n["milestone"] == "declared_stable"]
+
+
+SECRET_URL = LAUNCH.replace(
+    'prometheus: {url: "URL"}', 'secrets: [PROM_BASE]\nprometheus: {url: "${PROM_BASE}"}'
+)
+
+
+def test_a_timer_without_the_runbooks_secrets_is_refused_before_it_judges_anything(
+    cli, workdir, past, monkeypatch
+):
+    """The launch refuses to start without its secrets; a timer's unit that lacks them judged the
+    checkpoints against a URL with the secret left empty, and notified what it found."""
+    monkeypatch.setenv("PROM_BASE", past.url)
+    journal = launch_in_the_past(workdir, past.url, past.t0, SECRET_URL)
+    result = cli(
+        "checkpoint", journal, "--now", at(past.t0, hours=2, minutes=5), env={"PROM_BASE": ""}
+    )
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert "PROM_BASE" in result.stderr
+    events = read_events(journal)
+    assert not events_of(events, "checkpoint_result") and not events_of(events, "baseline_measured")
+
+
+def test_a_baseline_prometheus_could_not_give_is_measured_again_by_the_next_checkpoint(
+    cli, workdir, past, monkeypatch
+):
+    """Prometheus unreachable at the first checkpoint: that checkpoint could not tell. The
+    baseline window is history, so the next call measures it again; it was journaled as 'no
+    baseline' once and every later checkpoint stayed inconclusive for two days."""
+    from realservers import free_port
+
+    monkeypatch.setenv("PROM_BASE", past.url)
+    journal = launch_in_the_past(workdir, past.url, past.t0, SECRET_URL)
+    down = {"PROM_BASE": f"http://127.0.0.1:{free_port()}"}
+    first = cli("checkpoint", journal, "--now", at(past.t0, hours=2, minutes=5), env=down)
+    assert first.exit_code == 1, first.stdout + first.stderr  # could not tell
+    later = cli(
+        "checkpoint", journal, "--now", at(past.t0, hours=4, minutes=5), env={"PROM_BASE": past.url}
+    )
+    assert later.exit_code == 0, later.stdout + later.stderr
+    results = events_of(read_events(journal), "checkpoint_result")
+    assert [(r["slot"], r["status"]) for r in results] == [
+        ("T+2h", "inconclusive"),
+        ("T+4h", "pass"),
+    ]
+    assert results[-1]["checks"][1]["baseline"] == pytest.approx(0.2)
