@@ -40,7 +40,7 @@ from launchctl.journal.recorder import Recorder
 from launchctl.journal.replay import LaunchState
 from launchctl.journal.writer import JournalWriter
 from launchctl.views.plain import PlainConsole
-from launchctl.watch.evaluate import CheckpointJudge
+from launchctl.watch.evaluate import MISSED, CheckpointJudge
 from launchctl.watch.slots import DueSlot, due_now, plan, planned, upcoming
 from rollback.guards import LaunchTimes
 from runbook import model
@@ -216,8 +216,9 @@ class _Session:
             return self._watch(ran, echo)
 
     def _once_exit(self, ran: list[dict[str, Any]], echo: Callable[[str], None]) -> int:
-        if ran:
-            return EXIT_ROLLED_BACK if any(r["status"] != "pass" for r in ran) else EXIT_OK
+        if ran:  # a slot missed (a late timer: its command checks could not run then) is no failure
+            failed = any(r["status"] not in ("pass", MISSED) for r in ran)
+            return EXIT_ROLLED_BACK if failed else EXIT_OK
         latest = self.state.checkpoints[-1] if self.state.checkpoints else None
         following = upcoming(self.slots, self.done)
         nxt = f"next: {following.label} at {iso(following.due)}" if following else "all done"

@@ -150,3 +150,37 @@ def test_every_status_a_launch_can_finish_with_is_an_outcome_with_its_code():
         "refused_by_gate": 4,
     }
     assert {status: int(exit_code_for(Outcome(status))) for status in finished} == finished
+
+
+def test_a_timer_that_finds_a_slot_missed_exits_by_the_newest_checkpoint(write_runbook, cli):
+    """A timer firing after two slots: the older one's command check could not run then
+    (missed), the newest passed and even declared the launch stable; exit 1 said otherwise,
+    and a second call a moment later, on the same journal, said 0."""
+    from datetime import timedelta
+
+    from conftest import events_of
+
+    from launchctl.journal.catalogue import iso, parse_iso
+
+    runbook = write_runbook(
+        """
+        version: 1
+        name: Timer
+        steps:
+          - {id: golive, at: T+0, run: "true"}
+        checkpoints:
+          check:
+            - command: "true"
+          schedule:
+            - {every: 1m, until: T+2m}
+        """
+    )
+    launched = cli("run", runbook, "--no-wait")
+    assert launched.exit_code == 0, launched.stderr
+    went_live = parse_iso(events_of(launched.events, "guards_anchored")[0]["anchor"])
+    late = iso(went_live + timedelta(minutes=2, seconds=10))
+    first = cli("checkpoint", launched.journal_dir, "--now", late)
+    slots = [(e["slot"], e["status"]) for e in events_of(launched.events, "checkpoint_result")]
+    assert slots == [("T+1m", "missed"), ("T+2m", "pass")]
+    assert first.exit_code == 0, first.stdout + first.stderr
+    assert cli("checkpoint", launched.journal_dir, "--now", late).exit_code == 0
