@@ -10,6 +10,7 @@ equal a step id must not rename the step in the journal that ``resume`` trusts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,36 @@ TextMask = Callable[[str], str]
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+NON_FINITE = {"+Inf": math.inf, "-Inf": -math.inf, "NaN": math.nan}
+"""Numbers JSON cannot hold, written as Prometheus writes them."""
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every infinite or NaN float replaced by its ``NON_FINITE`` string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+    if isinstance(value, dict):
+        return {key: finite_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(item) for item in value]
+    return value
+
+
+def restore_numbers(value: Any) -> Any:
+    """The inverse of ``finite_json``, for a journal line that holds one of those strings."""
+    if isinstance(value, str):
+        return NON_FINITE.get(value, value)
+    if isinstance(value, dict):
+        return {key: restore_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [restore_numbers(item) for item in value]
+    return value
+
+
+def holds_non_finite(line: str) -> bool:
+    return '"+Inf"' in line or '"-Inf"' in line or '"NaN"' in line
 
 
 def _is_number(value: Any) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 
 from launchctl.errors import JournalUnreadable
 from launchctl.journal.catalogue import EVENTS, well_formed
+from launchctl.journal.fields import holds_non_finite, restore_numbers
 from launchctl.journal.writer import JOURNAL_FILE
 
 
@@ -38,6 +39,8 @@ def read_journal(directory: Path) -> JournalRead:
         except ValueError:
             torn += 1
             continue
+        if holds_non_finite(line):
+            event = restore_numbers(event)
         if first is None:
             first = event
         if well_formed(event):

@@ -31,6 +31,7 @@ import structlog
 
 from launchctl.errors import JournalWriteFailed
 from launchctl.journal.catalogue import EVENTS, iso
+from launchctl.journal.fields import finite_json
 from launchctl.journal.masking import SecretMasker
 from launchctl.journal.writer import JournalWriter
 from steps.clock import Clock, utcnow
@@ -44,12 +45,20 @@ class UndeclaredEvent(Exception):
     """An event, or a field of one, that the catalogue does not declare (strict mode only)."""
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"), allow_nan=False)
 
 
 def render_line(record: dict[str, Any]) -> str:
-    """One event as the journal and ``--log-format json`` write it: compact JSON, one line."""
-    return _ENCODER.encode(record)
+    """One event as the journal and ``--log-format json`` write it: compact JSON, one line.
+
+    Strict JSON: a guard on ``x / 0`` samples ``+Inf``, which Python would write as a bare
+    ``Infinity`` that ``JSON.parse``, Go and serde refuse; such numbers are written as the
+    strings Prometheus uses (``finite_json``) and read back as numbers (``read_journal``).
+    Only an event holding one pays for the second pass."""
+    try:
+        return _ENCODER.encode(record)
+    except ValueError:
+        return _ENCODER.encode(finite_json(record))
 
 
 class _Journal:

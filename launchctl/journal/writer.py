@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from launchctl.errors import JournalWriteFailed
+from launchctl.journal.fields import finite_json
 from launchctl.journal.private import make_private_dir, open_private
 
 JOURNAL_FILE = "journal.jsonl"
@@ -60,7 +61,9 @@ class JournalWriter:
             raise JournalWriteFailed(f"cannot open journal {self.path}: {exc.strerror}") from None
 
     def append(self, event: dict[str, Any], *, after_the_fact: bool = False) -> None:
-        line = json.dumps(event, ensure_ascii=False, default=str, separators=(",", ":"))
+        line = json.dumps(
+            finite_json(event), ensure_ascii=False, default=str, separators=(",", ":")
+        )
         self.append_line(line, after_the_fact=after_the_fact)
 
     def append_line(self, text: str, *, after_the_fact: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import datetime
@@ -276,3 +277,37 @@ def test_dry_run_evaluates_no_guard_and_describes_each(write_runbook, cli, prome
         and planned["threshold"] == "> 0.05"
         and planned["window"] == "T+0..T+30m"
     )
+
+
+def _strict(line: str):
+    """As JSON.parse, Go or serde read a line: no bare Infinity or NaN."""
+
+    def refuse(constant: str):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_an_infinite_sample_is_journaled_and_streamed_as_strict_json(
+    write_runbook, cli, prometheus
+):
+    """A ratio over a zero denominator samples +Inf: it breaches, and every line written stays
+    JSON a strict parser reads, with the value as Prometheus writes it and read back as a number."""
+    runbook = write_runbook(
+        _guarded(
+            prometheus.url,
+            "unused",
+            '  - {id: errors, prometheus: "vector(1) / vector(0)", breach: "> 5", every: 1s,'
+            " during: [T+0, T+5m]}",
+        )
+    )
+    result = cli("run", runbook, "--no-wait", "--yes", "--log-format", "json")
+    assert result.exit_code == 1, result.stderr  # rolled back on the breach
+    streamed = [_strict(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    journaled = [_strict(line) for line in (result.journal_dir / "journal.jsonl").open()]
+    for events in (streamed, journaled):
+        samples = [e for e in events if e["event"] == "guard_sample"]
+        assert samples and samples[0]["value"] == "+Inf"
+    status = cli("status", result.journal_dir, "--format", "json")
+    assert status.exit_code == 0 and "rolled_back" in status.stdout
+    assert "errors" in cli("report", result.journal_dir).stdout
