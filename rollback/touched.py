@@ -48,4 +48,4 @@ def undo_plan(
     waves = sorted({started[host] or 0 for host in hosts}, reverse=True)
     batches = tuple(tuple(host for host in hosts if (started[host] or 0) == wave) for wave in waves)
     numbered = any(started[host] is not None for host in hosts)
-    return HostPlan(batches, tuple(waves) if numbered else ())
+    return HostPlan(batches, tuple(waves) if numbered else (), undo=True)

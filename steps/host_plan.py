@@ -21,7 +21,9 @@ class HostPlan:
     """``batches`` run one after the other; ``numbers`` are their wave numbers for the journal
     (empty: one batch, no waves to speak of). ``done`` hosts are not run again (their results
     count as they were); ``in_flight`` hosts have their record on the host read first.
-    ``fail_wave``: a drill's failure injected into that wave instead of running it."""
+    ``fail_wave``: a drill's failure injected into that wave instead of running it.
+    ``undo``: a rollback undoing what a launch step touched; a wave past ``max_fail`` does not
+    keep the waves after it (the earlier waves of the launch) from being undone."""
 
     batches: tuple[tuple[str, ...], ...]
     numbers: tuple[int, ...] = ()
@@ -29,6 +31,7 @@ class HostPlan:
     done: Mapping[str, CommandResult] = field(default_factory=dict)
     in_flight: frozenset[str] = frozenset()
     fail_wave: int | None = None
+    undo: bool = False
 
     @property
     def in_waves(self) -> bool:

@@ -11,7 +11,9 @@ record on the host, whether they finished).
 ``max_fail`` counts per wave and in total: a percentage is of the wave's hosts
 for the wave and of all the hosts for the total, a count is the same number
 for both. Once either is exceeded no further host or wave starts (hosts already
-running finish) and the step fails. Every host's start is journaled on the
+running finish) and the step fails, except in an undo: a rollback step goes on
+to the earlier waves (their hosts are as changed as the failing one's) and
+fails at the end. Every host's start is journaled on the
 worker before its command starts (``host_started``), its end as soon as it is
 known (``command_finished`` and ``host_finished``).
 """
@@ -85,9 +87,10 @@ class _Runner:
                 break
             resumed_whole = all(host in self.plan.done for host in batch)
             if not resumed_whole:
-                outcome.failure, outcome.interrupted = self._wave(index, batch)
-                if outcome.failure or outcome.interrupted:
-                    break
+                failure, outcome.interrupted = self._wave(index, batch)
+                outcome.failure = outcome.failure or failure
+                if outcome.interrupted or (failure and not self.plan.undo):
+                    break  # an undo goes on: every touched host it can reach is put back
             last = index == len(batches) - 1
             next_begun = not last and any(
                 host in self.plan.done or host in self.plan.in_flight for host in batches[index + 1]
@@ -138,6 +141,8 @@ class _Runner:
             self.target.max_fail.allowed(len(batch)) - failed_in_wave,
             self.total_allowed - len(self._failures(self.plan.hosts)),
         )
+        if self.plan.undo:
+            allowance = len(todo)  # every touched host is tried; max_fail judges the step after
         scope = replace(
             self.target, hosts=tuple(todo), max_fail=model.MaxFail(count=max(0, allowance))
         )

@@ -354,3 +354,36 @@ def test_a_host_the_step_never_reached_is_not_undone_and_the_rollback_completes(
     assert "dead" not in undone
     status = cli("status", result.journal_dir).stdout
     assert "connection refused" in status
+
+
+UNDO_FAILS_ON_APP3 = """
+version: 1
+name: An undo fails on one host
+ssh: SSH
+targets:
+  api: {hosts: [app1, app2, app3], parallel: 4}
+steps:
+  - id: deploy
+    at: T+0
+    on: api
+    run: 'touch DIR/{{ host }}.ran'
+    waves: [1, 100%]
+  - {id: smoke, at: T+0, run: "exit 1"}
+rollback:
+  - id: undeploy
+    if_started: deploy
+    on: api
+    run: 'test {{ host }} != app3 && echo {{ host }} >> DIR/undo.log'
+"""
+
+
+def test_an_undo_failing_in_a_later_wave_still_undoes_the_earlier_waves(ssh_lab, workdir, cli):
+    """The canary is as changed as the host whose undo failed: leaving it on the new release
+    because app3 would not come back made the outage wider than it had to be."""
+    result = cli("run", write(workdir, ssh_lab, UNDO_FAILS_ON_APP3), "--no-wait", "--yes")
+    assert result.exit_code == 3, result.stdout + result.stderr  # incomplete: app3 needs a person
+    undone = (workdir / "undo.log").read_text().split()
+    assert "app1" in undone and "app2" in undone and "app3" not in undone
+    assert undone.index("app2") < undone.index("app1")  # still last wave first
+    finished = events_of(result.events, "host_finished")
+    assert any(e["host"] == "app3" and e["status"] == "failed" for e in finished if e.get("phase"))

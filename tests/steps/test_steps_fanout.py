@@ -27,13 +27,17 @@ def test_never_more_than_parallel_in_flight_and_results_in_host_order(parallel):
     lock = threading.Lock()
     in_flight = peak = 0
     hosts = [f"h{i}" for i in range(12)]
+    full = threading.Event()  # the pool reached its bound: no timing luck needed under load
 
     def run(host):
         nonlocal in_flight, peak
         with lock:
             in_flight += 1
             peak = max(peak, in_flight)
-        time.sleep(0.05 + 0.01 * (int(host[1:]) % 3))
+            if in_flight >= min(parallel, len(hosts)):
+                full.set()
+        full.wait(5)
+        time.sleep(0.01 * (int(host[1:]) % 3))
         with lock:
             in_flight -= 1
         return (host, "ok", False)
