@@ -126,6 +126,7 @@ class GuardWatch:
             if wait > 0:
                 self.clock.sleep_real(min(wait, RECHECK_SECONDS), self.stop_token)
                 continue
+            self._take_baseline(guard, state)  # again only while it has no value
             self._sample(guard, state)
             due = max(due + every, self.clock.real_seconds())
         if guard.id in self._open and not self.stop_token.cancelled:
@@ -133,8 +134,11 @@ class GuardWatch:
 
     def _take_baseline(self, guard: Guard, state: GuardState) -> None:
         """Before the window opens, on this guard's own thread: it waits for nothing else, and
-        the decision it feeds lives here. Measured once; a window still to come leaves it None."""
-        if guard.breach.relative is None or state.baseline is not None or self.baseline is None:
+        the decision it feeds lives here. Measured once; a window still to come leaves it None,
+        and one measured without a value is asked for again (the source says when to retry)."""
+        if guard.breach.relative is None or self.baseline is None:
+            return
+        if state.baseline is not None and state.baseline.value is not None:
             return
         state.baseline = self.baseline(guard, self.stop_token)
 

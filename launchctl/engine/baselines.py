@@ -8,7 +8,8 @@ window's end has passed in launch time (``--speed`` compresses windows),
 over the wall-clock stretch Prometheus recorded for it (``Clock.real_at``),
 and never again: a resumed launch, ``watch`` and ``checkpoint`` read it from
 the journal. One measured without a value (Prometheus unreachable) is
-measured again by the next process, and by ``watch`` at each checkpoint. A window that has not ended is not measured: a guard asks again
+measured again every ``RETRY_SECONDS`` while the launch runs, by the next
+process, and by ``watch`` at each checkpoint. A window that has not ended is not measured: a guard asks again
 later (``None``), a check that cannot wait says so (inconclusive).
 """
 
@@ -33,6 +34,7 @@ from steps.executor import render_text
 from steps.http import HttpSession
 
 DEADLINE_SECONDS = 10.0
+RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class BaselineBook:
         }
         self._lock = threading.Lock()
         self._measuring: dict[BaselineKey, threading.Lock] = {}
+        self._unmeasured_at: dict[BaselineKey, float] = {}  # real seconds of the last try
 
     def close(self) -> None:
         self.http.close()
@@ -167,19 +170,29 @@ class BaselineBook:
         is over; None while it is not. ``judged_from``: when what judges by it starts."""
         key = BaselineKey.of(query, baseline)
         with self._lock:
-            if key in self.measured:
+            if key in self.measured and not self._retry_due(key):
                 return self.measured[key]
             guard = self._measuring.setdefault(key, threading.Lock())
         stretch = baseline_range(baseline, self.times, judged_from)
         if stretch is None or self.clock.now() < stretch[1]:
             return None
         with guard:  # two guards sharing a baseline: the second waits and reads the first's
-            if key in self.measured:
+            if key in self.measured and not self._retry_due(key):
                 return self.measured[key]
             measured = self._measure(key, stretch, cancel)
             with self._lock:
                 self.measured[key] = measured
+                self._unmeasured_at[key] = self.clock.real_seconds()
             return measured
+
+    def _retry_due(self, key: BaselineKey) -> bool:
+        """A baseline measured without a value (a Prometheus blip as its window closed) is
+        measured again every RETRY_SECONDS of real time: its window is history by then, and
+        keeping "none" would leave a relative guard inconclusive for the rest of the launch."""
+        if self.measured[key].value is not None:
+            return False
+        failed = self._unmeasured_at.get(key)
+        return failed is None or self.clock.real_seconds() - failed >= RETRY_SECONDS
 
     def _measure(
         self, key: BaselineKey, stretch: tuple[datetime, datetime], cancel: CancelToken | None

@@ -152,3 +152,40 @@ def test_the_live_watch_measures_once_before_the_window_opens_and_replay_agrees(
     )
     replayed = replay_guard(guard, times, series, measured)
     assert (replayed.fired_at, replayed.verdict.reason) == (fired_at, verdict.reason)
+
+
+def test_a_baseline_missed_as_its_window_closed_is_measured_again_and_the_guard_sees_again():
+    """A Prometheus blip at T-5m: the first measurement has no value. The guard is inconclusive
+    meanwhile, asks again, and judges by the baseline once it comes: it fires on 0.9 > 1.5 × 0.2
+    instead of going blind for the rest of the launch."""
+    guard = _guard(during=(timedelta(0), timedelta(minutes=5)), inconclusive_limit=100)
+    times = LaunchTimes(T0, T0)
+    clock = JumpClock(T0 - timedelta(minutes=40))
+    answers = [Baseline(None, "cannot reach Prometheus"), Baseline(0.2, points=9)]
+    asked: list[datetime] = []
+
+    def baseline(g: Guard, cancel) -> Baseline | None:
+        stretch = baseline_range(g.baseline, times, T0)
+        if clock.now() < stretch[1]:
+            return None
+        asked.append(clock.now())
+        return answers[min(len(asked), len(answers)) - 1]
+
+    verdicts = []
+    done = threading.Event()
+
+    def on_verdict(g, verdict) -> None:
+        verdicts.append(verdict)
+        watch.stop_token.cancel("stop")
+        done.set()
+
+    def emit(event: str, **fields) -> None:
+        if event == "guard_window_closed":
+            done.set()
+
+    watch = GuardWatch([guard], clock, times, lambda g, d: (0.9, ""), emit, on_verdict, baseline)
+    watch.start()
+    assert done.wait(60), "the live watch did not finish"
+    watch.stop()
+    assert len(asked) >= 2 and verdicts, "the guard never judged by the baseline that came"
+    assert verdicts[0].baseline == pytest.approx(0.2) and verdicts[0].limit == pytest.approx(0.3)
