@@ -19,7 +19,7 @@ from runbook.format_criteria import CRITERION, RUNTIME
 from runbook.format_targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS, MaxFailType
 from runbook.format_waves import BETWEEN_WAVES, WAVES_DOC, WavesType
 from runbook.scalars import Choice, Duration, Int, Offset, Str, Threshold, Timestamp
-from runbook.schema import (
+from runbook.schema.records import (
     INVALID,
     Context,
     Field,
@@ -30,7 +30,7 @@ from runbook.schema import (
     Type,
     mark_of,
 )
-from runbook.yaml_tree import YMap, YNode, YScalar, YSeq
+from runbook.schema.yaml_tree import YMap, YNode, YScalar, YSeq
 
 MAX_STEPS = 10_000
 

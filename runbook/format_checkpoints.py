@@ -24,8 +24,8 @@ from runbook.durations import format_duration, format_offset
 from runbook.format_baseline import CHECKPOINT_SCOPE
 from runbook.format_common import given, marks
 from runbook.scalars import Choice, Duration, Offset
-from runbook.schema import INVALID, Context, Field, ListOf, Record, Type, mark_of
-from runbook.yaml_tree import YMap, YNode, YSeq
+from runbook.schema.records import INVALID, Context, Field, ListOf, Record, Type, mark_of
+from runbook.schema.yaml_tree import YMap, YNode, YSeq
 
 MAX_SLOTS = 1000
 """A schedule with more checkpoints than this is a typo (``every: 1m`` for two days), not a plan."""

@@ -11,9 +11,19 @@ from runbook import model, ssh_names
 from runbook.format_common import NAME_PATTERN, given, marks
 from runbook.format_waves import BETWEEN_WAVES, WAVES_DOC, WavesType
 from runbook.scalars import Choice, Duration, Int, Str
-from runbook.schema import INVALID, Context, Field, ListOf, MapOf, OneOfKeys, Record, Type, mark_of
+from runbook.schema.records import (
+    INVALID,
+    Context,
+    Field,
+    ListOf,
+    MapOf,
+    OneOfKeys,
+    Record,
+    Type,
+    mark_of,
+)
+from runbook.schema.yaml_tree import YMap, YNode, YScalar
 from runbook.waves import WaveProblem, split_into_waves
-from runbook.yaml_tree import YMap, YNode, YScalar
 
 
 class MaxFailType(Type):

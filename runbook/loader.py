@@ -21,22 +21,9 @@ from runbook.durations import format_offset
 from runbook.errors import Diagnostic, InputError, ValidationFailed
 from runbook.format_targets import TARGETS
 from runbook.resolve import format_path
-from runbook.schema import INVALID, Context, Field, Record
+from runbook.schema.records import INVALID, Context, Field, Record
+from runbook.schema.yaml_tree import Mark, YMap, YNode, YSeq, parse_yaml, read_yaml_file
 from runbook.waves import WaveProblem, split_into_waves
-from runbook.yaml_tree import Mark, YMap, YNode, YSeq, parse_yaml
-
-
-def read_yaml_file(path: Path) -> tuple[bytes, str]:
-    """The file's bytes and the name to use in messages; unreadable files are input errors."""
-    display = str(path)
-    try:
-        return path.read_bytes(), display
-    except FileNotFoundError:
-        raise InputError(f"{display}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{display}: is a directory, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{display}: cannot read: {exc.strerror}") from None
 
 
 def parse_var_overrides(pairs: Iterable[str]) -> dict[str, str]:

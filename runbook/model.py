@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from runbook.comparison import Comparison
-from runbook.yaml_tree import Mark
+from runbook.schema.yaml_tree import Mark
 
 LOCAL = "local"
 

@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from runbook import comparison, durations, templating
-from runbook.schema import INVALID, Context, Type, describe_node
-from runbook.yaml_tree import Mark, YNode, YScalar
+from runbook.schema.records import INVALID, Context, Type, describe_node
+from runbook.schema.yaml_tree import Mark, YNode, YScalar
 
 
 class Str(Type):

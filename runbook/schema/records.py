@@ -1,8 +1,9 @@
-"""A small declarative schema: YAML nodes in, typed values and located errors out.
+"""Declaring a format's shapes: ``Record`` and ``Field``, ``ListOf``, ``MapOf``, ``OneOfKeys``,
+``ScalarOrRecord``, on the ``Type`` base and the ``Context`` that collects located errors.
 
-The same declarations drive validation (``convert``) and the JSON Schema that
-``launchctl schema`` prints (``json_schema``), so editors and the loader can
-never disagree about the format.
+YAML nodes in, typed values and ``FILE:LINE:COL`` diagnostics out. The same
+declarations drive validation (``convert``) and the JSON Schema
+(``json_schema``), so editors and the loader can never disagree about a format.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from runbook.errors import Diagnostic
-from runbook.yaml_tree import Mark, YMap, YNode, YScalar, YSeq
+from runbook.schema.yaml_tree import Mark, YMap, YNode, YScalar, YSeq
 
 
 class _Invalid:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
 
-from runbook.errors import Diagnostic
+from runbook.errors import Diagnostic, InputError
 
 MAX_NODES = 50_000
 MAX_DEPTH = 64
@@ -154,6 +155,19 @@ class _Abort(Exception):
     def __init__(self, mark: Mark, message: str) -> None:
         super().__init__(message)
         self.mark = mark
+
+
+def read_yaml_file(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and the name to use in messages; unreadable files are input errors."""
+    display = str(path)
+    try:
+        return path.read_bytes(), display
+    except FileNotFoundError:
+        raise InputError(f"{display}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{display}: is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read: {exc.strerror}") from None
 
 
 def parse_yaml(data: bytes, file: str) -> tuple[YNode | None, list[Diagnostic]]:
