@@ -46,7 +46,7 @@ LOG_FORMAT_OPTION = click.option(
 
 def _load(runbook_path: str, var: tuple[str, ...] = (), targets: str | None = None):
     """Load and validate; warnings (valid, but worth a second look) go to stderr."""
-    from runbook.loader import load_runbook, parse_var_overrides
+    from runbook.v1.loader import load_runbook, parse_var_overrides
 
     book = load_runbook(runbook_path, parse_var_overrides(var), targets)
     for warning in book.warnings:
@@ -184,7 +184,7 @@ def _run_setup(runbook: str, var: tuple[str, ...], targets: str | None, **given)
     """The runbook and the one ``RunOptions`` from ``run``/``drill``'s options (``--log-format``
     is the display's, not the launch's)."""
     from launchctl.engine.assembly import RunOptions
-    from runbook.loader import parse_var_overrides
+    from runbook.v1.loader import parse_var_overrides
 
     book = _load(runbook, var, targets)
     options = RunOptions(var_overrides=parse_var_overrides(var), targets_file=targets, **given)
@@ -549,7 +549,7 @@ def replay(
 )
 def schema(fmt: str) -> None:
     """Print the JSON Schema of the runbook format (for yaml-language-server and editors)."""
-    from runbook.format import json_schema
+    from runbook.v1.document import json_schema
 
     if fmt == "markdown":
         from runbook.reference import markdown_reference

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from runbook.errors import ValidationFailed
-from runbook.scalars import Choice, Str
 from runbook.schema.records import INVALID, Context, Field, ListOf, Record, Type
 from runbook.schema.yaml_tree import YMap, YNode, YScalar, parse_yaml, read_yaml_file
+from runbook.v1.scalars import Choice, Str
 
 STATUSES = ("PASS", "PARTIAL", "FAIL", "PENDING")
 LIKELIHOODS = ("LOW", "MEDIUM", "HIGH")

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from runbook.checklist import Decision, evaluate_gate, load_checklist
-from runbook.format import json_schema
-from runbook.loader import load_runbook
+from runbook.v1.document import json_schema
+from runbook.v1.loader import load_runbook
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -21,11 +21,11 @@ from typing import Any
 
 from runbook import model
 from runbook.durations import format_duration, format_offset
-from runbook.format_baseline import CHECKPOINT_SCOPE
-from runbook.format_common import given, marks
-from runbook.scalars import Choice, Duration, Offset
 from runbook.schema.records import INVALID, Context, Field, ListOf, Record, Type, mark_of
 from runbook.schema.yaml_tree import YMap, YNode, YSeq
+from runbook.v1.baseline import CHECKPOINT_SCOPE
+from runbook.v1.common import given, marks
+from runbook.v1.scalars import Choice, Duration, Offset
 
 MAX_SLOTS = 1000
 """A schedule with more checkpoints than this is a typo (``every: 1m`` for two days), not a plan."""
@@ -158,7 +158,7 @@ def _build_checkpoints(values: dict[str, Any], node: YMap, path: str, ctx: Conte
 
 
 def checkpoints_record(criterion: Type) -> Record:
-    """The section, given the criterion type steps use (declared in ``runbook.format``)."""
+    """The section, given the criterion type steps use (declared in ``runbook.v1.document``)."""
     return Record(
         "checkpoints",
         {

@@ -12,13 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 from runbook import model, templating
-from runbook.format_baseline import BASELINE, baseline_window, check_before_window
-from runbook.format_checkpoints import checkpoints_record
-from runbook.format_common import ENV_NAME_PATTERN, given, ident, marks, target_ref
-from runbook.format_criteria import CRITERION, RUNTIME
-from runbook.format_targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS, MaxFailType
-from runbook.format_waves import BETWEEN_WAVES, WAVES_DOC, WavesType
-from runbook.scalars import Choice, Duration, Int, Offset, Str, Threshold, Timestamp
 from runbook.schema.records import (
     INVALID,
     Context,
@@ -31,6 +24,13 @@ from runbook.schema.records import (
     mark_of,
 )
 from runbook.schema.yaml_tree import YMap, YNode, YScalar, YSeq
+from runbook.v1.baseline import BASELINE, baseline_window, check_before_window
+from runbook.v1.checkpoints import checkpoints_record
+from runbook.v1.common import ENV_NAME_PATTERN, given, ident, marks, target_ref
+from runbook.v1.criteria import CRITERION, RUNTIME
+from runbook.v1.scalars import Choice, Duration, Int, Offset, Str, Threshold, Timestamp
+from runbook.v1.targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS, MaxFailType
+from runbook.v1.waves import BETWEEN_WAVES, WAVES_DOC, WavesType
 
 MAX_STEPS = 10_000
 
