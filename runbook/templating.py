@@ -160,12 +160,3 @@ def secret_refs(text: str) -> list[tuple[str, int]]:
 def expand_secrets(text: str, environ: Mapping[str, str]) -> str:
     """``${NAME}`` replaced with the environment's value in a resolved field (see ``render``)."""
     return render(text, {}, environ)
-
-
-def format_value(value: object) -> str:
-    """How a ``vars`` value reads when substituted: YAML spelling for booleans, no ``.0`` noise."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Self
 
 from runbook.errors import Diagnostic
 from runbook.schema.yaml_tree import Mark, YMap, YNode, YScalar, YSeq
@@ -28,12 +28,15 @@ INVALID: Any = _Invalid()
 
 @dataclass
 class Context:
-    """What conversion needs beyond the node: where errors go and which names exist."""
+    """What conversion needs beyond the node: where errors go, and the flags of the records around it.
+
+    ``scope`` holds the ``scope`` flags of every enclosing ``Record`` (a type may
+    accept a value only inside some record). A format that needs more (the names
+    its strings may refer to) subclasses it; ``within`` keeps the subclass.
+    """
 
     file: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    names: frozenset[str] = frozenset()
-    secrets: frozenset[str] = frozenset()
     scope: frozenset[str] = frozenset()
 
     def error(self, mark: Mark, path: str, message: str, *, always: bool = False) -> None:
@@ -49,10 +52,8 @@ class Context:
         prefix = f"{path}: " if path else ""
         self.diagnostics.append(Diagnostic(self.file, mark.line, mark.column, prefix + message))
 
-    def within(self, *flags: str) -> Context:
-        return Context(
-            self.file, self.diagnostics, self.names, self.secrets, self.scope | set(flags)
-        )
+    def within(self, *flags: str) -> Self:
+        return replace(self, scope=self.scope | set(flags))
 
 
 def describe_node(node: YNode) -> str:

@@ -22,10 +22,11 @@ from typing import Any
 from runbook import model
 from runbook.durations import format_duration, format_offset
 from runbook.schema.records import INVALID, Context, Field, ListOf, Record, Type, mark_of
+from runbook.schema.scalars import Choice
 from runbook.schema.yaml_tree import YMap, YNode, YSeq
 from runbook.v1.baseline import CHECKPOINT_SCOPE
 from runbook.v1.common import given, marks
-from runbook.v1.scalars import Choice, Duration, Offset
+from runbook.v1.scalars import Duration, Offset
 
 MAX_SLOTS = 1000
 """A schedule with more checkpoints than this is a typo (``every: 1m`` for two days), not a plan."""

@@ -8,6 +8,7 @@ model and report problems that span fields of one record.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -23,12 +24,13 @@ from runbook.schema.records import (
     Type,
     mark_of,
 )
+from runbook.schema.scalars import Choice, Int, yaml_spelling
 from runbook.schema.yaml_tree import YMap, YNode, YScalar, YSeq
 from runbook.v1.baseline import BASELINE, baseline_window, check_before_window
 from runbook.v1.checkpoints import checkpoints_record
 from runbook.v1.common import ENV_NAME_PATTERN, given, ident, marks, target_ref
 from runbook.v1.criteria import CRITERION, RUNTIME
-from runbook.v1.scalars import Choice, Duration, Int, Offset, Str, Threshold, Timestamp
+from runbook.v1.scalars import Duration, Offset, RunbookContext, Str, Threshold, Timestamp
 from runbook.v1.targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS, MaxFailType
 from runbook.v1.waves import BETWEEN_WAVES, WAVES_DOC, WavesType
 
@@ -59,7 +61,7 @@ class VarValue(Type):
         ):
             ctx.error(node.mark, path, "a var must be a string, number or boolean")
             return INVALID
-        text = templating.format_value(node.value)
+        text = yaml_spelling(node.value)
         if any(ord(c) < 32 and c not in "\t" for c in text):
             ctx.error(node.mark, path, "contains control characters")
             return INVALID
@@ -418,7 +420,7 @@ GUARD = Record(
 )
 
 
-def _prepare_runbook(values: dict[str, Any], node: YMap, ctx: Context) -> Context:
+def _prepare_runbook(values: dict[str, Any], node: YMap, ctx: RunbookContext) -> RunbookContext:
     """After ``vars`` and ``secrets``: the names every later string may use.
 
     Names come from the file even when a value is bad, so one bad var is one
@@ -436,9 +438,7 @@ def _prepare_runbook(values: dict[str, Any], node: YMap, ctx: Context) -> Contex
             for item in secrets_node.items
             if isinstance(item, YScalar) and isinstance(item.value, str)
         }
-    return Context(
-        ctx.file, ctx.diagnostics, ctx.names | frozenset(var_names), frozenset(secrets), ctx.scope
-    )
+    return replace(ctx, names=ctx.names | frozenset(var_names), secrets=frozenset(secrets))
 
 
 RUNBOOK_FIELDS: dict[str, Field] = {

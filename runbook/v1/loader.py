@@ -18,9 +18,10 @@ from runbook import model, templating
 from runbook.durations import format_offset
 from runbook.errors import Diagnostic, InputError, ValidationFailed
 from runbook.resolve import format_path
-from runbook.schema.records import INVALID, Context, Field, Record
+from runbook.schema.records import INVALID, Field, Record
 from runbook.schema.yaml_tree import Mark, YMap, YNode, YSeq, parse_yaml, read_yaml_file
 from runbook.v1 import document
+from runbook.v1.scalars import RunbookContext
 from runbook.v1.targets import TARGETS
 from runbook.waves import WaveProblem, split_into_waves
 
@@ -63,7 +64,7 @@ def load_runbook(
             )
         )
         raise ValidationFailed(diagnostics)
-    ctx = Context(display, diagnostics, names=frozenset(overrides))
+    ctx = RunbookContext(display, diagnostics, names=frozenset(overrides))
     values = document.RUNBOOK.convert(tree, "", ctx)
     if values is INVALID:
         raise ValidationFailed(ctx.diagnostics)
@@ -185,7 +186,7 @@ def load_targets_file(path: Path) -> dict[str, model.Target]:
     tree, diagnostics = parse_yaml(data, display)
     if tree is None:
         raise ValidationFailed(diagnostics)
-    ctx = Context(display, diagnostics)
+    ctx = RunbookContext(display, diagnostics)
     record = Record("targets file", {"targets": Field(TARGETS, required=True)})
     values = record.convert(tree, "", ctx)
     if values is INVALID or ctx.diagnostics:

@@ -19,10 +19,11 @@ from runbook.schema.records import (
     Type,
     mark_of,
 )
+from runbook.schema.scalars import Choice, Int
 from runbook.schema.yaml_tree import YMap, YNode, YScalar
 from runbook.v1 import ssh_names
 from runbook.v1.common import NAME_PATTERN, given, marks
-from runbook.v1.scalars import Choice, Duration, Int, Str
+from runbook.v1.scalars import Duration, Str
 from runbook.v1.waves import BETWEEN_WAVES, WAVES_DOC, WavesType
 from runbook.waves import WaveProblem, split_into_waves
 
