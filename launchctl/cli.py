@@ -549,13 +549,13 @@ def replay(
 )
 def schema(fmt: str) -> None:
     """Print the JSON Schema of the runbook format (for yaml-language-server and editors)."""
+    if fmt == "markdown":
+        from runbook.v1.reference import markdown
+
+        click.echo(markdown(), nl=False)
+        return
     from runbook.v1.document import json_schema
 
-    if fmt == "markdown":
-        from runbook.reference import markdown_reference
-
-        click.echo(markdown_reference(json_schema()), nl=False)
-        return
     click.echo(json.dumps(json_schema(), indent=2))
 
 
