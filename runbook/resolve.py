@@ -10,7 +10,7 @@ dry runs, drills and the run all read the result. Three kinds of field:
   ``rollback.reason``, ``rollback.trigger``); filled values are escaped so they
   can never open a placeholder or name a secret, and rendering the field with
   no values gives the final text.
-- shell commands: filled by ``runbook.shell_template`` (quoted for where each
+- shell commands: filled by ``runbook.shell.template`` (quoted for where each
   value sits, proven harmless where a shell parses it again); ``host`` is
   proven here too for every host of the target.
 
@@ -229,7 +229,7 @@ class _Resolver:
         )
 
     def shell(self, text: str | None, path: FieldPath, on: str | None) -> str | None:
-        from runbook.shell_template import fill_shell_template
+        from runbook.shell.template import fill_shell_template
 
         problems_before = len(self.problems)
         filled = self._fill(
@@ -243,7 +243,7 @@ class _Resolver:
 
     def _prove_hosts(self, template: str, path: FieldPath, on: str | None) -> None:
         """Render the command for every host it will run on: a host name must be proven too."""
-        from runbook.shell_template import render_shell_command
+        from runbook.shell.template import render_shell_command
 
         target = self.source.targets.get(on or model.LOCAL)
         hosts = target.hosts if target is not None and target.hosts else ("localhost",)

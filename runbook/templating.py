@@ -4,7 +4,7 @@ Placeholders are checked when the runbook is loaded (an unknown name is a
 validation error) and filled once by ``runbook.resolve`` before anything runs;
 only the names that exist while running (``host``, ``rollback.reason``,
 ``rollback.trigger``) are left for then. Shell commands are filled by
-``runbook.shell_template``, which quotes each value for the place it sits in;
+``runbook.shell.template``, which quotes each value for the place it sits in;
 ``{{ name | raw }}`` inserts it verbatim for authors who mean it.
 ``{{ "{{" }}`` writes a literal ``{{`` (for ``docker inspect -f`` style
 templates). ``${NAME}`` (a secret) is expanded in the runbook's own text only,
@@ -87,7 +87,7 @@ def template_names(text: str) -> set[str]:
 
 
 def render(text: str, values: Mapping[str, str], environ: Mapping[str, str] | None = None) -> str:
-    """Fill placeholders from ``values`` as plain text (shell commands go through ``shell_template``).
+    """Fill placeholders from ``values`` as plain text (shell commands: ``runbook.shell.template``).
 
     With ``environ``, ``${NAME}`` is expanded in the runbook's own text only,
     never inside a filled value: a value is data, not a template. A name the

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from runbook.shell_reparse import reads_script_from_stdin, reparsed_arguments
+from runbook.shell.reparse import reads_script_from_stdin, reparsed_arguments
 
 UNQUOTED = "unquoted"
 DQUOTE = "double quotes"
