@@ -53,7 +53,7 @@ class Text(Type):
         if len(value) > self.max_length:
             ctx.error(node.mark, path, f"longer than {self.max_length} characters")
             return INVALID
-        if _has_control_chars(value):
+        if _CONTROL.search(value):
             ctx.error(node.mark, path, "contains control characters")
             return INVALID
         if self.pattern and not self.pattern.match(value):
@@ -77,8 +77,7 @@ def yaml_spelling(value: object) -> str:
     return str(value)
 
 
-def _has_control_chars(value: str) -> bool:
-    return any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in value)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab and newlines aside
 
 
 class Int(Type):
