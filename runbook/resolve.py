@@ -28,6 +28,7 @@ from pathlib import Path
 from runbook import model
 from runbook.errors import InputError
 from runbook.templating import ROLLBACK_ONLY, TemplateError, fill_template, render
+from runbook.values import value
 
 FieldPath = tuple[str | int, ...]
 RUNTIME_NAMES = frozenset({"host", *ROLLBACK_ONLY})
@@ -35,7 +36,7 @@ STAND_IN_T0 = "2000-01-01T00:00:00.000Z"
 STAND_IN_LAUNCH_ID = "20000101-000000-validate-0000"
 
 
-@dataclass(frozen=True)
+@value
 class Problem:
     path: FieldPath
     message: str

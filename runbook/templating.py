@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+
+from runbook.values import value
 
 BUILTINS = frozenset(
     {"t0", "launch.id", "launch.name", "step.id", "host", "rollback.reason", "rollback.trigger"}
@@ -37,7 +38,7 @@ class TemplateError(ValueError):
         self.offset = offset
 
 
-@dataclass(frozen=True)
+@value
 class Placeholder:
     """One ``{{ ... }}`` in a string: a name to fill, or a quoted literal."""
 

@@ -16,6 +16,7 @@ from typing import Any, Self
 
 from runbook.errors import Diagnostic
 from runbook.schema.yaml_tree import Mark, YMap, YNode, YScalar, YSeq
+from runbook.values import value
 
 
 class _Invalid:
@@ -177,8 +178,10 @@ class MapOf(Type):
         }
 
 
-@dataclass(frozen=True)
+@value
 class Field:
+    """One key of a ``Record``: its type, whether it must be written, its default and its doc."""
+
     type: Type
     required: bool = False
     default: Any = None

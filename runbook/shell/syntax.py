@@ -12,11 +12,11 @@ be filled at all, why. tree-sitter is imported on first use only, so
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from runbook.shell.reparse import reads_script_from_stdin, reparsed_arguments
+from runbook.values import value
 
 UNQUOTED = "unquoted"
 DQUOTE = "double quotes"
@@ -35,7 +35,7 @@ _REFUSED = {
 _NAMING = frozenset({"variable_assignment", "simple_expansion", "for_statement"})
 
 
-@dataclass(frozen=True)
+@value
 class Site:
     """Where one placeholder sits, as the shell will read it."""
 

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 
 from runbook.shell import syntax
 from runbook.shell.syntax import ARITHMETIC, DQUOTE, HEREDOC, SQUOTE, Site
 from runbook.templating import ROLLBACK_ONLY, Placeholder, TemplateError, escape, parse_template
+from runbook.values import value
 
 SAFE_CHARACTERS = "A-Za-z0-9._:/@%+=,-"
 SAFE_VALUE = re.compile(f"[{SAFE_CHARACTERS}]*")
@@ -40,7 +40,7 @@ _NAME_CHARACTER = re.compile(r"[A-Za-z0-9_$]")
 _CLOSE_QUOTE_REOPEN = {False: "'\\''", True: "'\"'\"'"}
 
 
-@dataclass(frozen=True)
+@value
 class ShellCommand:
     """The command exactly as the shell receives it; ``display`` is the same text (kept for callers)."""
 
@@ -115,7 +115,7 @@ def _fill(
     return command.assemble(pasted, as_template)
 
 
-@dataclass(frozen=True)
+@value
 class _Command:
     """A command template being filled: its text, placeholders, values and the names kept."""
 

@@ -15,7 +15,6 @@ cover the same stretch: each problem is reported at its key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,12 +26,13 @@ from runbook.schema.yaml_tree import YMap, YNode, YSeq
 from runbook.v1.baseline import CHECKPOINT_SCOPE
 from runbook.v1.common import given, marks
 from runbook.v1.scalars import Duration, Offset
+from runbook.values import value
 
 MAX_SLOTS = 1000
 """A schedule with more checkpoints than this is a typo (``every: 1m`` for two days), not a plan."""
 
 
-@dataclass(frozen=True)
+@value
 class _Entry:
     """A schedule entry as written: ``start`` is None when it follows the previous one."""
 
