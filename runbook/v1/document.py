@@ -1,8 +1,10 @@
-"""The runbook format v1 (docs/runbook-format.md is generated from it), declared once.
+"""The whole runbook file, format v1: version, name, vars, secrets, steps (with confirm and
+expect), guards, rollback and roll_forward, and the sections declared beside it.
 
-The loader converts YAML through these declarations and ``launchctl schema``
-prints their JSON Schema. Builders here turn converted values into the frozen
-model and report problems that span fields of one record.
+docs/runbook-format.md is generated from these declarations, the loader converts
+YAML through them and ``launchctl schema`` prints their JSON Schema. Builders here
+turn converted values into the frozen model and report problems that span fields
+of one record.
 """
 
 from __future__ import annotations
