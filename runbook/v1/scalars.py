@@ -44,22 +44,13 @@ class Str(Text):
         shell: bool = False,
         runtime: tuple[str, ...] = (),
         builtins: frozenset[str] | None = None,
-        pattern: str | None = None,
-        pattern_hint: str = "",
-        max_length: int = 65536,
-        coerce_scalars: bool = False,
+        **text: Any,
     ) -> None:
-        super().__init__(
-            pattern=pattern,
-            pattern_hint=pattern_hint,
-            max_length=max_length,
-            coerce_scalars=coerce_scalars,
-        )
+        super().__init__(**text)  # pattern, pattern_hint, max_length, coerce_scalars
         self.template = template
-        self.runtime = runtime
-        self.builtins = builtins
         self.secret_refs = secret_refs
         self.shell = shell
+        self.runtime, self.builtins = runtime, builtins  # the names it may hold
 
     def convert(self, node: YNode, path: str, ctx: RunbookContext) -> Any:
         value = super().convert(node, path, ctx)
