@@ -14,13 +14,18 @@ class, and ``FrozenInstanceError`` for any assignment or deletion once
 from __future__ import annotations
 
 import dataclasses
+import operator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
 
 
-def value(cls: type[_T]) -> type[_T]:
-    """Use as ``@dataclass(frozen=True)`` is used (fields, defaults, ``field(...)``, ``replace``)."""
+def value(cls: type[_T] | None = None, *, order: bool = False) -> Any:
+    """Use as ``@dataclass(frozen=True)`` is used (fields, defaults, ``field(...)``, ``replace``);
+    ``@value(order=True)`` adds ``<``, ``<=``, ``>``, ``>=`` as ``order=True`` does."""
+    if cls is None:
+        return lambda cls: value(cls, order=order)
     cls = dataclasses.dataclass(eq=False, repr=False)(cls)
     fields = dataclasses.fields(cls)
     cls._compared = tuple(f.name for f in fields if f.compare)  # type: ignore[attr-defined]
@@ -34,6 +39,11 @@ def value(cls: type[_T]) -> type[_T]:
     cls.__repr__ = _repr  # type: ignore[assignment,method-assign]
     cls.__setattr__ = _setattr  # type: ignore[assignment,method-assign]
     cls.__delattr__ = _delattr  # type: ignore[assignment,method-assign]
+    if order:
+        cls.__lt__ = _ordering(operator.lt)  # type: ignore[operator]
+        cls.__le__ = _ordering(operator.le)  # type: ignore[operator]
+        cls.__gt__ = _ordering(operator.gt)  # type: ignore[operator]
+        cls.__ge__ = _ordering(operator.ge)  # type: ignore[operator]
     return cls
 
 
@@ -42,6 +52,18 @@ def _eq(self: Any, other: Any) -> Any:
         return NotImplemented
     names = self._compared
     return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
+
+
+def _ordering(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
+    def method(self: Any, other: Any) -> Any:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = self._compared
+        return compare(
+            tuple(getattr(self, n) for n in names), tuple(getattr(other, n) for n in names)
+        )
+
+    return method
 
 
 def _hash(self: Any) -> int:

@@ -47,6 +47,28 @@ def test_equality_hash_and_repr_are_the_dataclass_ones(a, b):
     assert val_a.__eq__(ref_a) is NotImplemented
 
 
+def test_order_as_a_dataclass_orders():
+    ordered_ref = dataclasses.dataclass(frozen=True, order=True)
+    ordered_val = value(order=True)
+
+    def declare(decorator):
+        @decorator
+        class Mark:
+            line: int
+            column: int
+            note: str = dataclasses.field(default="", compare=False)
+
+        return Mark
+
+    Ref, Val = declare(ordered_ref), declare(ordered_val)
+    pairs = [((1, 2), (1, 3)), ((2, 1), (1, 9)), ((1, 1, "a"), (1, 1, "b"))]
+    for a, b in pairs:
+        for op in ("__lt__", "__le__", "__gt__", "__ge__"):
+            assert getattr(Val(*a), op)(Val(*b)) == getattr(Ref(*a), op)(Ref(*b))
+        assert Val(*a).__lt__(Ref(*b)) is NotImplemented
+    assert sorted([Val(3, 1), Val(1, 2), Val(1, 1)]) == [Val(1, 1), Val(1, 2), Val(3, 1)]
+
+
 def test_frozen_as_a_dataclass_is():
     point = Value(1)
     for name in ("x", "cache", "other"):
