@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 from runbook.durations import format_duration, parse_duration
 from runbook.model import Guard
+from runbook.values import value
 
 DEFAULT_SCRAPE = timedelta(minutes=1)  # Prometheus' own default when nothing else is known
 _RANGE_FUNCTION = re.compile(r"\b(rate|irate|increase|delta|idelta|\w+_over_time)\s*\(")
@@ -24,7 +24,7 @@ _LONG_UNITS = {"w": timedelta(weeks=1), "y": timedelta(days=365)}  # PromQL's, n
 _RANGE = re.compile(r"\[\s*(\d+(?:ms|s|m|h|d|w|y))\s*(?::[^\]]*)?\]")
 
 
-@dataclass(frozen=True)
+@value
 class Detection:
     guard: Guard
     scrape: timedelta

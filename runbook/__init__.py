@@ -1,1 +1,2 @@
-"""The runbook model: what a launch is, loaded from YAML, with no side effects beyond reading files."""
+"""What a launch is: the model, the schema engine and the v1 format it is loaded with, and the
+one resolve pass; no side effects beyond reading files."""

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from runbook.errors import ValidationFailed
-from runbook.loader import read_yaml_file
-from runbook.scalars import Choice, Str
-from runbook.schema import INVALID, Context, Field, ListOf, Record, Type
-from runbook.yaml_tree import YMap, YNode, YScalar, parse_yaml
+from runbook.schema.records import INVALID, Context, Field, ListOf, Record, Type
+from runbook.schema.scalars import Choice, Text
+from runbook.schema.yaml_tree import YMap, YNode, YScalar, parse_yaml, read_yaml_file
 
 STATUSES = ("PASS", "PARTIAL", "FAIL", "PENDING")
 LIKELIHOODS = ("LOW", "MEDIUM", "HIGH")
@@ -246,8 +245,8 @@ class _Bool(Type):
         return {"type": "boolean"}
 
 
-def _text() -> Str:
-    return Str(template=False, coerce_scalars=True)
+def _text() -> Text:
+    return Text(coerce_scalars=True)
 
 
 ITEM = Record(

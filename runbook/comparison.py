@@ -14,7 +14,8 @@ import math
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from runbook.values import value
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -41,7 +42,7 @@ HINT = (
 )
 
 
-@dataclass(frozen=True)
+@value
 class Comparison:
     """A comparator applied to an observed value: ``value <op> limit``.
 

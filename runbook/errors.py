@@ -17,8 +17,9 @@ lives in ``runbook`` because every other package may import from here.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+
+from runbook.values import value
 
 
 class ExitCode(IntEnum):
@@ -142,7 +143,7 @@ class InputError(LaunchctlError):
     exit_code = EXIT_BAD_INPUT
 
 
-@dataclass(frozen=True, order=True)
+@value(order=True)
 class Diagnostic:
     """One problem in an input file, located as the YAML parser saw it (1-based)."""
 

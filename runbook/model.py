@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
 from runbook.comparison import Comparison
-from runbook.yaml_tree import Mark
+from runbook.schema.yaml_tree import Mark
+from runbook.values import value
 
 LOCAL = "local"
 
@@ -40,7 +41,7 @@ def _marks() -> Mapping[str, Mark]:
     return field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
-@dataclass(frozen=True)
+@value
 class Poll:
     """How a criterion is retried: once (``within`` None) or every ``every`` until ``within`` passes."""
 
@@ -48,7 +49,7 @@ class Poll:
     every: timedelta = timedelta(seconds=5)
 
 
-@dataclass(frozen=True)
+@value
 class Expect:
     """What a finished command must show to count as success."""
 
@@ -57,7 +58,7 @@ class Expect:
     stdout_matches: str | None = None
 
 
-@dataclass(frozen=True)
+@value
 class BaselineWindow:
     """Where a relative threshold's baseline is measured: the query's average from ``start`` to
     ``end`` (T-offsets; T- hang on the scheduled T0, T+ on the actual go-live)."""
@@ -69,8 +70,11 @@ class BaselineWindow:
 DEFAULT_BASELINE = BaselineWindow()
 
 
-@dataclass(frozen=True)
+@value
 class HttpCriterion:
+    """An ``http`` check: ``url`` answers ``status`` (default any 2xx), its body holding
+    ``body_contains``, polled until ``timeout``; once per host of target ``on`` when given."""
+
     url: str
     status: int | None = None
     body_contains: str | None = None
@@ -85,8 +89,10 @@ class HttpCriterion:
         return self.url
 
 
-@dataclass(frozen=True)
+@value
 class PrometheusCriterion:
+    """A ``prometheus`` check: ``query``'s value meets ``expect``, polled until ``timeout``."""
+
     query: str
     expect: Comparison
     timeout: timedelta = timedelta(seconds=10)
@@ -102,8 +108,10 @@ class PrometheusCriterion:
         return self.query
 
 
-@dataclass(frozen=True)
+@value
 class CommandCriterion:
+    """A ``command`` check: ``command`` exits with ``exit`` on target ``on``, polled until ``timeout``."""
+
     command: str
     on: str = LOCAL
     exit: int = 0
@@ -120,7 +128,7 @@ class CommandCriterion:
 Criterion = HttpCriterion | PrometheusCriterion | CommandCriterion
 
 
-@dataclass(frozen=True)
+@value
 class MaxFail:
     """Hosts allowed to fail: a count, or a percentage of the target's hosts (rounded down)."""
 
@@ -136,7 +144,7 @@ class MaxFail:
         return f"{self.percent:g}%" if self.percent is not None else str(self.count)
 
 
-@dataclass(frozen=True)
+@value
 class WaveSize:
     """One entry of ``waves:``: how many of the hosts are done once this wave ends (cumulative),
     as a count or a percentage. ``runbook.waves`` turns a list of them into batches of hosts."""
@@ -148,7 +156,7 @@ class WaveSize:
         return f"{self.percent:g}%" if self.percent is not None else str(self.count)
 
 
-@dataclass(frozen=True)
+@value
 class Waves:
     """``waves: [1, 10%, 100%]`` as written; ``marks`` locate each size for messages."""
 
@@ -159,7 +167,7 @@ class Waves:
         return "[" + ", ".join(str(size) for size in self.sizes) + "]"
 
 
-@dataclass(frozen=True)
+@value
 class BetweenWaves:
     """What happens after each wave but the last: checks, then a hold with the guards watching."""
 
@@ -168,7 +176,7 @@ class BetweenWaves:
     marks: Mapping[str, Mark] = _marks()
 
 
-@dataclass(frozen=True)
+@value
 class Action:
     """What a launch step and a rollback step share: an optional command with its checks.
 
@@ -200,7 +208,7 @@ class ConfirmTimeout(StrEnum):
     CONTINUE = "continue"
 
 
-@dataclass(frozen=True)
+@value
 class Confirm:
     """A question asked before a step; unanswered for ``timeout``, ``on_timeout`` applies."""
 
@@ -209,8 +217,10 @@ class Confirm:
     on_timeout: ConfirmTimeout = ConfirmTimeout.PAUSE
 
 
-@dataclass(frozen=True)
+@value
 class Step(Action):
+    """A step of the launch, run at its T-offset ``at``, after ``confirm`` when it asks."""
+
     at: timedelta = timedelta(0)
     confirm: Confirm | None = None
     irreversible: str | None = None  # why this step is the point of no return; None: reversible
@@ -220,7 +230,7 @@ class Step(Action):
     between_waves: BetweenWaves | None = None  # None: the target's
 
 
-@dataclass(frozen=True)
+@value
 class RollbackStep(Action):
     """A step of the ``rollback:`` or ``roll_forward:`` sequence."""
 
@@ -230,8 +240,11 @@ class RollbackStep(Action):
     retry_delay: timedelta = timedelta(seconds=5)
 
 
-@dataclass(frozen=True)
+@value
 class Guard:
+    """A Prometheus ``query`` watched every ``every`` while ``during`` is open; ``breach``
+    held for ``hold`` (or too many inconclusive answers) leads to ``then``."""
+
     id: str
     query: str
     breach: Comparison
@@ -252,7 +265,7 @@ class CheckpointAction(StrEnum):
     ASK = "ask"
 
 
-@dataclass(frozen=True)
+@value
 class Cadence:
     """One entry of the checkpoint schedule: a checkpoint every ``every`` after ``start`` (not at
     it), up to and including ``until``; T+ offsets from the launch's go-live."""
@@ -267,7 +280,7 @@ class Cadence:
         return [self.start + self.every * n for n in range(1, count + 1)]
 
 
-@dataclass(frozen=True)
+@value
 class Slot:
     """One checkpoint: when (after go-live), and whether it is a formal review."""
 
@@ -275,7 +288,7 @@ class Slot:
     review: bool = False
 
 
-@dataclass(frozen=True)
+@value
 class Checkpoints:
     """The watch after the launch: ``check`` at every slot of ``schedule`` and at each review;
     a failure notifies (``then: notify``) or asks a person (``then: ask``), never rolls back."""
@@ -293,8 +306,11 @@ class Checkpoints:
         return tuple(Slot(offset, offset in self.reviews) for offset in sorted(offsets))
 
 
-@dataclass(frozen=True)
+@value
 class Target:
+    """Where commands run: this machine (``local``) or the ``hosts`` of an SSH target,
+    ``parallel`` at a time, ``max_fail`` of them allowed to fail, in ``waves`` when given."""
+
     name: str
     transport: str = LOCAL
     hosts: tuple[str, ...] = ()
@@ -314,8 +330,10 @@ class Target:
 LOCAL_TARGET = Target(name=LOCAL)
 
 
-@dataclass(frozen=True)
+@value
 class SshSettings:
+    """The runbook's ``ssh:`` section: OpenSSH config, known hosts, host key policy, connect timeout."""
+
     config: str | None = None
     known_hosts: str = "~/.ssh/known_hosts"
     host_key_policy: HostKeyPolicy = HostKeyPolicy.STRICT
@@ -343,8 +361,10 @@ MILESTONES = {
 own ``notify:`` always goes to every channel."""
 
 
-@dataclass(frozen=True)
+@value
 class NotifyChannel:
+    """A Slack or webhook ``url`` that hears the ``milestones`` it names (None: all) and every step's ``notify``."""
+
     kind: str  # "slack" | "webhook"
     url: str
     milestones: frozenset[str] | None = None  # None: every built-in milestone
@@ -353,7 +373,7 @@ class NotifyChannel:
         return milestone == "step" or self.milestones is None or milestone in self.milestones
 
 
-@dataclass(frozen=True)
+@value
 class VarDecl:
     """A ``vars`` entry as written: its default (None: must come from ``--var``) and pattern."""
 
@@ -361,8 +381,11 @@ class VarDecl:
     pattern: str | None = None
 
 
-@dataclass(frozen=True)
+@value
 class Runbook:
+    """A whole runbook as loaded: its steps, guards, rollback and roll-forward sequences,
+    targets, notify channels and checkpoints, with the vars it was loaded with."""
+
     name: str
     source: Path
     content_sha256: str

@@ -10,7 +10,7 @@ dry runs, drills and the run all read the result. Three kinds of field:
   ``rollback.reason``, ``rollback.trigger``); filled values are escaped so they
   can never open a placeholder or name a secret, and rendering the field with
   no values gives the final text.
-- shell commands: filled by ``runbook.shell_template`` (quoted for where each
+- shell commands: filled by ``runbook.shell.template`` (quoted for where each
   value sits, proven harmless where a shell parses it again); ``host`` is
   proven here too for every host of the target.
 
@@ -28,6 +28,7 @@ from pathlib import Path
 from runbook import model
 from runbook.errors import InputError
 from runbook.templating import ROLLBACK_ONLY, TemplateError, fill_template, render
+from runbook.values import value
 
 FieldPath = tuple[str | int, ...]
 RUNTIME_NAMES = frozenset({"host", *ROLLBACK_ONLY})
@@ -35,7 +36,7 @@ STAND_IN_T0 = "2000-01-01T00:00:00.000Z"
 STAND_IN_LAUNCH_ID = "20000101-000000-validate-0000"
 
 
-@dataclass(frozen=True)
+@value
 class Problem:
     path: FieldPath
     message: str
@@ -229,7 +230,7 @@ class _Resolver:
         )
 
     def shell(self, text: str | None, path: FieldPath, on: str | None) -> str | None:
-        from runbook.shell_template import fill_shell_template
+        from runbook.shell.template import fill_shell_template
 
         problems_before = len(self.problems)
         filled = self._fill(
@@ -243,7 +244,7 @@ class _Resolver:
 
     def _prove_hosts(self, template: str, path: FieldPath, on: str | None) -> None:
         """Render the command for every host it will run on: a host name must be proven too."""
-        from runbook.shell_template import render_shell_command
+        from runbook.shell.template import render_shell_command
 
         target = self.source.targets.get(on or model.LOCAL)
         hosts = target.hosts if target is not None and target.hosts else ("localhost",)

@@ -4,7 +4,7 @@ Placeholders are checked when the runbook is loaded (an unknown name is a
 validation error) and filled once by ``runbook.resolve`` before anything runs;
 only the names that exist while running (``host``, ``rollback.reason``,
 ``rollback.trigger``) are left for then. Shell commands are filled by
-``runbook.shell_template``, which quotes each value for the place it sits in;
+``runbook.shell.template``, which quotes each value for the place it sits in;
 ``{{ name | raw }}`` inserts it verbatim for authors who mean it.
 ``{{ "{{" }}`` writes a literal ``{{`` (for ``docker inspect -f`` style
 templates). ``${NAME}`` (a secret) is expanded in the runbook's own text only,
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+
+from runbook.values import value
 
 BUILTINS = frozenset(
     {"t0", "launch.id", "launch.name", "step.id", "host", "rollback.reason", "rollback.trigger"}
@@ -37,7 +38,7 @@ class TemplateError(ValueError):
         self.offset = offset
 
 
-@dataclass(frozen=True)
+@value
 class Placeholder:
     """One ``{{ ... }}`` in a string: a name to fill, or a quoted literal."""
 
@@ -87,7 +88,7 @@ def template_names(text: str) -> set[str]:
 
 
 def render(text: str, values: Mapping[str, str], environ: Mapping[str, str] | None = None) -> str:
-    """Fill placeholders from ``values`` as plain text (shell commands go through ``shell_template``).
+    """Fill placeholders from ``values`` as plain text (shell commands: ``runbook.shell.template``).
 
     With ``environ``, ``${NAME}`` is expanded in the runbook's own text only,
     never inside a filled value: a value is data, not a template. A name the
@@ -160,12 +161,3 @@ def secret_refs(text: str) -> list[tuple[str, int]]:
 def expand_secrets(text: str, environ: Mapping[str, str]) -> str:
     """``${NAME}`` replaced with the environment's value in a resolved field (see ``render``)."""
     return render(text, {}, environ)
-
-
-def format_value(value: object) -> str:
-    """How a ``vars`` value reads when substituted: YAML spelling for booleans, no ``.0`` noise."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from runbook import model
 from runbook.errors import ExitCode, LaunchctlError
-from runbook.shell_template import ShellCommand, render_shell_command
+from runbook.shell.template import ShellCommand, render_shell_command
 from runbook.templating import render
 from steps import criteria
 from steps.baseline import Baseline

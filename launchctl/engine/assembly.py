@@ -41,8 +41,8 @@ from runbook import model
 from runbook.checklist import Decision, GateResult, evaluate_gate, load_checklist
 from runbook.durations import format_duration, format_offset
 from runbook.errors import EXIT_BAD_INPUT, EXIT_NO_GO, InputError
-from runbook.loader import load_runbook
 from runbook.resolve import launch_name, resolve, template_values
+from runbook.v1.loader import load_runbook
 from steps.clock import Clock, ScaledClock, SimulatedClock, utcnow
 from steps.executor import DryRunExecutor, RealExecutor, prometheus_url
 from steps.notify import Delivery, Notifier

@@ -15,7 +15,7 @@ from launchctl.journal.masking import SecretMasker
 from launchctl.journal.recorder import Recorder
 from launchctl.journal.writer import JournalWriter
 from launchctl.replay.timeline import scheduled_times
-from runbook.loader import load_runbook
+from runbook.v1.loader import load_runbook
 from steps.deadline import Deadline
 from steps.http import HttpSession
 from steps.prometheus import instant_query

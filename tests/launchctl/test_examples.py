@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from runbook.checklist import Decision, evaluate_gate, load_checklist
-from runbook.format import json_schema
-from runbook.loader import load_runbook
+from runbook.v1.document import json_schema
+from runbook.v1.loader import load_runbook
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -42,10 +42,10 @@ def test_dry_drill_of_the_example_launch_rolls_back_the_migration(cli, monkeypat
 
 
 def test_the_format_reference_is_generated_from_the_format_itself():
-    from runbook.reference import markdown_reference
+    from runbook.v1.reference import markdown
 
     committed = (EXAMPLES.parent / "docs" / "runbook-format.md").read_text()
-    assert committed == markdown_reference(json_schema()), (
+    assert committed == markdown(), (
         "run: launchctl schema --format markdown > docs/runbook-format.md"
     )
 
@@ -54,7 +54,7 @@ def test_the_format_references_example_validates(cli, tmp_path):
     import re
     import shutil
 
-    from runbook.reference import INTRO
+    from runbook.v1.reference import INTRO
 
     example = re.search(r"```yaml\n(.*?)```", INTRO, re.S).group(1)
     (tmp_path / "launch.yaml").write_text(example)

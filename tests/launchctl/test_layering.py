@@ -121,3 +121,40 @@ def test_no_import_cycles_inside_a_package(package):
     """A split where two modules import each other (even lazily) is not a seam (docs/architecture.md)."""
     cycle = _cycle(_package_graph(package))
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def _runbook_imports(path: Path) -> list[tuple[str, int]]:
+    """The ``runbook`` modules a file imports, by full name (``from runbook import v1`` counts)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found.extend((name, node.lineno) for name in names if name.startswith("runbook."))
+    return found
+
+
+def _within(module: str, allowed: tuple[str, ...]) -> bool:
+    return any(module == prefix or module.startswith(prefix + ".") for prefix in allowed)
+
+
+@pytest.mark.parametrize(
+    "owner,allowed",
+    [
+        # The engine declares formats and knows none: itself, the error tree, ``@value``.
+        ("runbook/schema", ("runbook.schema", "runbook.errors", "runbook.values")),
+        # The checklist is a format of its own on the engine, not a part of the runbook's.
+        ("runbook/checklist.py", ("runbook.schema", "runbook.errors", "runbook.values")),
+    ],
+)
+def test_the_schema_engine_imports_no_format(owner, allowed):
+    """runbook/schema/ is reusable for any YAML format (docs/architecture.md)."""
+    root = REPO / owner
+    for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+        for module, line in _runbook_imports(path):
+            assert _within(module, allowed), (
+                f"{path.relative_to(REPO)}:{line} imports {module}; {owner} may import only {allowed}"
+            )

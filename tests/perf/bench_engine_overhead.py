@@ -251,7 +251,11 @@ def profile_breakdown(stats, wall: float, steps: int) -> None:
             is_func("launchctl/engine/engine.py", "_pending_interrupt"),
             "cumtime",
         ),
-        ("runbook.loader.load_runbook", is_func("runbook/loader.py", "load_runbook"), "cumtime"),
+        (
+            "runbook.v1.loader.load_runbook",
+            is_func("runbook/v1/loader.py", "load_runbook"),
+            "cumtime",
+        ),
     ]
     print(
         f"named hot spots (all threads; profiled wall {wall:.2f} s; times under the profiler are inflated):"

@@ -80,7 +80,7 @@ def split_in_process(runbook: Path, t0: str) -> tuple[float, float]:
     from datetime import datetime
 
     from launchctl.replay import evaluate
-    from runbook.loader import load_runbook
+    from runbook.v1.loader import load_runbook
     from steps.clock import utcnow
 
     fetched: list[float] = []

@@ -82,7 +82,7 @@ from realservers import Exporter, Prometheus  # noqa: E402
 from launchctl.engine.assembly import RunOptions, start_launch  # noqa: E402
 from launchctl.views.terminal import Display  # noqa: E402
 from runbook.durations import format_offset  # noqa: E402
-from runbook.loader import load_runbook  # noqa: E402
+from runbook.v1.loader import load_runbook  # noqa: E402
 
 STEPS = 50
 GUARDS = 20

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from runbook.loader import load_runbook
+from runbook.v1.loader import load_runbook
 
 H = timedelta(hours=1)
 FRAMEWORK = """

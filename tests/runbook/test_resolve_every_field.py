@@ -1,6 +1,6 @@
 """Every string field of the runbook format renders ``{{ }}`` or refuses it at validate.
 
-The fields come from the JSON Schema (``runbook.format.json_schema``), so a field added to
+The fields come from the JSON Schema (``runbook.v1.document.json_schema``), so a field added to
 the format without being resolved fails here. For each one: an unknown name must be refused
 at that field's FILE:LINE:COL; a known var must either be refused there too (ids, offsets,
 numbers) or reach the resolved launch rendered, with no placeholder left anywhere.
@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from runbook.errors import ValidationFailed
-from runbook.format import json_schema
-from runbook.loader import load_runbook
 from runbook.resolve import resolve, stand_in_values
+from runbook.v1.document import json_schema
+from runbook.v1.loader import load_runbook
 
 KNOWN_VALUE = "RENDERED7"
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runbook.errors import InputError, ValidationFailed
-from runbook.loader import load_runbook
+from runbook.v1.loader import load_runbook
 
 VALID = """version: 1
 name: Mutated launch

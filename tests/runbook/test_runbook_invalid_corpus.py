@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from runbook.errors import EXIT_BAD_INPUT, ValidationFailed
-from runbook.loader import load_runbook
+from runbook.v1.loader import load_runbook
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "invalid_runbooks"
 EXPECTED_FILE = CORPUS / "expected.yaml"

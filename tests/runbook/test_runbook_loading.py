@@ -12,7 +12,7 @@ import pytest
 from runbook import model
 from runbook.comparison import Comparison
 from runbook.errors import ValidationFailed
-from runbook.loader import load_runbook
+from runbook.v1.loader import load_runbook
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ import pytest
 from runbook.comparison import Comparison, parse_comparison
 from runbook.durations import format_duration, format_offset, parse_duration, parse_offset
 from runbook.model import MaxFail
-from runbook.shell_template import UnprovenValue, render_shell_command
+from runbook.shell.template import UnprovenValue, render_shell_command
 from runbook.templating import (
     Placeholder,
     TemplateError,

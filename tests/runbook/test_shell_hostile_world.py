@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runbook.shell_template import render_shell_command
+from runbook.shell.template import render_shell_command
 from runbook.templating import TemplateError
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "hostile_world"

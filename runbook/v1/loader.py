@@ -1,9 +1,8 @@
 """Reading a runbook file into the model, reporting every problem as ``FILE:LINE:COL``.
 
-``load_runbook`` is the only entry point: it reads the file (the only I/O in
-this package), converts it through ``runbook.format`` and then checks what
-spans records: unique ids, non-decreasing offsets, references to targets and
-steps. All problems are collected; ``ValidationFailed`` carries them sorted.
+``load_runbook`` is the only entry point: it reads the file, converts it
+through ``runbook.v1.document`` and then checks what spans records: unique ids,
+non-decreasing offsets, references to targets and steps, the files it names. All problems are collected; ``ValidationFailed`` carries them sorted.
 """
 
 from __future__ import annotations
@@ -15,28 +14,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runbook import format as fmt
 from runbook import model, templating
 from runbook.durations import format_offset
 from runbook.errors import Diagnostic, InputError, ValidationFailed
-from runbook.format_targets import TARGETS
 from runbook.resolve import format_path
-from runbook.schema import INVALID, Context, Field, Record
+from runbook.schema.records import INVALID, Field, Record
+from runbook.schema.yaml_tree import Mark, YMap, YNode, YSeq, parse_yaml, read_yaml_file
+from runbook.v1 import document
+from runbook.v1.scalars import RunbookContext
+from runbook.v1.targets import TARGETS
 from runbook.waves import WaveProblem, split_into_waves
-from runbook.yaml_tree import Mark, YMap, YNode, YSeq, parse_yaml
-
-
-def read_yaml_file(path: Path) -> tuple[bytes, str]:
-    """The file's bytes and the name to use in messages; unreadable files are input errors."""
-    display = str(path)
-    try:
-        return path.read_bytes(), display
-    except FileNotFoundError:
-        raise InputError(f"{display}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{display}: is a directory, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{display}: cannot read: {exc.strerror}") from None
 
 
 def parse_var_overrides(pairs: Iterable[str]) -> dict[str, str]:
@@ -77,8 +64,8 @@ def load_runbook(
             )
         )
         raise ValidationFailed(diagnostics)
-    ctx = Context(display, diagnostics, names=frozenset(overrides))
-    values = fmt.RUNBOOK.convert(tree, "", ctx)
+    ctx = RunbookContext(display, diagnostics, names=frozenset(overrides))
+    values = document.RUNBOOK.convert(tree, "", ctx)
     if values is INVALID:
         raise ValidationFailed(ctx.diagnostics)
     targets = dict(values["targets"] or {})
@@ -160,8 +147,8 @@ def _trial_resolve(
 ) -> list[Diagnostic]:
     """Fill every field now, with stand-ins for T0 and the launch id, and check the named files:
     what cannot be filled or read is reported at its field, before any launch starts."""
-    from runbook.named_files import check_named_files
     from runbook.resolve import ResolveFailed, resolve, stand_in_values
+    from runbook.v1.named_files import check_named_files
 
     try:
         resolved = resolve(runbook, stand_in_values(runbook))
@@ -199,7 +186,7 @@ def load_targets_file(path: Path) -> dict[str, model.Target]:
     tree, diagnostics = parse_yaml(data, display)
     if tree is None:
         raise ValidationFailed(diagnostics)
-    ctx = Context(display, diagnostics)
+    ctx = RunbookContext(display, diagnostics)
     record = Record("targets file", {"targets": Field(TARGETS, required=True)})
     values = record.convert(tree, "", ctx)
     if values is INVALID or ctx.diagnostics:

@@ -15,23 +15,24 @@ cover the same stretch: each problem is reported at its key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from runbook import model
 from runbook.durations import format_duration, format_offset
-from runbook.format_baseline import CHECKPOINT_SCOPE
-from runbook.format_common import given, marks
-from runbook.scalars import Choice, Duration, Offset
-from runbook.schema import INVALID, Context, Field, ListOf, Record, Type, mark_of
-from runbook.yaml_tree import YMap, YNode, YSeq
+from runbook.schema.records import INVALID, Context, Field, ListOf, Record, Type, mark_of
+from runbook.schema.scalars import Choice
+from runbook.schema.yaml_tree import YMap, YNode, YSeq
+from runbook.v1.baseline import CHECKPOINT_SCOPE
+from runbook.v1.common import given, marks
+from runbook.v1.scalars import Duration, Offset
+from runbook.values import value
 
 MAX_SLOTS = 1000
 """A schedule with more checkpoints than this is a typo (``every: 1m`` for two days), not a plan."""
 
 
-@dataclass(frozen=True)
+@value
 class _Entry:
     """A schedule entry as written: ``start`` is None when it follows the previous one."""
 
@@ -158,7 +159,7 @@ def _build_checkpoints(values: dict[str, Any], node: YMap, path: str, ctx: Conte
 
 
 def checkpoints_record(criterion: Type) -> Record:
-    """The section, given the criterion type steps use (declared in ``runbook.format``)."""
+    """The section, given the criterion type steps use (declared in ``runbook.v1.document``)."""
     return Record(
         "checkpoints",
         {

@@ -7,13 +7,25 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from runbook import model, ssh_names
-from runbook.format_common import NAME_PATTERN, given, marks
-from runbook.format_waves import BETWEEN_WAVES, WAVES_DOC, WavesType
-from runbook.scalars import Choice, Duration, Int, Str
-from runbook.schema import INVALID, Context, Field, ListOf, MapOf, OneOfKeys, Record, Type, mark_of
+from runbook import model
+from runbook.schema.records import (
+    INVALID,
+    Context,
+    Field,
+    ListOf,
+    MapOf,
+    OneOfKeys,
+    Record,
+    Type,
+    mark_of,
+)
+from runbook.schema.scalars import Choice, Int
+from runbook.schema.yaml_tree import YMap, YNode, YScalar
+from runbook.v1 import ssh_names
+from runbook.v1.common import NAME_PATTERN, given, marks
+from runbook.v1.scalars import Duration, Str
+from runbook.v1.waves import BETWEEN_WAVES, WAVES_DOC, WavesType
 from runbook.waves import WaveProblem, split_into_waves
-from runbook.yaml_tree import YMap, YNode, YScalar
 
 
 class MaxFailType(Type):
@@ -42,7 +54,7 @@ class MaxFailType(Type):
 
 
 class SshName(Str):
-    """A host (``[user@]host[:port]``) or user name of an SSH target (``runbook.ssh_names``)."""
+    """A host (``[user@]host[:port]``) or user name of an SSH target (``runbook.v1.ssh_names``)."""
 
     def __init__(self, problem: Callable[[str], str | None], schema_pattern: str) -> None:
         super().__init__(template=False, max_length=255)

@@ -1,20 +1,22 @@
-"""A small declarative schema: YAML nodes in, typed values and located errors out.
+"""Declaring a format's shapes: ``Record`` and ``Field``, ``ListOf``, ``MapOf``, ``OneOfKeys``,
+``ScalarOrRecord``, on the ``Type`` base and the ``Context`` that collects located errors.
 
-The same declarations drive validation (``convert``) and the JSON Schema that
-``launchctl schema`` prints (``json_schema``), so editors and the loader can
-never disagree about the format.
+YAML nodes in, typed values and ``FILE:LINE:COL`` diagnostics out. The same
+declarations drive validation (``convert``) and the JSON Schema
+(``json_schema``), so editors and the loader can never disagree about a format.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Self
 
 from runbook.errors import Diagnostic
-from runbook.yaml_tree import Mark, YMap, YNode, YScalar, YSeq
+from runbook.schema.yaml_tree import Mark, YMap, YNode, YScalar, YSeq
+from runbook.values import value
 
 
 class _Invalid:
@@ -27,12 +29,15 @@ INVALID: Any = _Invalid()
 
 @dataclass
 class Context:
-    """What conversion needs beyond the node: where errors go and which names exist."""
+    """What conversion needs beyond the node: where errors go, and the flags of the records around it.
+
+    ``scope`` holds the ``scope`` flags of every enclosing ``Record`` (a type may
+    accept a value only inside some record). A format that needs more (the names
+    its strings may refer to) subclasses it; ``within`` keeps the subclass.
+    """
 
     file: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    names: frozenset[str] = frozenset()
-    secrets: frozenset[str] = frozenset()
     scope: frozenset[str] = frozenset()
 
     def error(self, mark: Mark, path: str, message: str, *, always: bool = False) -> None:
@@ -48,10 +53,8 @@ class Context:
         prefix = f"{path}: " if path else ""
         self.diagnostics.append(Diagnostic(self.file, mark.line, mark.column, prefix + message))
 
-    def within(self, *flags: str) -> Context:
-        return Context(
-            self.file, self.diagnostics, self.names, self.secrets, self.scope | set(flags)
-        )
+    def within(self, *flags: str) -> Self:
+        return replace(self, scope=self.scope | set(flags))
 
 
 def describe_node(node: YNode) -> str:
@@ -175,8 +178,10 @@ class MapOf(Type):
         }
 
 
-@dataclass(frozen=True)
+@value
 class Field:
+    """One key of a ``Record``: its type, whether it must be written, its default and its doc."""
+
     type: Type
     required: bool = False
     default: Any = None

@@ -13,12 +13,12 @@ from datetime import timedelta
 from typing import Any
 
 from runbook import model
-from runbook.format_common import given, marks
-from runbook.format_criteria import CRITERION
-from runbook.scalars import Duration
-from runbook.schema import INVALID, Context, Field, ListOf, Record, Type, describe_node
+from runbook.schema.records import INVALID, Context, Field, ListOf, Record, Type, describe_node
+from runbook.schema.yaml_tree import YMap, YNode, YScalar, YSeq
+from runbook.v1.common import given, marks
+from runbook.v1.criteria import CRITERION
+from runbook.v1.scalars import Duration
 from runbook.waves import size_problem, written_problem
-from runbook.yaml_tree import YMap, YNode, YScalar, YSeq
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 

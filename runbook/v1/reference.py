@@ -1,5 +1,7 @@
-"""The runbook format reference in Markdown, written from the same declarations as the JSON
-Schema (``format.json_schema``), so the document cannot drift from what ``validate`` accepts.
+"""The runbook format reference in Markdown (docs/runbook-format.md): its introduction and
+example, then every record, written by ``runbook.schema.reference`` from the same declarations
+as the JSON Schema (``document.json_schema``), so the document cannot drift from what
+``validate`` accepts.
 
 ``launchctl schema --format markdown`` prints it; ``docs/runbook-format.md`` is its output
 (a test keeps the two equal).
@@ -8,6 +10,9 @@ Schema (``format.json_schema``), so the document cannot drift from what ``valida
 from __future__ import annotations
 
 from typing import Any
+
+from runbook.schema.reference import markdown_reference
+from runbook.v1.document import json_schema
 
 INTRO = """\
 # The runbook format (v1)
@@ -95,64 +100,16 @@ are left out of the average), and a baseline of 0 or below under a factor compar
 """
 
 
-def markdown_reference(schema: dict[str, Any]) -> str:
-    """Every record of the schema as a section: its fields, their types, defaults and meaning."""
-    sections: dict[str, dict[str, Any]] = {}
-    _collect(schema, sections)
-    lines = [INTRO]
-    for title, record in sections.items():
-        lines += ["", f"## {title}", ""]
-        if record.get("description"):
-            lines += [record["description"], ""]
-        lines += ["| field | type | required | meaning |", "|---|---|---|---|"]
-        required = set(record.get("required", []))
-        for name, field in record.get("properties", {}).items():
-            meaning = _cell(field.get("description", ""))
-            lines.append(
-                f"| `{name}` | {_type(field)} | {'yes' if name in required else ''} | {meaning} |"
-            )
-    return "\n".join(lines) + "\n"
+def markdown() -> str:
+    """The whole reference, as ``docs/runbook-format.md`` holds it."""
+    return markdown_reference(json_schema(), INTRO, _type_name)
 
 
-def _collect(node: Any, sections: dict[str, dict[str, Any]]) -> None:
-    if isinstance(node, dict):
-        if node.get("type") == "object" and "title" in node and "properties" in node:
-            sections.setdefault(node["title"], node)
-        for value in node.values():
-            _collect(value, sections)
-    elif isinstance(node, list):
-        for value in node:
-            _collect(value, sections)
-
-
-def _type(field: dict[str, Any]) -> str:
-    """A short human name for a field's type; records are named so their section can be found."""
-    if "enum" in field:
-        return " \\| ".join(f"`{value}`" for value in field["enum"])
-    options = field.get("oneOf") or field.get("anyOf")
-    if options:
-        patterns = [option.get("pattern", "") for option in options]
-        if any("ms|sec|min" in pattern for pattern in patterns):
-            return "duration"
-        arrays = [o for o in options if o.get("type") == "array"]
-        if len(arrays) == 1 and len(options) == 2:
-            return f"one or a list of {_type(arrays[0].get('items', {}))}"
-        return " or ".join(dict.fromkeys(_type(option) for option in options))
-    kind = field.get("type")
-    if kind == "object":
-        if "title" in field:
-            return f"[{field['title']}](#{field['title'].replace(' ', '-')})"
-        values = field.get("additionalProperties")
-        return f"map of {_type(values)}" if isinstance(values, dict) else "mapping"
-    if kind == "array":
-        items = field.get("items", {})
-        return f"list of {_type(items)}"
-    if isinstance(kind, list):
-        return " or ".join(kind)
-    if kind == "string" and field.get("pattern", "").startswith("^T"):
+def _type_name(field: dict[str, Any]) -> str | None:
+    """Durations and T-offsets by name; every other type as the schema says it."""
+    options = field.get("oneOf") or field.get("anyOf") or ()
+    if any("ms|sec|min" in option.get("pattern", "") for option in options):
+        return "duration"
+    if field.get("type") == "string" and field.get("pattern", "").startswith("^T"):
         return "T-offset"
-    return kind or "value"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return None

@@ -14,9 +14,9 @@ from typing import Any
 
 from runbook import model
 from runbook.durations import format_offset
-from runbook.scalars import Offset
-from runbook.schema import INVALID, Context, Field, Record, mark_of
-from runbook.yaml_tree import YMap
+from runbook.schema.records import INVALID, Context, Field, Record, mark_of
+from runbook.schema.yaml_tree import YMap
+from runbook.v1.scalars import Offset
 
 CHECKPOINT_SCOPE = "checkpoints"
 

@@ -1,22 +1,32 @@
-"""Scalar value types of the schema: strings (with placeholder checks), numbers, choices,
-durations, T-offsets, thresholds and timestamps. Each converts a located YAML scalar and
-reports problems at its line and column."""
+"""The runbook format's own value types: strings with placeholder checks, durations,
+T-offsets, thresholds and the go-live timestamp. Each converts a located YAML scalar and
+reports problems at its line and column; the plain ones (``Int``, ``Choice``) are the
+engine's (``runbook.schema.scalars``)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from runbook import comparison, durations, templating
-from runbook.schema import INVALID, Context, Type, describe_node
-from runbook.yaml_tree import Mark, YNode, YScalar
+from runbook.schema.records import INVALID, Context, Type, describe_node
+from runbook.schema.scalars import Text
+from runbook.schema.yaml_tree import Mark, YNode
 
 
-class Str(Type):
-    """A string. ``template``: ``{{ name }}`` placeholders are checked against known names;
-    without it any ``{{`` is refused (every string either renders or refuses placeholders).
+@dataclass
+class RunbookContext(Context):
+    """Conversion of a runbook: the names its strings may use (vars, ``--var``) and its secrets."""
+
+    names: frozenset[str] = frozenset()
+    secrets: frozenset[str] = frozenset()
+
+
+class Str(Text):
+    """A runbook string (see ``Text``). ``template``: ``{{ name }}`` placeholders are checked
+    against known names; without it any ``{{`` is refused (every string either renders or
+    refuses placeholders).
 
     ``secret_refs``: ``${NAME}`` is allowed (and must name a listed secret).
     ``shell``: ``${...}`` is the shell's business and left alone.
@@ -34,42 +44,17 @@ class Str(Type):
         shell: bool = False,
         runtime: tuple[str, ...] = (),
         builtins: frozenset[str] | None = None,
-        pattern: str | None = None,
-        pattern_hint: str = "",
-        max_length: int = 65536,
-        coerce_scalars: bool = False,
+        **text: Any,
     ) -> None:
+        super().__init__(**text)  # pattern, pattern_hint, max_length, coerce_scalars
         self.template = template
-        self.runtime = runtime
-        self.builtins = builtins
         self.secret_refs = secret_refs
         self.shell = shell
-        self.pattern = re.compile(pattern) if pattern else None
-        self.pattern_hint = pattern_hint
-        self.max_length = max_length
-        self.coerce_scalars = coerce_scalars
+        self.runtime, self.builtins = runtime, builtins  # the names it may hold
 
-    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
-        scalar = self._scalar(node, path, ctx, "a string")
-        if scalar is None:
-            return INVALID
-        value = scalar.value
-        if not isinstance(value, str):
-            if not self.coerce_scalars or isinstance(value, datetime | date):
-                ctx.error(node.mark, path, f"expected a string, got {describe_node(node)}")
-                return INVALID
-            value = templating.format_value(value)
-        if not value.strip():
-            ctx.error(node.mark, path, "must not be empty")
-            return INVALID
-        if len(value) > self.max_length:
-            ctx.error(node.mark, path, f"longer than {self.max_length} characters")
-            return INVALID
-        if _has_control_chars(value):
-            ctx.error(node.mark, path, "contains control characters")
-            return INVALID
-        if self.pattern and not self.pattern.match(value):
-            ctx.error(node.mark, path, f"invalid value '{value}'{self.pattern_hint}")
+    def convert(self, node: YNode, path: str, ctx: RunbookContext) -> Any:
+        value = super().convert(node, path, ctx)
+        if value is INVALID:
             return INVALID
         if not self.template and "{{" in value:
             ctx.error(node.mark, path, "placeholders ({{ ... }}) are not filled here")
@@ -77,7 +62,7 @@ class Str(Type):
         ok = self._check_template(value, node.mark, path, ctx) if self.template else True
         return value if ok else INVALID
 
-    def _check_template(self, value: str, mark: Mark, path: str, ctx: Context) -> bool:
+    def _check_template(self, value: str, mark: Mark, path: str, ctx: RunbookContext) -> bool:
         try:
             names = templating.template_names(value)
         except templating.TemplateError as exc:
@@ -104,7 +89,7 @@ class Str(Type):
                 ok = False
         return ok
 
-    def _name_problem(self, name: str, ctx: Context) -> str | None:
+    def _name_problem(self, name: str, ctx: RunbookContext) -> str | None:
         shown = f"'{{{{ {name} }}}}'"
         if name == "host":
             if "host" in self.runtime:
@@ -127,64 +112,6 @@ class Str(Type):
         if name not in ctx.names:
             return f"unknown name {shown} (define it under vars or pass --var {name}=...)"
         return None
-
-    def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "string", "minLength": 1}
-        if self.pattern:
-            schema["pattern"] = self.pattern.pattern
-        return schema
-
-
-def _has_control_chars(value: str) -> bool:
-    return any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in value)
-
-
-class Int(Type):
-    def __init__(self, minimum: int | None = None, maximum: int | None = None) -> None:
-        self.minimum = minimum
-        self.maximum = maximum
-
-    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
-        scalar = self._scalar(node, path, ctx, "a whole number")
-        if scalar is None:
-            return INVALID
-        value = scalar.value
-        if isinstance(value, bool) or not isinstance(value, int):
-            ctx.error(node.mark, path, f"expected a whole number, got {describe_node(node)}")
-            return INVALID
-        if self.minimum is not None and self.minimum == self.maximum and value != self.minimum:
-            ctx.error(node.mark, path, f"must be {self.minimum}, got {value}")
-            return INVALID
-        if self.minimum is not None and value < self.minimum:
-            ctx.error(node.mark, path, f"must be at least {self.minimum}, got {value}")
-            return INVALID
-        if self.maximum is not None and value > self.maximum:
-            ctx.error(node.mark, path, f"must be at most {self.maximum}, got {value}")
-            return INVALID
-        return value
-
-    def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "integer"}
-        if self.minimum is not None:
-            schema["minimum"] = self.minimum
-        if self.maximum is not None:
-            schema["maximum"] = self.maximum
-        return schema
-
-
-class Choice(Type):
-    def __init__(self, values: Iterable[str]) -> None:
-        self.values = tuple(values)
-
-    def convert(self, node: YNode, path: str, ctx: Context) -> Any:
-        if isinstance(node, YScalar) and isinstance(node.value, str) and node.value in self.values:
-            return node.value
-        shown = node.value if isinstance(node, YScalar) else describe_node(node)
-        ctx.error(node.mark, path, f"must be one of {' | '.join(self.values)}, got {shown!r}")
-        return INVALID
-
-    def json_schema(self) -> dict[str, Any]:
-        return {"enum": list(self.values)}
 
 
 class Duration(Type):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from runbook import model
 from runbook.errors import Diagnostic
-from runbook.yaml_tree import YMap
+from runbook.schema.yaml_tree import YMap
 
 
 def check_named_files(

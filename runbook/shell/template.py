@@ -1,6 +1,6 @@
 """Filling placeholders in shell commands so that no value can ever become shell code.
 
-The command is read by a real shell parser (``runbook.shell_syntax``) with a
+The command is read by a real shell parser (``runbook.shell.syntax``) with a
 token in place of each placeholder; each value is then pasted quoted for the
 exact place it sits in, so the text that runs is the text people see and the
 journal records:
@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 
-from runbook import shell_syntax
-from runbook.shell_syntax import ARITHMETIC, DQUOTE, HEREDOC, SQUOTE, Site
+from runbook.shell import syntax
+from runbook.shell.syntax import ARITHMETIC, DQUOTE, HEREDOC, SQUOTE, Site
 from runbook.templating import ROLLBACK_ONLY, Placeholder, TemplateError, escape, parse_template
+from runbook.values import value
 
 SAFE_CHARACTERS = "A-Za-z0-9._:/@%+=,-"
 SAFE_VALUE = re.compile(f"[{SAFE_CHARACTERS}]*")
@@ -40,7 +40,7 @@ _NAME_CHARACTER = re.compile(r"[A-Za-z0-9_$]")
 _CLOSE_QUOTE_REOPEN = {False: "'\\''", True: "'\"'\"'"}
 
 
-@dataclass(frozen=True)
+@value
 class ShellCommand:
     """The command exactly as the shell receives it; ``display`` is the same text (kept for callers)."""
 
@@ -94,14 +94,14 @@ def _fill(
     if not to_fill:
         return command.assemble({}, as_template)
     source, spans = command.source({})
-    error = shell_syntax.first_error(shell_syntax.parse(source))
+    error = syntax.first_error(syntax.parse(source))
     if error is not None:
         raise TemplateError(
             f"the shell parser cannot read this command near {_where(source, error)}, so its "
             "placeholders cannot be filled safely (fix the shell syntax, or use {{ x | raw }})",
             to_fill[0].start,
         )
-    found = shell_syntax.sites(source, [spans[id(p)] for p in to_fill])
+    found = syntax.sites(source, [spans[id(p)] for p in to_fill])
     pasted: dict[int, str] = {}
     in_heredocs: dict[int, Site] = {}
     for placeholder, site in zip(to_fill, found, strict=True):
@@ -115,7 +115,7 @@ def _fill(
     return command.assemble(pasted, as_template)
 
 
-@dataclass(frozen=True)
+@value
 class _Command:
     """A command template being filled: its text, placeholders, values and the names kept."""
 
@@ -186,7 +186,7 @@ class _Command:
         )
         outside = {key: text for key, text in pasted.items() if key not in in_heredocs}
         rendered, _ = self.source(outside)
-        if shell_syntax.skeleton(rendered) != shell_syntax.skeleton(source):
+        if syntax.skeleton(rendered) != syntax.skeleton(source):
             raise problem
         if not in_heredocs:
             return

@@ -1,25 +1,21 @@
-"""The runbook format v1 (docs/runbook-format.md is generated from it), declared once.
+"""The whole runbook file, format v1: version, name, vars, secrets, steps (with confirm and
+expect), guards, rollback and roll_forward, and the sections declared beside it.
 
-The loader converts YAML through these declarations and ``launchctl schema``
-prints their JSON Schema. Builders here turn converted values into the frozen
-model and report problems that span fields of one record.
+docs/runbook-format.md is generated from these declarations, the loader converts
+YAML through them and ``launchctl schema`` prints their JSON Schema. Builders here
+turn converted values into the frozen model and report problems that span fields
+of one record.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from runbook import model, templating
-from runbook.format_baseline import BASELINE, baseline_window, check_before_window
-from runbook.format_checkpoints import checkpoints_record
-from runbook.format_common import ENV_NAME_PATTERN, given, ident, marks, target_ref
-from runbook.format_criteria import CRITERION, RUNTIME
-from runbook.format_targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS, MaxFailType
-from runbook.format_waves import BETWEEN_WAVES, WAVES_DOC, WavesType
-from runbook.scalars import Choice, Duration, Int, Offset, Str, Threshold, Timestamp
-from runbook.schema import (
+from runbook.schema.records import (
     INVALID,
     Context,
     Field,
@@ -30,7 +26,15 @@ from runbook.schema import (
     Type,
     mark_of,
 )
-from runbook.yaml_tree import YMap, YNode, YScalar, YSeq
+from runbook.schema.scalars import Choice, Int, yaml_spelling
+from runbook.schema.yaml_tree import YMap, YNode, YScalar, YSeq
+from runbook.v1.baseline import BASELINE, baseline_window, check_before_window
+from runbook.v1.checkpoints import checkpoints_record
+from runbook.v1.common import ENV_NAME_PATTERN, given, ident, marks, target_ref
+from runbook.v1.criteria import CRITERION, RUNTIME
+from runbook.v1.scalars import Duration, Offset, RunbookContext, Str, Threshold, Timestamp
+from runbook.v1.targets import NOTIFY_CHANNEL, PROMETHEUS, SSH, TARGETS, MaxFailType
+from runbook.v1.waves import BETWEEN_WAVES, WAVES_DOC, WavesType
 
 MAX_STEPS = 10_000
 
@@ -59,7 +63,7 @@ class VarValue(Type):
         ):
             ctx.error(node.mark, path, "a var must be a string, number or boolean")
             return INVALID
-        text = templating.format_value(node.value)
+        text = yaml_spelling(node.value)
         if any(ord(c) < 32 and c not in "\t" for c in text):
             ctx.error(node.mark, path, "contains control characters")
             return INVALID
@@ -418,7 +422,7 @@ GUARD = Record(
 )
 
 
-def _prepare_runbook(values: dict[str, Any], node: YMap, ctx: Context) -> Context:
+def _prepare_runbook(values: dict[str, Any], node: YMap, ctx: RunbookContext) -> RunbookContext:
     """After ``vars`` and ``secrets``: the names every later string may use.
 
     Names come from the file even when a value is bad, so one bad var is one
@@ -436,9 +440,7 @@ def _prepare_runbook(values: dict[str, Any], node: YMap, ctx: Context) -> Contex
             for item in secrets_node.items
             if isinstance(item, YScalar) and isinstance(item.value, str)
         }
-    return Context(
-        ctx.file, ctx.diagnostics, ctx.names | frozenset(var_names), frozenset(secrets), ctx.scope
-    )
+    return replace(ctx, names=ctx.names | frozenset(var_names), secrets=frozenset(secrets))
 
 
 RUNBOOK_FIELDS: dict[str, Field] = {

@@ -12,11 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from runbook import model
-from runbook.format_baseline import BASELINE, baseline_window
-from runbook.format_common import given, ident, marks, target_ref
-from runbook.scalars import Duration, Int, Str, Threshold
-from runbook.schema import INVALID, Context, Field, OneOfKeys, Record, mark_of
-from runbook.yaml_tree import YMap
+from runbook.schema.records import INVALID, Context, Field, OneOfKeys, Record, mark_of
+from runbook.schema.scalars import Int
+from runbook.schema.yaml_tree import YMap
+from runbook.v1.baseline import BASELINE, baseline_window
+from runbook.v1.common import given, ident, marks, target_ref
+from runbook.v1.scalars import Duration, Str, Threshold
 
 # Names known only while running that commands and checks may hold: the host a command runs
 # on, and in rollback steps why and by whom the rollback was started.

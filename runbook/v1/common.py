@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook.scalars import Str
-from runbook.schema import mark_of
-from runbook.yaml_tree import YMap
+from runbook.schema.records import mark_of
+from runbook.schema.yaml_tree import YMap
+from runbook.v1.scalars import Str
 
 ID_PATTERN = r"^[a-z0-9_-]+$"
 ID_HINT = " (ids use lowercase letters, digits, '-' and '_')"

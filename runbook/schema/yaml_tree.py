@@ -10,13 +10,15 @@ tags and documents that expand past a node budget (alias bombs), which
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
 
-from runbook.errors import Diagnostic
+from runbook.errors import Diagnostic, InputError
+from runbook.values import value
 
 MAX_NODES = 50_000
 MAX_DEPTH = 64
@@ -27,29 +29,37 @@ SCALAR_TAGS = {_T + t for t in ("str", "int", "float", "bool", "null", "timestam
 MERGE_TAG = _T + "merge"
 
 
-@dataclass(frozen=True)
+@value
 class Mark:
+    """Where a node starts in its file, 1-based as editors count."""
+
     line: int
     column: int
 
 
-@dataclass
+@value
 class YNode:
+    """A located YAML node: a scalar, a sequence or a mapping."""
+
     mark: Mark
 
 
-@dataclass
+@value
 class YScalar(YNode):
+    """A scalar as the safe loader reads it (str, int, float, bool, None, date or datetime)."""
+
     value: Any
     tag: str = ""
 
 
-@dataclass
+@value
 class YSeq(YNode):
+    """A sequence of located nodes."""
+
     items: list[YNode] = field(default_factory=list)
 
 
-@dataclass
+@value
 class YMap(YNode):
     """A mapping whose keys are strings; ``key_marks`` locates each key for messages."""
 
@@ -131,9 +141,9 @@ class _Walker:
             result.items[name] = self.walk(value_node, depth + 1)
             result.key_marks[name] = key.mark
         for source in merged:
-            for name, value in source.items.items():
+            for name, child in source.items.items():
                 if name not in result.items:
-                    result.items[name] = value
+                    result.items[name] = child
                     result.key_marks[name] = source.key_marks[name]
         return result
 
@@ -154,6 +164,19 @@ class _Abort(Exception):
     def __init__(self, mark: Mark, message: str) -> None:
         super().__init__(message)
         self.mark = mark
+
+
+def read_yaml_file(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and the name to use in messages; unreadable files are input errors."""
+    display = str(path)
+    try:
+        return path.read_bytes(), display
+    except FileNotFoundError:
+        raise InputError(f"{display}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{display}: is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(f"{display}: cannot read: {exc.strerror}") from None
 
 
 def parse_yaml(data: bytes, file: str) -> tuple[YNode | None, list[Diagnostic]]:

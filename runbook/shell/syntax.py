@@ -11,11 +11,12 @@ be filled at all, why. tree-sitter is imported on first use only, so
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 from functools import cache
 from typing import Any
 
-from runbook.shell_reparse import reads_script_from_stdin, reparsed_arguments
+from runbook.shell.reparse import reads_script_from_stdin, reparsed_arguments
+from runbook.values import value
 
 UNQUOTED = "unquoted"
 DQUOTE = "double quotes"
@@ -34,7 +35,7 @@ _REFUSED = {
 _NAMING = frozenset({"variable_assignment", "simple_expansion", "for_statement"})
 
 
-@dataclass(frozen=True)
+@value
 class Site:
     """Where one placeholder sits, as the shell will read it."""
 
@@ -48,10 +49,36 @@ class Site:
 
 @cache
 def _parser() -> Any:
-    import tree_sitter_bash
     from tree_sitter import Language, Parser
 
-    return Parser(Language(tree_sitter_bash.language()))
+    return Parser(Language(_bash_grammar()))
+
+
+def _bash_grammar() -> Any:
+    """tree-sitter-bash's grammar, from its compiled module alone.
+
+    The package's ``__init__`` imports ``importlib.resources`` (and with it
+    tempfile, shutil, random and the compressors) for highlight queries this
+    never reads: a tenth of ``launchctl validate``'s start-up. Loading the
+    extension module by itself skips that; a package laid out otherwise is
+    imported the ordinary way.
+    """
+    import importlib.util
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    package = importlib.util.find_spec("tree_sitter_bash")
+    directories = package.submodule_search_locations if package else None
+    for directory in directories or ():
+        for suffix in EXTENSION_SUFFIXES:
+            path = os.path.join(directory, "_binding" + suffix)
+            if os.path.isfile(path):
+                spec = importlib.util.spec_from_file_location("tree_sitter_bash._binding", path)
+                binding = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(binding)
+                return binding.language()
+    import tree_sitter_bash
+
+    return tree_sitter_bash.language()
 
 
 def parse(source: bytes) -> Any:

@@ -1,0 +1,86 @@
+"""``@value``: a frozen dataclass whose methods are shared by every class instead of compiled for each.
+
+The model and the values around it are some forty frozen dataclasses, and
+Python 3.11 generates and compiles six methods for each one when it is
+imported: a fifth of ``launchctl validate``. ``@value`` asks ``dataclass`` only
+for the ``__init__`` (it depends on the fields) and gives every class the same
+``==``, ``hash()``, ``repr()``, ``__setattr__`` and ``__delattr__`` below, which
+behave as the generated ones do: the fields in order, each field's
+``compare``, ``hash`` and ``repr`` honoured, ``NotImplemented`` against another
+class, and ``FrozenInstanceError`` for any assignment or deletion once
+``__init__`` has set the fields (``tests/runbook/test_values.py`` holds them to it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+
+def value(cls: type[_T] | None = None, *, order: bool = False) -> Any:
+    """Use as ``@dataclass(frozen=True)`` is used (fields, defaults, ``field(...)``, ``replace``);
+    ``@value(order=True)`` adds ``<``, ``<=``, ``>``, ``>=`` as ``order=True`` does."""
+    if cls is None:
+        return lambda cls: value(cls, order=order)
+    cls = dataclasses.dataclass(eq=False, repr=False)(cls)
+    fields = dataclasses.fields(cls)
+    cls._compared = tuple(f.name for f in fields if f.compare)  # type: ignore[attr-defined]
+    cls._hashed = tuple(  # type: ignore[attr-defined]
+        f.name for f in fields if (f.compare if f.hash is None else f.hash)
+    )
+    cls._shown = tuple(f.name for f in fields if f.repr)  # type: ignore[attr-defined]
+    cls._fields = frozenset(f.name for f in fields)  # type: ignore[attr-defined]
+    cls.__eq__ = _eq  # type: ignore[assignment,method-assign]
+    cls.__hash__ = _hash  # type: ignore[assignment,method-assign]
+    cls.__repr__ = _repr  # type: ignore[assignment,method-assign]
+    cls.__setattr__ = _setattr  # type: ignore[assignment,method-assign]
+    cls.__delattr__ = _delattr  # type: ignore[assignment,method-assign]
+    if order:
+        cls.__lt__ = _ordering(operator.lt)  # type: ignore[operator]
+        cls.__le__ = _ordering(operator.le)  # type: ignore[operator]
+        cls.__gt__ = _ordering(operator.gt)  # type: ignore[operator]
+        cls.__ge__ = _ordering(operator.ge)  # type: ignore[operator]
+    return cls
+
+
+def _eq(self: Any, other: Any) -> Any:
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    names = self._compared
+    return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
+
+
+def _ordering(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
+    def method(self: Any, other: Any) -> Any:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = self._compared
+        return compare(
+            tuple(getattr(self, n) for n in names), tuple(getattr(other, n) for n in names)
+        )
+
+    return method
+
+
+def _hash(self: Any) -> int:
+    return hash(tuple(getattr(self, n) for n in self._hashed))
+
+
+def _repr(self: Any) -> str:
+    shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._shown)
+    return f"{self.__class__.__qualname__}({shown})"
+
+
+def _setattr(self: Any, name: str, value: Any) -> None:
+    # Only ``__init__`` sets a field that is not set yet; nothing else may set anything.
+    if name in self.__dict__ or name not in self._fields:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+    object.__setattr__(self, name, value)
+
+
+def _delattr(self: Any, name: str) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
