@@ -641,7 +641,7 @@ def _leave_objects_to_the_os() -> None:
     of ``launchctl validate``. Frozen, they are left to the OS like the rest of
     the process's memory. Every other exit handler has run by then, and the
     interpreter still flushes the standard streams; launchctl closes its own
-    files (the journal syncs every event) and never relies on a finalizer.
+    files (the journal writes every event before going on) and never relies on a finalizer.
     """
     gc.freeze()
 
