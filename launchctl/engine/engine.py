@@ -52,6 +52,9 @@ from steps.notify import Notifier
 
 
 class Engine:
+    """One launch's parts, wired once: the loop, milestones, baselines and guards, drills, the
+    action contexts and the walk; ``run`` then decides the course."""
+
     def __init__(
         self,
         runbook: model.Runbook,
@@ -92,26 +95,7 @@ class Engine:
             executor.dry_run,
         )
         self.values = template_values(runbook, t0=iso(settings.t0), launch_id=settings.launch_id)
-        times = GuardSupervisor.recorded_times(settings.t0, state)
-        self.baselines = BaselineBook(
-            prometheus_url(runbook, self.values, environ),
-            clock,
-            times,
-            recorder.emit,
-            baseline_users(runbook, self.values),
-            [*(state.baselines if state else ()), *baselines],
-        )
-        self.guards = GuardSupervisor(
-            runbook,
-            clock,
-            recorder,
-            self.values,
-            environ,
-            loop.guard_alert,
-            times,
-            executor.dry_run,
-            self.baselines,
-        )
+        self.baselines, self.guards = self._watchers(state, baselines)
         self.drills = DrillDriver(
             settings.drill,
             runbook,
@@ -123,32 +107,64 @@ class Engine:
         )
         loop.sources.append(self.drills.poll)
         loop.guards_watching = self.guards.watching
-        self.contexts = ActionContexts(
-            runbook,
-            settings,
-            recorder,
-            executor,
-            clock,
-            environ,
+        self.contexts, self.walk = self._walk(state)
+
+    def _watchers(
+        self, state: LaunchState | None, measured: Sequence[Mapping[str, Any]]
+    ) -> tuple[BaselineBook, GuardSupervisor]:
+        """The launch's baselines (those the journal or start-up already hold, and the rest on
+        demand) and the guards that judge by them, their windows hung on the recorded go-live."""
+        times = GuardSupervisor.recorded_times(self.settings.t0, state)
+        book = BaselineBook(
+            prometheus_url(self.runbook, self.values, self.environ),
+            self.clock,
+            times,
+            self.recorder.emit,
+            baseline_users(self.runbook, self.values),
+            [*(state.baselines if state else ()), *measured],
+        )
+        guards = GuardSupervisor(
+            self.runbook,
+            self.clock,
+            self.recorder,
+            self.values,
+            self.environ,
+            self.loop.guard_alert,
+            times,
+            self.executor.dry_run,
+            book,
+        )
+        return book, guards
+
+    def _walk(self, state: LaunchState | None) -> tuple[ActionContexts, TimelineWalk]:
+        """What each action runs with, and the walk over the timeline that runs them."""
+        contexts = ActionContexts(
+            self.runbook,
+            self.settings,
+            self.recorder,
+            self.executor,
+            self.clock,
+            self.environ,
             self.values,
             self.milestones,
             self.drills,
             state,
             self.baselines.for_check,
         )
-        self.walk = TimelineWalk(
-            runbook,
-            settings,
-            recorder,
-            loop,
-            clock,
-            executor,
+        walk = TimelineWalk(
+            self.runbook,
+            self.settings,
+            self.recorder,
+            self.loop,
+            self.clock,
+            self.executor,
             self.guards,
             self.drills,
             self.milestones,
-            self.contexts,
+            contexts,
             state,
         )
+        return contexts, walk
 
     @property
     def started_ids(self) -> set[str]:
