@@ -1,0 +1,207 @@
+"""Drawing the live view on the terminal: rich's ``Live``, redrawn only when something changed,
+at most four times a second, writing only the lines that changed.
+
+A launch is watched for two hours, sometimes over SSH or a console server, and
+recorded by ``script`` or tmux logs; a view that repaints the whole screen four
+times a second writes megabytes for nothing. So:
+
+- ``Live`` runs with ``auto_refresh=False``; ``Redrawer`` asks for a frame when
+  the view model changed (an event arrived), when the second shown by the clock
+  changed, or when the terminal was resized — never more often than every 250 ms;
+- ``DiffRender`` compares the new frame with the last one line by line and moves
+  the cursor to rewrite only the lines that differ: a clock tick rewrites one or
+  two lines, not twenty-four;
+- a byte budget (about 90 KB a minute, with room for bursts) slows a view that a
+  command's firehose of output would otherwise keep redrawing: its newest lines
+  are still shown, a little later.
+
+Anything printed while the view is up (a warning on stderr) goes above it, as
+with rich's own ``Live``; the frame is then drawn whole again below.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.control import Control
+from rich.live import Live
+from rich.live_render import LiveRender
+from rich.segment import ControlType, Segment
+
+MIN_INTERVAL = 0.25  # at most four redraws a second
+BUDGET_BYTES_PER_S = 1500.0  # about 90 KB a minute on average ...
+BUDGET_BURST = 16_000.0  # ... with room for a few whole frames at once
+
+
+def _cost(segments: Iterable[Segment]) -> int:
+    """Roughly what the segments cost on the wire: their text and a style code for each."""
+    return sum(len(s.text.encode()) + (12 if s.style else 0) for s in segments)
+
+
+class DiffRender(LiveRender):
+    """A ``LiveRender`` that rewrites only the lines that changed since the last frame. The
+    cursor rests on the frame's last line between frames, as with ``LiveRender``."""
+
+    def __init__(self, renderable: Any) -> None:
+        super().__init__(renderable, vertical_overflow="crop")
+        self._last: list[list[Segment]] | None = None
+        self.last_cost = 0  # what the last frame wrote, roughly, in bytes
+        self.frames = 0  # frames that wrote anything
+
+    def forget(self) -> None:
+        """The frame on screen is gone (erased, or left behind): the next one is drawn whole."""
+        self._last = None
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.renderable, options, pad=False)[: options.size.height]
+        self._shape = Segment.get_shape(lines)
+        out = list(self._diff(self._last, lines))
+        self._last = lines
+        self.last_cost = _cost(out)
+        if out:
+            self.frames += 1
+        yield from out
+
+    @staticmethod
+    def _move(rows: int) -> Iterable[Segment]:
+        """To column 0, ``rows`` lines down (or up)."""
+        codes: list[Any] = [(ControlType.CARRIAGE_RETURN,)]
+        if rows > 0:
+            codes.append((ControlType.CURSOR_DOWN, rows))
+        elif rows < 0:
+            codes.append((ControlType.CURSOR_UP, -rows))
+        yield Control(*codes).segment
+
+    def _diff(
+        self, last: list[list[Segment]] | None, lines: list[list[Segment]]
+    ) -> Iterable[Segment]:
+        erase = Control((ControlType.ERASE_IN_LINE, 2)).segment
+        if last is None:  # the whole frame, from where the cursor is
+            for index, line in enumerate(lines):
+                if index:
+                    yield Segment.line()
+                yield from line
+            return
+        row = len(last) - 1  # where the cursor is: the last frame's last line
+        for index, line in enumerate(lines[: len(last)]):
+            if line != last[index]:
+                yield from self._move(index - row)
+                yield erase
+                yield from line
+                row = index
+        if len(lines) > len(last):  # new lines below: each a newline further down
+            yield from self._move(len(last) - 1 - row)
+            for line in lines[len(last) :]:
+                yield Segment.line()
+                yield erase
+                yield from line
+            return
+        for index in range(len(lines), len(last)):  # lines the shorter frame no longer has
+            yield from self._move(index - row)
+            yield erase
+            row = index
+        if row != len(lines) - 1:
+            yield from self._move(len(lines) - 1 - row)
+
+
+class DiffLive(Live):
+    """rich ``Live`` with ``DiffRender`` and no refresh thread of its own."""
+
+    def __init__(self, get_renderable: Callable[[], Any], console: Console) -> None:
+        super().__init__(
+            get_renderable=get_renderable,
+            console=console,
+            auto_refresh=False,
+            transient=False,
+            redirect_stdout=True,
+            redirect_stderr=True,
+        )
+        self._live_render = DiffRender(self._live_render.renderable)
+        self._refreshing = False
+
+    def refresh(self) -> None:
+        if not self.console.is_interactive:
+            super().refresh()
+            return
+        with self._lock:
+            self._live_render.set_renderable(self.renderable)
+            self._refreshing = True
+            try:
+                with self.console:
+                    # Not cropped: a diff puts several screen lines between two newlines.
+                    self.console.print(Control(), crop=False)
+            finally:
+                self._refreshing = False
+
+    def process_renderables(self, renderables: list[Any]) -> list[Any]:
+        if not self.console.is_interactive:
+            return super().process_renderables(renderables)
+        with self._lock:
+            if self._refreshing:  # a redraw: the diff does all the cursor work
+                return [self._live_render]
+            # Something printed while the view is up: erase the frame, print, draw it again.
+            erase = self._live_render.position_cursor()
+            self._live_render.forget()
+            return [erase, *renderables, self._live_render]
+
+
+class Redrawer:
+    """The thread that draws: on change (``poke``), on a new second, on a resize; throttled."""
+
+    def __init__(self, draw: Callable[[], int], changed: Callable[[], Any]) -> None:
+        self.draw = draw  # draws a frame if it may, returns roughly the bytes it wrote
+        self.changed = changed  # a value that differs whenever the frame would
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tokens = BUDGET_BURST
+        self._last_refill = time.monotonic()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="live-view", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        shown: Any = None
+        last_draw = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(timeout=1.0 - (time.time() % 1.0) + 0.01)  # the next second
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            wait = MIN_INTERVAL - (time.monotonic() - last_draw)
+            if wait > 0 and self._stop.wait(wait):
+                return
+            self._refill()
+            if self._tokens <= 0:
+                self._stop.wait(-self._tokens / BUDGET_BYTES_PER_S)
+                self._wake.set()  # try again once the budget allows
+                continue
+            state = self.changed()
+            if state == shown:
+                continue
+            shown = state
+            last_draw = time.monotonic()
+            self._tokens -= self.draw()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self._tokens = min(
+            BUDGET_BURST, self._tokens + (now - self._last_refill) * BUDGET_BYTES_PER_S
+        )
+        self._last_refill = now
