@@ -9,10 +9,14 @@ mode switches, which change nothing shown, and OSC titles) and scrolls like a
 terminal. It also counts ``wraps``: characters written past the last column, i.e.
 lines too wide for the screen (autowrap carries them to the next row).
 
-Used by the pseudo-terminal tests and by tests/perf/bench_live_view.py.
+``record`` runs a program on a pseudo-terminal and plays what it writes on a
+``Screen``, noting when each chunk arrived. Used by the pseudo-terminal tests
+and by tests/perf/bench_live_view.py.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from rich.cells import cell_len
 
@@ -149,3 +153,81 @@ class Screen:
             self.grid.append([" "] * self.cols)
         else:
             self.y += 1
+
+
+@dataclass
+class Recording:
+    """What a program wrote to a pseudo-terminal: the screen it left, every chunk's arrival
+    (seconds since start, bytes), the screen at quiet moments (at most one a second), and
+    how the program ended."""
+
+    screen: Screen
+    chunks: list[tuple[float, int]] = field(default_factory=list)
+    quiet_screens: list[list[str]] = field(default_factory=list)
+    seconds: float = 0.0
+    exit_status: int | None = None
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(n for _, n in self.chunks)
+
+    @property
+    def bytes_per_minute(self) -> float:
+        return self.total_bytes / max(self.seconds, 1e-9) * 60
+
+    def bursts(self, gap: float = 0.03) -> list[float]:
+        """When each burst of output began: chunks closer than ``gap`` seconds are one write
+        (a redraw arrives as one burst; redraws are at least 250 ms apart)."""
+        starts: list[float] = []
+        last = -1.0
+        for at, _ in self.chunks:
+            if not starts or at - last > gap:
+                starts.append(at)
+            last = at
+        return starts
+
+    def peak_bursts_per_second(self) -> int:
+        starts = self.bursts()
+        return max((sum(1 for b in starts if a <= b < a + 1.0) for a in starts), default=0)
+
+
+def record(
+    argv: list[str],
+    cols: int,
+    rows: int,
+    cwd: str,
+    env: dict[str, str],
+    timeout: float = 300,
+) -> Recording:
+    """Run ``argv`` on a ``cols`` × ``rows`` pseudo-terminal to its end, playing its output on
+    a ``Screen``."""
+    import codecs
+    import time
+
+    import pexpect
+
+    child = pexpect.spawn(argv[0], argv[1:], cwd=cwd, env=env, dimensions=(rows, cols))
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    recording = Recording(Screen(cols, rows))
+    start = time.monotonic()
+    last_quiet = -1.0
+    deadline = start + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = child.read_nonblocking(65536, timeout=0.1)
+        except pexpect.TIMEOUT:
+            now = time.monotonic() - start
+            if recording.chunks and now - last_quiet >= 1.0:
+                recording.quiet_screens.append(recording.screen.lines())
+                last_quiet = now
+            continue
+        except pexpect.EOF:
+            break
+        recording.chunks.append((time.monotonic() - start, len(data)))
+        recording.screen.feed(decoder.decode(data))
+    else:
+        child.terminate(force=True)
+    recording.seconds = time.monotonic() - start
+    child.close()
+    recording.exit_status = child.exitstatus
+    return recording

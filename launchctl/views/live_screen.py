@@ -9,11 +9,12 @@ times a second writes megabytes for nothing. So:
   the view model changed (an event arrived), when the second shown by the clock
   changed, or when the terminal was resized — never more often than every 250 ms;
 - ``DiffRender`` compares the new frame with the last one line by line and moves
-  the cursor to rewrite only the lines that differ: a clock tick rewrites one or
-  two lines, not twenty-four;
-- a byte budget (about 90 KB a minute, with room for bursts) slows a view that a
-  command's firehose of output would otherwise keep redrawing: its newest lines
-  are still shown, a little later.
+  the cursor to rewrite only what differs, from the first changed cell of a line
+  to its end: a clock tick rewrites two digits, not twenty-four lines;
+- a byte budget (what the frames really wrote, about 72 KB a minute on average,
+  with room for a few whole frames at once) slows a view that a command's
+  firehose of output would otherwise keep redrawing: its newest lines are still
+  shown, a little later.
 
 Anything printed while the view is up (a warning on stderr) goes above it, as
 with rich's own ``Live``; the frame is then drawn whole again below.
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.control import Control
 from rich.live import Live
@@ -33,13 +35,40 @@ from rich.live_render import LiveRender
 from rich.segment import ControlType, Segment
 
 MIN_INTERVAL = 0.25  # at most four redraws a second
-BUDGET_BYTES_PER_S = 1500.0  # about 90 KB a minute on average ...
-BUDGET_BURST = 16_000.0  # ... with room for a few whole frames at once
+BUDGET_BYTES_PER_S = 1200.0  # about 72 KB a minute on average ...
+BUDGET_BURST = 6_000.0  # ... with room for a few whole frames at once
+
+Cells = list[tuple[str | None, Any]]
 
 
-def _cost(segments: Iterable[Segment]) -> int:
-    """Roughly what the segments cost on the wire: their text and a style code for each."""
-    return sum(len(s.text.encode()) + (12 if s.style else 0) for s in segments)
+def _cells(line: list[Segment]) -> Cells:
+    """A line as screen cells, (character, style); a wide character's second cell is None."""
+    cells: Cells = []
+    for segment in line:
+        if segment.control:
+            continue
+        for char in segment.text:
+            width = cell_len(char)
+            if width == 0 and cells:  # a combining mark rides on the cell before it
+                cells[-1] = ((cells[-1][0] or "") + char, cells[-1][1])
+            elif width:
+                cells.append((char, segment.style))
+                if width == 2:
+                    cells.append((None, segment.style))
+    return cells
+
+
+def _from_cell(cells: Cells, start: int) -> list[Segment]:
+    """The segments that draw ``cells[start:]``, one per run of a style."""
+    segments: list[Segment] = []
+    for char, style in cells[start:]:
+        if char is None:
+            continue
+        if segments and segments[-1].style == style:
+            segments[-1] = Segment(segments[-1].text + char, style)
+        else:
+            segments.append(Segment(char, style))
+    return segments
 
 
 class DiffRender(LiveRender):
@@ -49,6 +78,7 @@ class DiffRender(LiveRender):
     def __init__(self, renderable: Any) -> None:
         super().__init__(renderable, vertical_overflow="crop")
         self._last: list[list[Segment]] | None = None
+        self._width: int | None = None
         self.last_cost = 0  # what the last frame wrote, roughly, in bytes
         self.frames = 0  # frames that wrote anything
 
@@ -58,10 +88,16 @@ class DiffRender(LiveRender):
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         lines = console.render_lines(self.renderable, options, pad=False)[: options.size.height]
+        out: list[Segment] = []
+        if self._last is not None and options.size.width != self._width:
+            # Resized: the terminal may have reflowed the old frame; erase it, draw anew.
+            out.append(self.position_cursor().segment)
+            self._last = None
+        self._width = options.size.width
         self._shape = Segment.get_shape(lines)
-        out = list(self._diff(self._last, lines))
+        out += self._diff(self._last, lines)
         self._last = lines
-        self.last_cost = _cost(out)
+        self.last_cost = len(console._render_buffer(out).encode()) if out else 0
         if out:
             self.frames += 1
         yield from out
@@ -75,6 +111,25 @@ class DiffRender(LiveRender):
         elif rows < 0:
             codes.append((ControlType.CURSOR_UP, -rows))
         yield Control(*codes).segment
+
+    @staticmethod
+    def _rewrite(old: list[Segment], new: list[Segment]) -> Iterable[Segment]:
+        """A line that changed, from column 0: only from its first changed cell on."""
+        before, after = _cells(old), _cells(new)
+        start = next(
+            (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
+            min(len(before), len(after)),
+        )
+        if start < len(after) and after[start][0] is None:
+            start -= 1  # the second half of a wide character: redraw it whole
+        if start == 0:
+            yield Control((ControlType.ERASE_IN_LINE, 2)).segment
+            yield from new
+            return
+        yield Control(
+            (ControlType.CURSOR_MOVE_TO_COLUMN, start), (ControlType.ERASE_IN_LINE, 0)
+        ).segment
+        yield from _from_cell(after, start)
 
     def _diff(
         self, last: list[list[Segment]] | None, lines: list[list[Segment]]
@@ -90,8 +145,7 @@ class DiffRender(LiveRender):
         for index, line in enumerate(lines[: len(last)]):
             if line != last[index]:
                 yield from self._move(index - row)
-                yield erase
-                yield from line
+                yield from self._rewrite(last[index], line)
                 row = index
         if len(lines) > len(last):  # new lines below: each a newline further down
             yield from self._move(len(last) - 1 - row)
