@@ -58,10 +58,10 @@ def _cells(line: list[Segment]) -> Cells:
     return cells
 
 
-def _from_cell(cells: Cells, start: int) -> list[Segment]:
-    """The segments that draw ``cells[start:]``, one per run of a style."""
+def _from_cell(cells: Cells, start: int, end: int | None = None) -> list[Segment]:
+    """The segments that draw ``cells[start:end]``, one per run of a style."""
     segments: list[Segment] = []
-    for char, style in cells[start:]:
+    for char, style in cells[start:end]:
         if char is None:
             continue
         if segments and segments[-1].style == style:
@@ -114,7 +114,8 @@ class DiffRender(LiveRender):
 
     @staticmethod
     def _rewrite(old: list[Segment], new: list[Segment]) -> Iterable[Segment]:
-        """A line that changed, from column 0: only from its first changed cell on."""
+        """A line that changed, the cursor at its column 0: only its changed cells are written
+        (from the first to the last when it kept its length, else from the first to its end)."""
         before, after = _cells(old), _cells(new)
         start = next(
             (i for i, (a, b) in enumerate(zip(before, after, strict=False)) if a != b),
@@ -122,6 +123,17 @@ class DiffRender(LiveRender):
         )
         if start < len(after) and after[start][0] is None:
             start -= 1  # the second half of a wide character: redraw it whole
+        if len(before) == len(after):  # overwrite the changed span in place
+            changed = [i for i in range(start, len(after)) if before[i] != after[i]]
+            if not changed:
+                return  # the same cells, cut into other segments
+            end = changed[-1] + 1
+            if end < len(after) and after[end][0] is None:
+                end += 1
+            if start:
+                yield Control((ControlType.CURSOR_MOVE_TO_COLUMN, start)).segment
+            yield from _from_cell(after, start, end)
+            return
         if start == 0:
             yield Control((ControlType.ERASE_IN_LINE, 2)).segment
             yield from new

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,11 +20,14 @@ from launchctl.views.view_model import ViewModel
 
 
 class LiveView:
-    def __init__(self, console: Any = None) -> None:
+    def __init__(
+        self, console: Any = None, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         from rich.console import Console
 
         self.model = ViewModel()
         self.console = console or Console()
+        self.now = now  # the wall clock the header shows
         self._live: Any = None
         self._redrawer: Any = None
         self._draw_lock = threading.Lock()  # one drawer at a time: the redrawer, or stop/pause
@@ -80,7 +82,7 @@ class LiveView:
 
     def _changed(self) -> tuple[int, int, Any]:
         """What the frame depends on: the events applied, the second shown, the terminal's size."""
-        return (self.model.generation, int(time.time()), tuple(self.console.size))
+        return (self.model.generation, int(self.now().timestamp()), tuple(self.console.size))
 
     def _draw(self) -> int:
         with self._draw_lock:
@@ -95,4 +97,4 @@ class LiveView:
         from launchctl.views.live_layout import frame
 
         width, height = self.console.size
-        return Group(*frame(self.model, width, height, datetime.now(UTC)))
+        return Group(*frame(self.model, width, height, self.now()))

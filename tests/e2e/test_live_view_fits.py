@@ -41,9 +41,7 @@ def runbook(metric: str, prometheus_url: str) -> str:
     )
 
 
-def test_the_live_view_keeps_its_header_and_fits_80x24(
-    workdir, prometheus, exporter, metric_name
-):
+def test_the_live_view_keeps_its_header_and_fits_80x24(workdir, prometheus, exporter, metric_name):
     exporter.set(metric_name, 0.0)
     prometheus.wait_for(metric_name, lambda v: v == 0.0)
     (workdir / "launch.yaml").write_text(runbook(metric_name, prometheus.url))
