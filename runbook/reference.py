@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbook.model import MILESTONES
+
 INTRO = """\
 # The runbook format (v1)
 
@@ -110,7 +112,29 @@ def markdown_reference(schema: dict[str, Any]) -> str:
             lines.append(
                 f"| `{name}` | {_type(field)} | {'yes' if name in required else ''} | {meaning} |"
             )
+    lines += _milestones()
     return "\n".join(lines) + "\n"
+
+
+def _milestones() -> list[str]:
+    """The messages launchctl sends by itself, for a channel's ``milestones:``."""
+    lines = [
+        "",
+        "## Built-in milestones",
+        "",
+        "Besides each step's own `notify:` (sent to every channel), launchctl posts these "
+        "messages by itself to every `notify` channel, as JSON (`webhook`: `time`, `launch`, "
+        "`name`, `milestone`, `step`, `t_offset`, `phase`, `guard`) or Slack blocks. A channel's "
+        "`milestones:` lists the ones it wants (`[]` for none, so it gets only the steps' own "
+        "messages); without it a channel gets them all. A dry run or a dry drill sends nothing: "
+        "its log and record say `would notify`. A runbook need not announce these itself "
+        '(a rollback step posting "ROLLBACK INITIATED" would post it twice).',
+        "",
+        "| milestone | sent when |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {_cell(meaning)} |" for name, meaning in MILESTONES.items()]
+    return lines
 
 
 def _collect(node: Any, sections: dict[str, dict[str, Any]]) -> None:

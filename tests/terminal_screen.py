@@ -7,7 +7,10 @@ launchctl send (text of any cell width, CR, LF, backspace, tab, cursor up /
 down / forward / back / column / position, erase in line and in display, SGR and
 mode switches, which change nothing shown, and OSC titles) and scrolls like a
 terminal. It also counts ``wraps``: characters written past the last column, i.e.
-lines too wide for the screen (autowrap carries them to the next row).
+lines too wide for the screen (autowrap carries them to the next row), and apart
+``hidden_wraps``, those written while the cursor was hidden: rich hides it while
+the live view is up, so these are the view's own (a long line the CLI prints
+before or after it wraps as on any terminal).
 
 ``record`` runs a program on a pseudo-terminal and plays what it writes on a
 ``Screen``, noting when each chunk arrived. Used by the pseudo-terminal tests
@@ -28,6 +31,8 @@ class Screen:
         self.x = self.y = 0
         self.wrap_pending = False
         self.wraps = 0
+        self.hidden_wraps = 0
+        self.cursor_hidden = False
         self._pending = ""  # an escape sequence cut between two feeds
 
     # -- what is on screen --------------------------------------------------------------------
@@ -81,6 +86,8 @@ class Screen:
         private = params.startswith("?")
         numbers = [int(p) if p.isdigit() else 0 for p in params.lstrip("?").split(";")]
         n = numbers[0] or 1
+        if private and numbers[0] == 25 and final in "hl":
+            self.cursor_hidden = final == "l"
         if private or final in "mhlrsu":
             return  # modes, colours, scroll regions: nothing moves on screen
         self.wrap_pending = False
@@ -136,6 +143,7 @@ class Screen:
             return
         if self.wrap_pending or self.x + width > self.cols:
             self.wraps += 1
+            self.hidden_wraps += self.cursor_hidden
             self.x = 0
             self._line_feed()
         self.wrap_pending = False

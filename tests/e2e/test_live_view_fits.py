@@ -77,5 +77,5 @@ def test_the_live_view_keeps_its_header_and_fits_80x24(workdir, prometheus, expo
     assert header_on(final) and any("outcome: completed" in line for line in final)
     assert any(line.startswith("✓ 13 steps done") for line in final)
     assert any("guards:" in line for line in run.quiet_screens[len(run.quiet_screens) // 2])
-    assert run.screen.wraps == 0, "a line ran past column 80"
+    assert run.screen.hidden_wraps == 0, "a line ran past column 80"
     assert run.bytes_per_minute <= 100_000, f"{run.bytes_per_minute:.0f} bytes a minute"
