@@ -166,35 +166,37 @@ class Screen:
 @dataclass
 class Recording:
     """What a program wrote to a pseudo-terminal: the screen it left, every chunk's arrival
-    (seconds since start, bytes), the screen at quiet moments (at most one a second), and
-    how the program ended."""
+    (seconds since start, bytes, whether the cursor was hidden when it came: the live view
+    was up), the screen at quiet moments (at most one a second), and how the program ended."""
 
     screen: Screen
-    chunks: list[tuple[float, int]] = field(default_factory=list)
+    chunks: list[tuple[float, int, bool]] = field(default_factory=list)
     quiet_screens: list[list[str]] = field(default_factory=list)
     seconds: float = 0.0
     exit_status: int | None = None
 
     @property
     def total_bytes(self) -> int:
-        return sum(n for _, n in self.chunks)
+        return sum(n for _, n, _ in self.chunks)
 
     @property
     def bytes_per_minute(self) -> float:
         return self.total_bytes / max(self.seconds, 1e-9) * 60
 
     def bursts(self, gap: float = 0.03) -> list[float]:
-        """When each burst of output began: chunks closer than ``gap`` seconds are one write
-        (a redraw arrives as one burst; redraws are at least 250 ms apart)."""
+        """When each burst of output began while the live view was up (its first frame, which
+        hides the cursor, aside): chunks closer than ``gap`` seconds are one write, and a
+        redraw arrives as one burst."""
         starts: list[float] = []
         last = -1.0
-        for at, _ in self.chunks:
-            if not starts or at - last > gap:
+        for at, _, hidden in self.chunks:
+            if hidden and (not starts or at - last > gap):
                 starts.append(at)
             last = at
         return starts
 
     def peak_bursts_per_second(self) -> int:
+        """The most bursts in any one second."""
         starts = self.bursts()
         return max((sum(1 for b in starts if a <= b < a + 1.0) for a in starts), default=0)
 
@@ -231,7 +233,9 @@ def record(
             continue
         except pexpect.EOF:
             break
-        recording.chunks.append((time.monotonic() - start, len(data)))
+        recording.chunks.append(
+            (time.monotonic() - start, len(data), recording.screen.cursor_hidden)
+        )
         recording.screen.feed(decoder.decode(data))
     else:
         child.terminate(force=True)

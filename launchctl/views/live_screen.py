@@ -226,6 +226,7 @@ class Redrawer:
         self._thread: threading.Thread | None = None
         self._tokens = BUDGET_BURST
         self._last_refill = time.monotonic()
+        self.last_draw = 0.0  # time.monotonic() of the last frame drawn
 
     def start(self) -> None:
         self._stop.clear()
@@ -233,24 +234,25 @@ class Redrawer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop drawing; returns once a last frame may be drawn without breaking the pace."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
+        time.sleep(max(0.0, MIN_INTERVAL - (time.monotonic() - self.last_draw)))
 
     def poke(self) -> None:
         self._wake.set()
 
     def _run(self) -> None:
         shown: Any = None
-        last_draw = 0.0
         while not self._stop.is_set():
             self._wake.wait(timeout=1.0 - (time.time() % 1.0) + 0.01)  # the next second
             self._wake.clear()
             if self._stop.is_set():
                 return
-            wait = MIN_INTERVAL - (time.monotonic() - last_draw)
+            wait = MIN_INTERVAL - (time.monotonic() - self.last_draw)
             if wait > 0 and self._stop.wait(wait):
                 return
             self._refill()
@@ -262,7 +264,7 @@ class Redrawer:
             if state == shown:
                 continue
             shown = state
-            last_draw = time.monotonic()
+            self.last_draw = time.monotonic()
             self._tokens -= self.draw()
 
     def _refill(self) -> None:
