@@ -131,8 +131,8 @@ def test_sections_give_way_header_current_output_guards_rollback_then_the_rest(d
     big_text, small_text = _shown(big, 150, 45), _shown(small, 80, 24)
     for text in (big_text, small_text):
         assert text[0].startswith(NAME) and text[2].startswith(" ROLLING BACK")
-        assert any(line.startswith("⟲ announce: running") for line in text)
-        assert any("announce: line 11 of a long" in line for line in text)  # the newest output
+        assert any(line.startswith("⟲ restore-app: running") for line in text)
+        assert any("restore-app: line 11 of a long" in line for line in text)  # the newest output
         assert any(line.startswith("guards: 5 watching") for line in text)
         assert any(line.startswith("ROLLBACK: drill: injected failure") for line in text)
     assert "notes" in big_text and "notes" not in small_text  # notes go first
