@@ -313,6 +313,8 @@ class Layout:
     def _guard(self, row: GuardRow, idw: int, spark: int) -> Text:
         value = "—" if row.value is None else f"{row.value:.4g}"
         state = row.status + (f" ({row.breaches} breach)" if row.breaches else "")
+        if row.status == "waiting" and row.window:
+            state += f" for {row.window}"
         text = f"  {row.id:<{idw}} {value:>8}  {row.shown_threshold():<18}"
         if spark:
             text += f" {row.sparkline()[-spark:]:<{spark}}"

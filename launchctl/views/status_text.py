@@ -133,7 +133,7 @@ def render_status(data: dict[str, Any]) -> str:
         mode = f" (rehearsal ×{data['speed']:g})"
     driver = f"live, driven by {data['driver']}" if data["driver"] else "no live driver"
     last = wall_and_launch(data["last_event"], data.get("last_event_clock"))
-    ran = f", {data['elapsed_s']:.1f}s since it started" if data.get("elapsed_s") else ""
+    ran = f", {data['elapsed_s']:.1f}s after the start" if data.get("elapsed_s") else ""
     lines = [
         f"{data['name']}{mode} — {data['launch_id']}",
         f"phase: {data['phase']} ({driver}); outcome: {data['outcome']}"

@@ -66,13 +66,14 @@ class GuardRow:
     breaches: int = 0
     baseline: float | None = None  # a relative threshold's measured baseline
     limit: float | None = None  # ... and the number it makes the threshold
+    window: str = ""  # when it watches, as the runbook says it (T+0..T+30m)
 
     def shown_threshold(self) -> str:
         """``> 1.5x baseline (0.24 → 0.36)`` once measured; a fixed threshold as written."""
         if self.baseline is None:
             return self.threshold
         limit = f" → {self.limit:.3g}" if self.limit is not None else ""
-        return f"{self.threshold} ({self.baseline:.3g}{limit})"
+        return f"{self.threshold} ({self.baseline:.3g}{limit})".strip()
 
     def sparkline(self) -> str:
         values = [v for v in self.history if v is not None]
@@ -128,9 +129,12 @@ class ViewModel:
             self.generation += 1
 
     def launch_now(self, now: datetime) -> datetime | None:
-        """Where the launch clock stands at wall-clock ``now`` (None before any event)."""
+        """Where the launch clock stands at wall-clock ``now`` (None before any event); once the
+        launch has finished, where it stood at the end."""
         if self.clock is None or self.wall is None:
             return None
+        if self.outcome is not None:
+            return self.clock
         return self.clock + (now - self.wall) * (self.speed or 1.0)
 
     def wall_at(self, moment: datetime, now: datetime) -> datetime | None:
@@ -163,6 +167,9 @@ class ViewModel:
             )
         for guard in e.get("guards", []):
             self.guards[guard] = GuardRow(guard)
+        for planned in e.get("guard_plan") or []:
+            row = self.guards.setdefault(planned["guard"], GuardRow(planned["guard"]))
+            row.threshold, row.window = planned.get("threshold", ""), planned.get("window", "")
         gate = e.get("gate")
         if e.get("gate_override"):
             self.banner = (
