@@ -267,9 +267,18 @@ class Layout:
         idw = min(24, max((len(r.id) for r in pending), default=0))
         for row in pending:
             when = "not run" if ended else self._due(row.planned)
+            late = (
+                not ended
+                and row.planned is not None
+                and self.launch_now is not None
+                and row.planned < self.launch_now
+            )
+            if late:
+                when += " overdue"  # the step before it is still running
             flag = "⚑ " if row.irreversible else ""
             title = f"  {row.title}" if row.title and row.title != row.id else ""
-            lines.append(_line(f"· {row.offset:<6} {flag}{row.id:<{idw}}  {when}{title}", "dim"))
+            text = f"· {row.offset:<6} {flag}{row.id:<{idw}}  {when}{title}"
+            lines.append(_line(text, "yellow" if late else "dim"))
         return lines
 
     def _output(self, room: int) -> list[Text]:
@@ -307,15 +316,16 @@ class Layout:
         if not open_rows:
             return [title]
         idw = min(22, max(len(g.id) for g in open_rows))
-        spark = max(0, min(24, self.width - idw - 48))
-        return [title, *(self._guard(g, idw, spark) for g in open_rows)]
+        thw = min(28, max(len(g.shown_threshold()) for g in open_rows))
+        spark = max(0, min(24, self.width - idw - thw - 36))
+        return [title, *(self._guard(g, idw, thw, spark) for g in open_rows)]
 
-    def _guard(self, row: GuardRow, idw: int, spark: int) -> Text:
+    def _guard(self, row: GuardRow, idw: int, thw: int, spark: int) -> Text:
         value = "—" if row.value is None else f"{row.value:.4g}"
         state = row.status + (f" ({row.breaches} breach)" if row.breaches else "")
         if row.status == "waiting" and row.window:
             state += f" for {row.window}"
-        text = f"  {row.id:<{idw}} {value:>8}  {row.shown_threshold():<18}"
+        text = f"  {row.id:<{idw}} {value:>8}  {row.shown_threshold():<{thw}}"
         if spark:
             text += f" {row.sparkline()[-spark:]:<{spark}}"
         return _line(f"{text} {state}", GUARD_STYLE.get(row.status, "dim"))
