@@ -233,14 +233,16 @@ class Redrawer:
         self._thread = threading.Thread(target=self._run, name="live-view", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop drawing; returns once a last frame may be drawn without breaking the pace."""
+    def stop(self, paced: bool) -> None:
+        """Stop drawing; ``paced``: return only once a last frame may be drawn without breaking
+        the pace (at the launch's end; a question waits for nobody)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
-        time.sleep(max(0.0, MIN_INTERVAL - (time.monotonic() - self.last_draw)))
+        if paced:
+            time.sleep(max(0.0, MIN_INTERVAL - (time.monotonic() - self.last_draw)))
 
     def poke(self) -> None:
         self._wake.set()

@@ -51,10 +51,12 @@ class LiveView:
         self._redrawer = Redrawer(self._draw, self._changed)
         self._redrawer.start()
 
-    def stop(self) -> None:
+    def stop(self, paced: bool = True) -> None:
+        """The last frame, whole, stays on screen (at the launch's end, drawn at the view's pace;
+        before a question, at once)."""
         redrawer, self._redrawer = self._redrawer, None
         if redrawer is not None:
-            redrawer.stop()
+            redrawer.stop(paced)
         with self._draw_lock:
             if self._live is not None:
                 self._live.stop()  # the last frame, whole, stays on screen
@@ -71,7 +73,7 @@ class LiveView:
         """Stop redrawing while a person answers a question; draw anew below it afterwards."""
         running = self._live is not None
         if running:
-            self.stop()
+            self.stop(paced=False)
         try:
             yield
         finally:
