@@ -21,6 +21,7 @@ from launchctl import __version__
 from launchctl.engine.baselines import measure_before_start
 from launchctl.engine.drill import DrillSpec
 from launchctl.engine.engine import Engine
+from launchctl.engine.guard_supervisor import window_words
 from launchctl.engine.prompts import TerminalPrompter
 from launchctl.engine.schedule import resolve_t0
 from launchctl.engine.settings import LaunchSettings
@@ -200,6 +201,16 @@ def start_launch(
             roll_forward_steps=[s.id for s in runbook.roll_forward] or None,
             irreversible={s.id: s.irreversible for s in runbook.irreversible_steps} or None,
             guards=[g.id for g in runbook.guards],
+            guard_plan=[
+                {
+                    "guard": g.id,
+                    "threshold": str(g.breach),
+                    "window": window_words(g),
+                    "then": g.then.value,
+                }
+                for g in runbook.guards
+            ]
+            or None,
             checkpoints=planned(runbook.checkpoints) if runbook.checkpoints else None,
             pid=os.getpid(),
             version=__version__,

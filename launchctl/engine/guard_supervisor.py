@@ -99,11 +99,7 @@ class GuardSupervisor:
         planned = LaunchTimes(self.times.t0, self.times.t0 + go_live)
         for guard in self.runbook.guards:
             opens, closes = window(guard, planned)
-            watched = (
-                "go-live until the launch ends"
-                if guard.during is None
-                else f"{format_offset(guard.during[0])}..{format_offset(guard.during[1])}"
-            )
+            watched = window_words(guard)
             self.recorder.emit(
                 "guard_planned",
                 guard=guard.id,
@@ -145,3 +141,10 @@ class GuardSupervisor:
         ends = [window(g, self.times)[1] for g in self.runbook.guards if g.during is not None]
         known = [end for end in ends if end is not None]
         return max(known) if known else None
+
+
+def window_words(guard: model.Guard) -> str:
+    """When a guard watches, as the runbook says it: ``T+0..T+30m``, or from go-live on."""
+    if guard.during is None:
+        return "go-live until the launch ends"
+    return f"{format_offset(guard.during[0])}..{format_offset(guard.during[1])}"

@@ -142,6 +142,7 @@ declare(
     roll_forward_steps=IDS,
     irreversible=KEY_MAP,
     guards=IDS,
+    guard_plan=records(guard=ID, threshold=KEY, window=KEY, then=ID),
     t0=required(TIME),
     no_wait=BOOL,
     speed=NUMBER,

@@ -33,11 +33,18 @@ class HostRun:
 
 @dataclass
 class StepRecord:
+    """One step (launch, rollback or roll-forward) as the journal left it. ``started`` and
+    ``finished`` are on the launch clock (what the schedule and guard windows hang on);
+    ``wall_started``/``wall_finished`` are the wall clock, what people are shown and what
+    real durations are measured in. Outside a rehearsal the two are the same."""
+
     id: str
     status: str = "pending"  # pending | started | ok | failed | skipped | interrupted
     planned: str | None = None
     started: str | None = None
     finished: str | None = None
+    wall_started: str | None = None
+    wall_finished: str | None = None
     late_s: float | None = None
     reason: str | None = None
     attempts: int = 0
@@ -63,12 +70,18 @@ class StepRecord:
 
 @dataclass
 class RollbackRecord:
+    """A rollback or roll-forward: ``started``/``finished`` on the wall clock, ``clock_started``
+    on the launch clock (None outside a rehearsal); ``planned`` the steps it was to run, in
+    order, as ``rollback_started`` listed them (steps it skipped are added as they are)."""
+
     reason: str | None = None
     trigger: str | None = None
     started: str | None = None
     finished: str | None = None
     status: str | None = None  # complete | incomplete, once finished
     steps: dict[str, StepRecord] = field(default_factory=dict)
+    planned: list[str] = field(default_factory=list)
+    clock_started: str | None = None
 
 
 @dataclass
@@ -179,6 +192,7 @@ def _started(state: LaunchState, event: dict[str, Any]) -> None:
     record = _step(state, event)
     record.status = "started"
     record.started = record.started or event.get("clock") or event.get("ts")
+    record.wall_started = record.wall_started or event.get("ts")
     record.planned = event.get("planned", record.planned)
     record.late_s = event.get("late_s", record.late_s)
     record.attempts += 1
@@ -194,6 +208,7 @@ def _finished(state: LaunchState, event: dict[str, Any]) -> None:
     record = _step(state, event)
     record.status = event.get("status", "ok")
     record.finished = event.get("clock") or event.get("ts")
+    record.wall_finished = event.get("ts")
     record.reason = event.get("reason")
     record.continued = bool(event.get("continued"))
     record.planned = event.get("planned", record.planned)
@@ -253,6 +268,8 @@ def _remedy_started(attribute: str) -> Fold:
 
     def fold(state: LaunchState, event: dict[str, Any]) -> None:
         record = RollbackRecord(event.get("reason"), event.get("trigger"), event.get("ts"))
+        record.planned = list(event.get("steps") or [])
+        record.clock_started = event.get("clock")
         setattr(state, attribute, record)
         state.paused = None
 
@@ -378,7 +395,9 @@ def _guard_sample(state: LaunchState, event: dict[str, Any]) -> None:
 def _guard_verdict(state: LaunchState, event: dict[str, Any]) -> None:
     record = _guard_record(state, event)
     if record is not None:
-        record.breaches.append({k: event.get(k) for k in ("ts", "reason", "action", "value")})
+        record.breaches.append(
+            {k: event.get(k) for k in ("ts", "clock", "reason", "action", "value")}
+        )
 
 
 FOLDS.ignore(

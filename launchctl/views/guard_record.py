@@ -65,6 +65,9 @@ def timeline_marks(state: LaunchState) -> list[tuple[datetime, str, str]]:
             marks.append((chart.breach_at, f"{guard} breach", "breach-marker"))
         if chart.action_at is not None:
             marks.append((chart.action_at, f"{guard} → {chart.action}", "action-marker"))
-    if state.rollback is not None and state.rollback.started:
-        marks.append((parse_iso(state.rollback.started), "rollback started", "rollback-marker"))
+    rollback = state.rollback
+    if rollback is not None and (rollback.clock_started or rollback.started):
+        # On the launch clock, like the rest of the timeline it marks.
+        began = parse_iso(rollback.clock_started or rollback.started)
+        marks.append((began, "rollback started", "rollback-marker"))
     return sorted(marks)

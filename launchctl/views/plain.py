@@ -1,23 +1,34 @@
-"""Plain, timestamped lines for a launch without a terminal view (CI logs, pipes, ``--dry-run``)."""
+"""Plain, timestamped lines for a launch without a terminal view (CI logs, pipes, ``--dry-run``).
+
+Each line starts with the wall-clock time its event was journaled at; in a rehearsal
+(``--speed``, a dry run, a dry drill) the launch clock follows in brackets, so a log
+read later says both when it happened and where the launch's timeline stood. A dry
+run says everything it would have done, in words that never read as done: the
+guards it would watch and when, the rollback a failure at each step would run, and
+"would notify" for every message it did not send.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, TextIO
 
 from launchctl.journal.dispatch import EventTable
+from launchctl.views.clock_text import event_time, hms
+from launchctl.views.report import OUTCOMES
 from launchctl.views.sanitize import terminal_safe
 
 Formatter = Callable[[dict[str, Any]], str | None]
 
 
 def _time(event: dict[str, Any]) -> str:
-    stamp = event.get("clock") or event.get("ts")
-    if not stamp:
-        return " " * 8
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%H:%M:%S")
+    return event_time(event) if event.get("ts") else " " * 8
+
+
+def _launch_time(stamp: Any, event: dict[str, Any]) -> str:
+    """A moment on the launch clock (a guard window's edge): labelled so in a rehearsal."""
+    return f"launch {hms(stamp)}" if event.get("clock") else hms(stamp)
 
 
 def _value(e: dict[str, Any]) -> str:
@@ -70,6 +81,59 @@ def _fmt_wave_finished(e: dict[str, Any]) -> str:
     return f"  ≋ wave {e['wave']} of {e['of']} {e['status']}: {counts}"
 
 
+def _fmt_guard_planned(e: dict[str, Any]) -> str:
+    threshold = e.get("threshold", "")
+    if e.get("baseline"):
+        threshold += f" (baseline {e['baseline']})"
+    window = f" ({e['window']})" if e.get("window") else ""
+    return (
+        f"  guard {e['guard']} would watch {e.get('query', '')} {threshold} from "
+        f"{_launch_time(e.get('opens'), e)} to {_launch_time(e.get('closes'), e)}{window}, "
+        f"then {e.get('then', 'rollback')}"
+    )
+
+
+def _fmt_window_opened(e: dict[str, Any]) -> str:
+    limit = f" (limit {e['limit']:.4g})" if isinstance(e.get("limit"), int | float) else ""
+    until = f" until {_launch_time(e['until'], e)}" if e.get("until") else ""
+    return f"  guard {e['guard']} watching: {e.get('threshold', '')}{limit}{until}"
+
+
+def _fmt_remedy_preview(e: dict[str, Any]) -> str:
+    if e.get("person_decides"):
+        return (
+            f"  if {e['step']} failed here: a person would decide (past the point of no return, "
+            "no roll_forward)"
+        )
+    remedy = str(e.get("remedy", "rollback")).replace("_", "-")
+    skip = f"; would skip {', '.join(e['would_skip'])}" if e.get("would_skip") else ""
+    return (
+        f"  if {e['step']} failed here: {remedy} would run "
+        f"{', '.join(e.get('would_run') or []) or 'nothing'}{skip}"
+    )
+
+
+def _fmt_notification(e: dict[str, Any]) -> str:
+    return f"  {'would notify' if e.get('dry_run') else 'notify'}: {e['message']}"
+
+
+def _fmt_launch_started(e: dict[str, Any]) -> str:
+    mode = ""
+    if e.get("dry_run"):
+        mode = " (dry run)"
+    elif e.get("speed") not in (None, 1, 1.0):
+        mode = f" (rehearsal ×{e['speed']:g})"
+    return f"launch {e['launch_id']}: {e.get('name', '')} — T0 {e['t0']}{mode}"
+
+
+def _fmt_launch_finished(e: dict[str, Any]) -> str:
+    """The launch's outcome in words; not its exit code, which is the launch's and not always
+    the command's (``launchctl rollback`` exits 0 once the rollback it asked for completed)."""
+    status = e["status"]
+    words = OUTCOMES.get(status)
+    return f"■ launch {status.replace('_', ' ')}" + (f": {words}" if words else "")
+
+
 def _fmt_wait(e: dict[str, Any]) -> str:
     after = f" after wave {e['wave']} of {e.get('of')}, guards watching" if e.get("wave") else ""
     return f"  holding {e['seconds']:.0f}s{after}"
@@ -96,9 +160,7 @@ FORMATS: EventTable[Formatter] = EventTable("plain console")
 _LINES: dict[str, Formatter] = {
     "baseline_measured": _fmt_baseline,
     "checkpoint_result": _fmt_checkpoint,
-    "launch_started": lambda e: (
-        f"launch {e['launch_id']}: {e.get('name', '')} — T0 {e['t0']}{' (dry run)' if e.get('dry_run') else ''}"
-    ),
+    "launch_started": _fmt_launch_started,
     "launch_resumed": lambda e: f"resumed by {e.get('user')}",
     "step_started": _fmt_started,
     "confirm_requested": lambda e: f"? {e['step']}: {e['question']}",
@@ -114,7 +176,7 @@ _LINES: dict[str, Formatter] = {
     ),
     "step_interrupted": lambda e: f"✗ {e['step']} interrupted: {e.get('reason')}",
     "operator_decision": lambda e: f"  {e.get('user')} chose {e['answer']!r} ({e.get('question')})",
-    "notification": lambda e: f"  notify: {e['message']}",
+    "notification": _fmt_notification,
     "notification_failed": lambda e: f"  notify via {e.get('channel')} failed: {e.get('error')}",
     "rollback_started": lambda e: f"⟲ ROLLBACK: {e.get('reason')}",
     "rollback_step_started": lambda e: f"⟲ {e['step']}: {e.get('title', '')}",
@@ -133,14 +195,16 @@ _LINES: dict[str, Formatter] = {
     "point_of_no_return": lambda e: f"⚑ point of no return: {e['step']} ({e.get('reason')})",
     "decision_needed": lambda e: f"? A PERSON MUST DECIDE: {e.get('reason')}",
     "rollback_refused": lambda e: f"  rollback request refused: {e.get('why')}",
-    "remedy_preview": lambda e: (
-        f"  if {e['step']} failed: {e.get('remedy')} would run "
-        f"{', '.join(e.get('would_run') or []) or 'nothing'}"
-    ),
+    "remedy_preview": _fmt_remedy_preview,
+    "guard_planned": _fmt_guard_planned,
+    "guard_window_opened": _fmt_window_opened,
+    "guard_window_closed": lambda e: f"  guard {e['guard']} window closed",
+    "monitoring_started": lambda e: f"  monitoring guards until {_launch_time(e.get('until'), e)}",
+    "monitoring_finished": lambda e: f"  monitoring ended: {e.get('reason')}",
     "launch_paused": lambda e: (
         f"⏸ paused: {e.get('reason')} — resume with: launchctl resume {e.get('journal', '')}"
     ),
-    "launch_finished": lambda e: f"■ launch {e['status']} (exit {e['exit_code']})",
+    "launch_finished": _fmt_launch_finished,
     "launch_held": lambda e: f"⏸ held: {e.get('reason')}; guards keep watching",
     "launch_unheld": lambda e: f"▶ hold ended by {e.get('user')}",
     "confirm_answered": lambda e: f"  {e.get('by')} answered {e.get('answer')!r} ({e.get('how')})",
@@ -163,15 +227,10 @@ for _name, _formatter in _LINES.items():
     FORMATS.add(_formatter, _name)
 FORMATS.ignore(
     "gate_refused",  # the CLI says why, on stderr
-    "monitoring_started",
-    "monitoring_finished",
     "question_withdrawn",
     "awaiting_answer",  # confirm_requested already printed the question
     "approval_ignored",  # the second terminal that sent it says so
-    "guard_planned",  # plan shows guards its own way
     "guards_anchored",
-    "guard_window_opened",
-    "guard_window_closed",
     "guard_sample",  # one line per sample would drown the log; breaches are shown
     "rollback_step_retry",
     "drill_result",  # the drill command prints its own summary
@@ -186,19 +245,34 @@ class PlainConsole:
     def __init__(self, stream: TextIO | None = None, show_output: bool = True) -> None:
         self.stream = stream or sys.stdout
         self.show_output = show_output
+        self._indent = 8  # output lines line up under the text of stamped ones
+        self._failed: tuple[str, Any] | None = None
 
     def __call__(self, event: dict[str, Any]) -> None:
         if event["event"] == "output" and not self.show_output:
             return
         formatter = FORMATS.get(event["event"])
-        if formatter is None:
+        if formatter is None or self._repeats(event):
             return
         text = formatter(event)
         if text is None:
             return
-        prefix = " " * 8 if event["event"] == "output" else _time(event)
+        if event["event"] == "output":
+            prefix = " " * self._indent
+        else:
+            prefix = _time(event)
+            self._indent = len(prefix)
         try:
             self.stream.write(f"{prefix} {terminal_safe(text)}\n")
             self.stream.flush()
         except (BrokenPipeError, ValueError):
             pass
+
+    def _repeats(self, event: dict[str, Any]) -> bool:
+        """A failed step's ``step_finished`` after its ``step_failed`` says nothing new."""
+        if event["event"] == "step_failed":
+            self._failed = (event.get("step"), event.get("reason"))
+            return False
+        if event["event"] == "step_finished" and event.get("status") == "failed":
+            return self._failed == (event.get("step"), event.get("reason"))
+        return False

@@ -8,8 +8,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from launchctl.journal.replay import LaunchState
+from launchctl.journal.replay import LaunchState, StepRecord
 from launchctl.views.checkpoint_record import checkpoint_data, markdown_lines
+from launchctl.views.clock_text import (
+    clock_note,
+    elapsed,
+    event_time,
+    hms,
+    is_rehearsal,
+    planned_wall,
+    rehearsal_speed,
+    slip_text,
+    wall_and_launch,
+)
 from launchctl.views.fleet_text import hosts_data, undo_summary, wave_lines
 from launchctl.views.sanitize import terminal_safe
 from runbook.errors import InputError
@@ -28,14 +39,7 @@ def _dt(stamp: str | None) -> datetime | None:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
 
 
-def _hms(stamp: str | None) -> str:
-    moment = _dt(stamp)
-    return moment.astimezone().strftime("%H:%M:%S") if moment else "—"
-
-
-def _seconds(start: str | None, end: str | None) -> float | None:
-    a, b = _dt(start), _dt(end)
-    return round((b - a).total_seconds(), 3) if a and b else None
+_hms = hms
 
 
 def outcome_of(state: LaunchState) -> str:
@@ -46,23 +50,48 @@ def outcome_of(state: LaunchState) -> str:
     return "in_progress"
 
 
+def ended(state: LaunchState) -> bool:
+    """The launch will run no more of its steps: finished, or undoing itself."""
+    return any(x is not None for x in (state.finished, state.rollback, state.roll_forward))
+
+
+def step_status(state: LaunchState, record: StepRecord) -> str:
+    """A step's status for people: one that never started once the launch ended is "not run",
+    never "pending"."""
+    return "not run" if record.status == "pending" and ended(state) else record.status
+
+
 def step_rows(state: LaunchState) -> list[dict[str, Any]]:
+    """The launch steps: ``planned`` on the launch clock and ``planned_wall`` when the wall clock
+    was to reach it (None in a dry run); ``started``/``finished`` on the wall clock, with
+    ``clock_started``/``clock_finished`` on the launch clock in a rehearsal; ``duration_s``
+    real seconds."""
     plan = {item["step"]: item for item in state.launch.get("plan", [])}
+    rehearsal = is_rehearsal(state.launch)
+    speed = rehearsal_speed(state.launch)
     rows = []
     for record in state.steps.values():
         planned = plan.get(record.id, {})
+        due = record.planned or planned.get("planned")
+        anchor = (record.wall_started, record.started)
+        if record.wall_started is None:
+            anchor = (state.last_ts, state.last_clock)
+        due_wall = planned_wall(due, *anchor, speed) if rehearsal else _dt(due)
         rows.append(
             {
                 "step": record.id,
                 "title": planned.get("title"),
                 "offset": planned.get("offset"),
                 "target": planned.get("target"),
-                "planned": record.planned or planned.get("planned"),
-                "started": record.started,
-                "finished": record.finished,
-                "duration_s": _seconds(record.started, record.finished),
+                "planned": due,
+                "planned_wall": due_wall.isoformat() if due_wall else None,
+                "started": record.wall_started,
+                "finished": record.wall_finished,
+                "clock_started": record.started if rehearsal else None,
+                "clock_finished": record.finished if rehearsal else None,
+                "duration_s": elapsed(record.wall_started, record.wall_finished),
                 "late_s": record.late_s,
-                "status": record.status,
+                "status": step_status(state, record),
                 "continued": record.continued,
                 "attempts": record.attempts,
                 "reason": record.reason,
@@ -91,7 +120,7 @@ def guard_summary(state: LaunchState) -> dict[str, Any]:
     return summary
 
 
-def _remedy_data(record: Any) -> dict[str, Any] | None:
+def _remedy_data(record: Any, rehearsal: bool) -> dict[str, Any] | None:
     """A rollback or roll-forward, as the record shows it."""
     if record is None:
         return None
@@ -100,6 +129,8 @@ def _remedy_data(record: Any) -> dict[str, Any] | None:
         "trigger": record.trigger,
         "started": record.started,
         "finished": record.finished,
+        "clock_started": record.clock_started,
+        "duration_s": elapsed(record.started, record.finished),
         "status": record.status,
         "steps": [
             {
@@ -107,14 +138,25 @@ def _remedy_data(record: Any) -> dict[str, Any] | None:
                 "status": r.status,
                 "reason": r.reason,
                 "attempts": r.attempts,
+                "started": r.wall_started,
+                "finished": r.wall_finished,
+                "clock_started": r.started if rehearsal else None,
+                "duration_s": elapsed(r.wall_started, r.wall_finished),
                 "commands": r.commands,
                 "checks": r.checks,
                 "fleet": hosts_data(r),
                 "undid": undo_summary(r),
             }
-            for r in record.steps.values()
+            for r in remedy_steps(record)
         ],
     }
+
+
+def remedy_steps(record: Any) -> list[StepRecord]:
+    """A rollback's (or roll-forward's) steps in the order they ran or were skipped, then the
+    ones it planned that have not started yet (pending): the sequence runs in plan order."""
+    done = list(record.steps.values())
+    return done + [StepRecord(sid) for sid in record.planned if sid not in record.steps]
 
 
 def no_return_side(state: LaunchState) -> str | None:
@@ -131,7 +173,8 @@ def no_return_side(state: LaunchState) -> str | None:
 
 def to_json_data(state: LaunchState) -> dict[str, Any]:
     launch = state.launch
-    rollback = _remedy_data(state.rollback)
+    rehearsal = is_rehearsal(launch)
+    rollback = _remedy_data(state.rollback, rehearsal)
     return {
         "launch_id": state.launch_id,
         "name": launch.get("name"),
@@ -143,12 +186,18 @@ def to_json_data(state: LaunchState) -> dict[str, Any]:
         "gate_override": launch.get("gate_override"),
         "started": launch.get("ts"),
         "finished": state.finished.get("ts") if state.finished else None,
+        "clock_started": launch.get("clock"),
+        "clock_finished": state.finished.get("clock") if state.finished else None,
+        "duration_s": elapsed(
+            launch.get("ts"), state.finished.get("ts") if state.finished else None
+        ),
+        "clock_note": clock_note(launch),
         "outcome": outcome_of(state),
         "exit_code": state.finished.get("exit_code") if state.finished else None,
         "paused": state.paused,
         "steps": step_rows(state),
         "rollback": rollback,
-        "roll_forward": _remedy_data(state.roll_forward),
+        "roll_forward": _remedy_data(state.roll_forward, rehearsal),
         "point_of_no_return": no_return_side(state),
         "gate": launch.get("gate"),
         "guards": guard_summary(state),
@@ -185,24 +234,20 @@ def render_markdown(state: LaunchState) -> str:
 
 def _markdown(state: LaunchState) -> str:
     data = to_json_data(state)
-    mode = data["mode"]
-    kind = "dry run" if mode.get("dry_run") else "live"
-    extras = [kind]
-    if mode.get("no_wait"):
-        extras.append("no-wait")
-    if mode.get("speed") not in (None, 1, 1.0):
-        extras.append(f"speed ×{mode['speed']:g}")
     outcome = data["outcome"]
     lines = [
         f"# Launch record: {data['name']}",
         "",
         f"- **Outcome:** {OUTCOMES.get(outcome, outcome)}"
         + (f" (exit {data['exit_code']})" if data["exit_code"] is not None else ""),
-        f"- **Launch:** `{data['launch_id']}` ({', '.join(extras)}), driven by {data['user']}",
+        f"- **Launch:** `{data['launch_id']}` ({mode_words(data['mode'])}), driven by {data['user']}",
         f"- **T0:** {data['t0']}",
         f"- **Runbook:** `{data['runbook']}` (sha256 `{(data['runbook_sha256'] or '')[:12]}`)",
-        f"- **Started:** {data['started']} — **finished:** {data['finished'] or '—'}",
+        f"- **Started:** {_when(data, 'started')} — **finished:** {_when(data, 'finished')}"
+        + (f" ({data['duration_s']:.1f}s)" if data["duration_s"] is not None else ""),
     ]
+    if data["clock_note"]:
+        lines.append(f"- **Times:** {data['clock_note'].removeprefix('times: ')}")
     if data["gate"]:
         gate = data["gate"]
         lines.append(
@@ -224,14 +269,10 @@ def _markdown(state: LaunchState) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for row in data["steps"]:
-        slip = f"+{row['late_s']:.0f}s" if row["late_s"] else ""
-        duration = f"{row['duration_s']:.1f}s" if row["duration_s"] is not None else ""
-        status = row["status"] + (" (continued)" if row["continued"] else "")
-        if row["attempts"] > 1:
-            status += f", {row['attempts']} attempts"
         lines.append(
-            f"| {row['offset'] or ''} | {_md_escape(row['step'])} | {_hms(row['planned'])} | {_hms(row['started'])} "
-            f"| {slip} | {duration} | {status} |"
+            f"| {row['offset'] or ''} | {_md_escape(row['step'])} | {row_planned(row, state)} "
+            f"| {row_started(row)} | {slip_text(row['late_s'], state.launch)} "
+            f"| {_duration(row['duration_s'])} | {row_status(row)} |"
         )
     fleet = [row for row in data["steps"] if row["fleet_lines"]]
     if fleet:
@@ -279,7 +320,8 @@ def _markdown(state: LaunchState) -> str:
         for entry in data["guards"].values():
             for breach in entry["breaches"]:
                 lines.append(
-                    f"- {_hms(breach['ts'])} {_md_escape(breach['reason'])} → {breach['action']}"
+                    f"- {wall_and_launch(breach['ts'], breach.get('clock'))} "
+                    f"{_md_escape(breach['reason'])} → {breach['action']}"
                 )
     for key, title in (("rollback", "Rollback"), ("roll_forward", "Roll-forward")):
         if data[key]:
@@ -289,12 +331,62 @@ def _markdown(state: LaunchState) -> str:
         lines += ["", "## Operator decisions", ""]
         for decision in data["decisions"]:
             lines.append(
-                f"- {_hms(decision.get('ts'))} {decision.get('user')}: {decision.get('question')} → **{decision.get('answer')}**"
+                f"- {event_time(decision)} {decision.get('user')}: {decision.get('question')} → **{decision.get('answer')}**"
             )
     if data["notifications"]:
-        lines += ["", "## Notifications", ""]
-        lines += [f"- {_hms(n.get('ts'))} {n.get('message')}" for n in data["notifications"]]
+        dry = data["mode"].get("dry_run")
+        lines += ["", "## Notifications" + (" (a dry run: none was sent)" if dry else ""), ""]
+        lines += [
+            f"- {event_time(n)} {'would notify: ' if n.get('dry_run') else ''}{n.get('message')}"
+            for n in data["notifications"]
+        ]
     return "\n".join(lines) + "\n"
+
+
+def mode_words(mode: dict[str, Any]) -> str:
+    """``dry run``, ``rehearsal, speed ×60, no-wait`` or ``live``: what kind of launch it was."""
+    speed = mode.get("speed")
+    sped = speed not in (None, 1, 1.0)
+    words = ["dry run" if mode.get("dry_run") else "rehearsal" if sped else "live"]
+    if mode.get("no_wait"):
+        words.append("no-wait")
+    if sped and not mode.get("dry_run"):
+        words.append(f"speed ×{speed:g}")
+    return ", ".join(words)
+
+
+def _when(data: dict[str, Any], key: str) -> str:
+    """The launch's start or finish: the ISO wall time, with the launch clock in a rehearsal."""
+    wall, launch = data[key], data.get(f"clock_{key}")
+    if wall is None:
+        return "—"
+    return f"{wall} (launch {hms(launch)})" if launch else str(wall)
+
+
+def _duration(seconds: float | None) -> str:
+    return f"{seconds:.1f}s" if seconds is not None else ""
+
+
+def row_planned(row: dict[str, Any], state: LaunchState) -> str:
+    """A step's planned start as people read it (see ``clock_text.planned_text``)."""
+    if row["planned"] is None:
+        return "—"
+    if row["planned_wall"] is None:
+        return f"(launch {hms(row['planned'])})"
+    if not is_rehearsal(state.launch):
+        return hms(row["planned"])
+    return wall_and_launch(row["planned_wall"], row["planned"])
+
+
+def row_started(row: dict[str, Any]) -> str:
+    return wall_and_launch(row["started"], row.get("clock_started")) if row["started"] else "—"
+
+
+def row_status(row: dict[str, Any]) -> str:
+    status = row["status"] + (" (continued)" if row["continued"] else "")
+    if row["attempts"] > 1:
+        status += f", {row['attempts']} attempts"
+    return status
 
 
 def baseline_lines(baselines: list[dict[str, Any]]) -> list[str]:
@@ -313,7 +405,7 @@ def baseline_lines(baselines: list[dict[str, Any]]) -> list[str]:
 
 
 def _remedy_lines(rb: dict[str, Any], title: str) -> list[str]:
-    duration = _seconds(rb["started"], rb["finished"])
+    duration = rb["duration_s"]
     lines = [
         "",
         f"## {title}",
@@ -323,13 +415,15 @@ def _remedy_lines(rb: dict[str, Any], title: str) -> list[str]:
         f"- **Result:** {rb['status'] or 'in progress'}"
         + (f" in {duration:.1f}s" if duration is not None else ""),
         "",
-        "| Step | Status | Attempts | Detail |",
-        "|---|---|---|---|",
+        "| Step | Started | Duration | Status | Attempts | Detail |",
+        "|---|---|---|---|---|---|",
     ]
     for step in rb["steps"]:
         detail = "; ".join(part for part in (step["reason"], step.get("undid")) if part)
+        started = row_started(step) if step["started"] else ""
         lines.append(
-            f"| {step['step']} | {step['status']} | {step['attempts']} | {_md_escape(detail)} |"
+            f"| {step['step']} | {started} | {_duration(step['duration_s'])} | {step['status']} "
+            f"| {step['attempts']} | {_md_escape(detail)} |"
         )
     for step in rb["steps"]:
         if step["status"] == "failed":

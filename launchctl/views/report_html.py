@@ -9,14 +9,20 @@ from typing import Any
 
 from launchctl.journal.replay import LaunchState
 from launchctl.views.checkpoint_record import html_section
+from launchctl.views.clock_text import event_time, slip_text
 from launchctl.views.guard_chart import render_chart
 from launchctl.views.guard_record import guard_charts, timeline_marks
 from launchctl.views.report import (
     OUTCOMES,
     _dt,
     _hms,
+    _when,
     baseline_lines,
     format_value,
+    mode_words,
+    row_planned,
+    row_started,
+    row_status,
     to_json_data,
 )
 from launchctl.views.sanitize import terminal_safe
@@ -62,12 +68,13 @@ def render_html(state: LaunchState) -> str:
         _gate(data),
         "<h2>Timeline</h2>",
         _timeline_svg(data, timeline_marks(state)),
-        _steps_table(data),
+        _steps_table(data, state),
         _fleet(data),
         _failures(data),
         _checks(data),
         _guards(data, state),
-        _rollback(data),
+        _remedy(data, "rollback", "Rollback"),
+        _remedy(data, "roll_forward", "Roll-forward"),
         html_section(data["checkpoints"]),
         _decisions(data),
         _notifications(data),
@@ -78,12 +85,7 @@ def render_html(state: LaunchState) -> str:
 
 
 def _meta(data: dict[str, Any]) -> str:
-    mode = data["mode"]
-    kind = "dry run" if mode.get("dry_run") else "live"
-    if mode.get("no_wait"):
-        kind += ", no-wait"
-    if mode.get("speed") not in (None, 1, 1.0):
-        kind += f", speed ×{mode['speed']:g}"
+    kind = mode_words(data["mode"])
     rows = [
         (
             "Launch",
@@ -96,9 +98,12 @@ def _meta(data: dict[str, Any]) -> str:
         ),
         (
             "Started / finished",
-            f"{escape(str(data['started']))} / {escape(str(data['finished'] or '—'))}",
+            f"{escape(_when(data, 'started'))} / {escape(_when(data, 'finished'))}"
+            + (f" ({data['duration_s']:.1f}s)" if data["duration_s"] is not None else ""),
         ),
     ]
+    if data["clock_note"]:
+        rows.append(("Times", escape(data["clock_note"].removeprefix("times: "))))
     return (
         "<table class=meta>"
         + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
@@ -128,7 +133,15 @@ def _gate(data: dict[str, Any]) -> str:
 def _timeline_svg(data: dict[str, Any], marks: list[tuple[datetime, str, str]]) -> str:
     """Planned start (hollow diamond) against actual run (bar), per step, on one time axis;
     guard breaches, verdicts and the rollback's start as vertical marks."""
-    steps = data["steps"]
+    # On the launch clock (the wall clock outside a rehearsal): where the plan's diamonds are.
+    steps = [
+        {
+            **s,
+            "started": s["clock_started"] or s["started"],
+            "finished": s["clock_finished"] or s["finished"],
+        }
+        for s in data["steps"]
+    ]
     moments = [
         _dt(s[key]) for s in steps for key in ("planned", "started", "finished") if s.get(key)
     ]
@@ -172,27 +185,27 @@ def _timeline_svg(data: dict[str, Any], marks: list[tuple[datetime, str, str]]) 
             f"<line class={css} x1={mx:.1f} x2={mx:.1f} y1=4 y2={height - 20} stroke='{colour}' "
             f"stroke-width=2 stroke-dasharray='4 3'><title>{escape(label)} {_hms(moment.isoformat())}</title></line>"
         )
-    axis = f"<text x={left} y={height - 4}>{_hms(data['steps'][0].get('planned') or str(start))}</text>"
+    axis = f"<text x={left} y={height - 4}>{_hms(steps[0].get('planned') or start)}</text>"
     axis += f"<text x={width - 80} y={height - 4}>{escape(end.astimezone().strftime('%H:%M:%S'))}</text>"
+    clock = " (on the launch clock)" if data["clock_note"] else ""
     return (
         f"<svg viewBox='0 0 {width} {height}' width='100%' role=img aria-label='timeline'>"
         + "".join(shapes)
         + axis
-        + "</svg><p class=meta>◇ planned start &nbsp; ▬ actual run, coloured by outcome</p>"
+        + f"</svg><p class=meta>◇ planned start &nbsp; ▬ actual run, coloured by outcome{clock}</p>"
     )
 
 
-def _steps_table(data: dict[str, Any]) -> str:
+def _steps_table(data: dict[str, Any], state: LaunchState) -> str:
     rows = []
     for step in data["steps"]:
-        slip = f"+{step['late_s']:.0f}s" if step["late_s"] else ""
+        slip = escape(slip_text(step["late_s"], state.launch))
         duration = f"{step['duration_s']:.1f}s" if step["duration_s"] is not None else ""
         colour = STATUS_COLOURS.get(step["status"], "#555")
-        status = step["status"] + (" (continued)" if step["continued"] else "")
         rows.append(
             f"<tr><td>{escape(step['offset'] or '')}</td><td>{escape(step['step'])}</td><td>{escape(step['title'] or '')}</td>"
-            f"<td>{_hms(step['planned'])}</td><td>{_hms(step['started'])}</td><td>{slip}</td><td>{duration}</td>"
-            f"<td style='color:{colour};font-weight:600'>{escape(status)}</td></tr>"
+            f"<td>{escape(row_planned(step, state))}</td><td>{escape(row_started(step))}</td><td>{slip}</td><td>{duration}</td>"
+            f"<td style='color:{colour};font-weight:600'>{escape(row_status(step))}</td></tr>"
         )
     return (
         "<table class=grid><tr><th>Offset</th><th>Step</th><th>Title</th><th>Planned</th><th>Actual</th>"
@@ -266,26 +279,34 @@ def _guards(data: dict[str, Any], state: LaunchState) -> str:
     for entry in data["guards"].values():
         for breach in entry["breaches"]:
             out.append(
-                f"<p class=bad>{_hms(breach['ts'])} {escape(str(breach['reason']))} → {escape(str(breach['action']))}</p>"
+                f"<p class=bad>{escape(event_time(breach))} {escape(str(breach['reason']))} → {escape(str(breach['action']))}</p>"
             )
     return "\n".join(out)
 
 
-def _rollback(data: dict[str, Any]) -> str:
-    rb = data["rollback"]
+def _seconds_text(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.1f}s"
+
+
+def _remedy(data: dict[str, Any], key: str, title: str) -> str:
+    """The rollback (or roll-forward), apart from the launch's steps: each of its steps in
+    order, with when it started, how long it really took, or why it was skipped."""
+    rb = data[key]
     if not rb:
         return ""
     rows = "".join(
-        f"<tr><td>{escape(s['step'])}</td><td style='color:{STATUS_COLOURS.get(s['status'], '#555')}'>{escape(s['status'])}</td>"
+        f"<tr><td>{escape(s['step'])}</td><td>{escape(row_started(s))}</td>"
+        f"<td>{_seconds_text(s['duration_s'])}</td>"
+        f"<td style='color:{STATUS_COLOURS.get(s['status'], '#555')}'>{escape(s['status'])}</td>"
         f"<td>{s['attempts']}</td><td>{escape('; '.join(p for p in (s['reason'], s.get('undid')) if p))}</td></tr>"
         for s in rb["steps"]
     )
+    took = f" in {rb['duration_s']:.1f}s" if rb["duration_s"] is not None else ""
     return (
-        f"<h2>Rollback</h2><p class=bad><b>Reason:</b> {escape(str(rb['reason']))}<br><b>Trigger:</b> {escape(str(rb['trigger']))}"
-        f"<br><b>Result:</b> {escape(str(rb['status'] or 'in progress'))}</p>"
-        "<table class=grid><tr><th>Step</th><th>Status</th><th>Attempts</th><th>Detail</th></tr>"
-        + rows
-        + "</table>"
+        f"<h2>{title}</h2><p class=bad><b>Reason:</b> {escape(str(rb['reason']))}<br><b>Trigger:</b> {escape(str(rb['trigger']))}"
+        f"<br><b>Result:</b> {escape(str(rb['status'] or 'in progress'))}{took}</p>"
+        "<table class=grid><tr><th>Step</th><th>Started</th><th>Duration</th><th>Status</th>"
+        "<th>Attempts</th><th>Detail</th></tr>" + rows + "</table>"
     )
 
 
@@ -293,7 +314,7 @@ def _decisions(data: dict[str, Any]) -> str:
     if not data["decisions"]:
         return ""
     items = "".join(
-        f"<li>{_hms(d.get('ts'))} {escape(str(d.get('user')))}: {escape(str(d.get('question')))} → <b>{escape(str(d.get('answer')))}</b></li>"
+        f"<li>{escape(event_time(d))} {escape(str(d.get('user')))}: {escape(str(d.get('question')))} → <b>{escape(str(d.get('answer')))}</b></li>"
         for d in data["decisions"]
     )
     return f"<h2>Operator decisions</h2><ul>{items}</ul>"
@@ -303,7 +324,9 @@ def _notifications(data: dict[str, Any]) -> str:
     if not data["notifications"]:
         return ""
     items = "".join(
-        f"<li>{_hms(n.get('ts'))} {escape(str(n.get('message')))}</li>"
+        f"<li>{escape(event_time(n))} {'would notify: ' if n.get('dry_run') else ''}"
+        f"{escape(str(n.get('message')))}</li>"
         for n in data["notifications"]
     )
-    return f"<h2>Notifications</h2><ul>{items}</ul>"
+    dry = " (a dry run: none was sent)" if data["mode"].get("dry_run") else ""
+    return f"<h2>Notifications{dry}</h2><ul>{items}</ul>"

@@ -2,7 +2,12 @@
 
 The recorder calls ``apply`` from whichever thread emitted the event; the
 view's refresh thread reads a consistent snapshot under the lock. Nothing here
-blocks the engine for longer than a dictionary update.
+blocks the engine for longer than a dictionary update. ``generation`` counts the
+events applied, so the view redraws only when something changed.
+
+Both clocks are kept: ``wall`` is the latest event's ``ts`` and ``clock`` its
+launch clock (the same outside a rehearsal); ``launch_now`` runs the launch clock
+on from there at the rehearsal's speed, so the header ticks between events.
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ class StepRow:
     planned: datetime | None
     target: str = "local"
     state: str = "pending"
-    started: datetime | None = None
+    started: datetime | None = None  # on the launch clock
     finished: datetime | None = None
+    wall_started: datetime | None = None
+    wall_finished: datetime | None = None
     late_s: float | None = None
     reason: str | None = None
     hosts_ok: int = 0
@@ -59,13 +66,14 @@ class GuardRow:
     breaches: int = 0
     baseline: float | None = None  # a relative threshold's measured baseline
     limit: float | None = None  # ... and the number it makes the threshold
+    window: str = ""  # when it watches, as the runbook says it (T+0..T+30m)
 
     def shown_threshold(self) -> str:
         """``> 1.5x baseline (0.24 → 0.36)`` once measured; a fixed threshold as written."""
         if self.baseline is None:
             return self.threshold
         limit = f" → {self.limit:.3g}" if self.limit is not None else ""
-        return f"{self.threshold} ({self.baseline:.3g}{limit})"
+        return f"{self.threshold} ({self.baseline:.3g}{limit})".strip()
 
     def sparkline(self) -> str:
         values = [v for v in self.history if v is not None]
@@ -88,7 +96,10 @@ class ViewModel:
     name: str = ""
     launch_id: str = ""
     t0: datetime | None = None
-    clock: datetime | None = None
+    clock: datetime | None = None  # the launch clock at the latest event
+    wall: datetime | None = None  # the wall clock at the latest event
+    speed: float | None = None  # a --speed rehearsal's; None in real time
+    rehearsal: bool = False
     mode: str = "live"
     banner: str | None = None
     phase: str = "starting"
@@ -97,20 +108,41 @@ class ViewModel:
     output: deque = field(default_factory=lambda: deque(maxlen=8))
     running: str | None = None
     rollback_reason: str | None = None
+    rollback_title: str = "ROLLBACK"
     rollback_steps: dict[str, str] = field(default_factory=dict)
+    rollback_running: str | None = None
     outcome: str | None = None
-    notes: deque = field(default_factory=lambda: deque(maxlen=4))
+    notes: deque = field(default_factory=lambda: deque(maxlen=6))
+    generation: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def apply(self, event: dict[str, Any]) -> None:
         event = _clean(event)
         with self.lock:
-            stamp = parse_ts(event.get("clock") or event.get("ts"))
-            if stamp is not None:
-                self.clock = stamp
+            wall, clock = parse_ts(event.get("ts")), parse_ts(event.get("clock"))
+            if wall is not None and (clock is not None or not self.rehearsal):
+                # Both clocks read together; a live-only output line has no launch clock.
+                self.wall, self.clock = wall, clock or wall
             handler = HANDLERS.get(event["event"])
             if handler is not None:
                 handler(self, event)
+            self.generation += 1
+
+    def launch_now(self, now: datetime) -> datetime | None:
+        """Where the launch clock stands at wall-clock ``now`` (None before any event); once the
+        launch has finished, where it stood at the end."""
+        if self.clock is None or self.wall is None:
+            return None
+        if self.outcome is not None:
+            return self.clock
+        return self.clock + (now - self.wall) * (self.speed or 1.0)
+
+    def wall_at(self, moment: datetime, now: datetime) -> datetime | None:
+        """The wall-clock moment the launch clock reaches ``moment`` (None when unknown)."""
+        launch = self.launch_now(now)
+        if launch is None:
+            return None
+        return now + (moment - launch) / (self.speed or 1.0)
 
     @HANDLERS.on("launch_started")
     def _on_launch_started(self, e: dict[str, Any]) -> None:
@@ -120,6 +152,9 @@ class ViewModel:
             if e.get("dry_run")
             else ("live" if e.get("speed", 1) == 1 else f"rehearsal ×{e['speed']:g}")
         )
+        speed = e.get("speed")
+        self.rehearsal = bool(e.get("dry_run")) or speed not in (None, 1, 1.0)
+        self.speed = speed if self.rehearsal and not e.get("dry_run") else None
         if e.get("no_wait"):
             self.mode += ", no-wait"
         for item in e.get("plan", []):
@@ -132,6 +167,9 @@ class ViewModel:
             )
         for guard in e.get("guards", []):
             self.guards[guard] = GuardRow(guard)
+        for planned in e.get("guard_plan") or []:
+            row = self.guards.setdefault(planned["guard"], GuardRow(planned["guard"]))
+            row.threshold, row.window = planned.get("threshold", ""), planned.get("window", "")
         gate = e.get("gate")
         if e.get("gate_override"):
             self.banner = (
@@ -156,6 +194,7 @@ class ViewModel:
             e.get("late_s"),
             None,
         )
+        row.wall_started, row.wall_finished = self.wall, None
         row.hosts_ok = row.hosts_failed = 0
         row.hosts_total = e.get("hosts")
         row.waves = len(e["waves"]) if e.get("waves") else None
@@ -210,6 +249,7 @@ class ViewModel:
         row = self.steps.get(e["step"])
         if row is not None:
             row.state, row.finished, row.reason = e["status"], self.clock, e.get("reason")
+            row.wall_finished = self.wall
         if self.running == e["step"]:
             self.running = None
 
@@ -285,19 +325,23 @@ class ViewModel:
 
     @HANDLERS.on("monitoring_started")
     def _on_monitoring_started(self, e: dict[str, Any]) -> None:
-        self.phase = f"monitoring guards until {parse_ts(e['until']).astimezone():%H:%M:%S}"
+        until = parse_ts(e["until"])
+        self.phase = f"monitoring guards until {_at(until, self)}"
 
     @HANDLERS.on("rollback_started")
     def _on_rollback_started(self, e: dict[str, Any]) -> None:
         self._remedy_started("ROLLING BACK", e)
+        self.rollback_title = "ROLLBACK"
 
     @HANDLERS.on("roll_forward_started")
     def _on_roll_forward_started(self, e: dict[str, Any]) -> None:
         self._remedy_started("ROLLING FORWARD", e)
+        self.rollback_title = "ROLL-FORWARD"
 
     def _remedy_started(self, phase: str, e: dict[str, Any]) -> None:
         self.phase, self.rollback_reason = phase, e.get("reason")
         self.rollback_steps = {step: "pending" for step in e.get("steps", [])}
+        self.running = None
 
     @HANDLERS.on("decision_needed")
     def _on_decision_needed(self, e: dict[str, Any]) -> None:
@@ -311,11 +355,14 @@ class ViewModel:
     @HANDLERS.on("rollback_step_started", "roll_forward_step_started")
     def _on_rollback_step_started(self, e: dict[str, Any]) -> None:
         self.rollback_steps[e["step"]] = "running"
+        self.rollback_running = e["step"]
         self.output.clear()
 
     @HANDLERS.on("rollback_step_finished", "roll_forward_step_finished")
     def _on_rollback_step_finished(self, e: dict[str, Any]) -> None:
         self.rollback_steps[e["step"]] = e["status"]
+        if self.rollback_running == e["step"]:
+            self.rollback_running = None
 
     @HANDLERS.on("launch_paused")
     def _on_launch_paused(self, e: dict[str, Any]) -> None:
@@ -338,7 +385,7 @@ class ViewModel:
     @HANDLERS.on("launch_finished")
     def _on_launch_finished(self, e: dict[str, Any]) -> None:
         self.outcome, self.phase = e["status"], "finished"
-        self.running = None
+        self.running = self.rollback_running = None
 
     @HANDLERS.on("notification")
     def _on_notification(self, e: dict[str, Any]) -> None:
@@ -372,6 +419,18 @@ HANDLERS.ignore(
     "drill_result",
     "wave_finished",  # the step's row counts its hosts as each one finishes
 )
+
+
+def _at(moment: datetime, model: ViewModel) -> str:
+    """A launch-clock moment for the header: its wall time, the launch time beside it in a
+    rehearsal (computed when the event arrives, from the event's own two clocks)."""
+    wall = moment
+    if model.rehearsal and model.wall is not None and model.clock is not None:
+        wall = model.wall + (moment - model.clock) / (model.speed or 1.0)
+        if model.speed is None:  # a dry run: its launch clock jumps, no wall time to give
+            return f"launch {moment.astimezone():%H:%M:%S}"
+        return f"{wall.astimezone():%H:%M:%S} (launch {moment.astimezone():%H:%M:%S})"
+    return f"{wall.astimezone():%H:%M:%S}"
 
 
 def _clean(event: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ def markdown_reference(
         lines += ["| field | type | required | meaning |", "|---|---|---|---|"]
         required = set(record.get("required", []))
         for name, field in record.get("properties", {}).items():
-            meaning = _cell(field.get("description", ""))
+            meaning = cell(field.get("description", ""))
             lines.append(
                 f"| `{name}` | {_type(field, type_name)} | {'yes' if name in required else ''} | {meaning} |"
             )
@@ -70,5 +70,6 @@ def _type(field: dict[str, Any], named: Callable[[dict[str, Any]], str | None]) 
     return kind or "value"
 
 
-def _cell(text: str) -> str:
+def cell(text: str) -> str:
+    """Text as one Markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")

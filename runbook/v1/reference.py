@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runbook.schema.reference import markdown_reference
+from runbook.model import MILESTONES
+from runbook.schema.reference import cell, markdown_reference
 from runbook.v1.document import json_schema
 
 INTRO = """\
@@ -102,7 +103,29 @@ are left out of the average), and a baseline of 0 or below under a factor compar
 
 def markdown() -> str:
     """The whole reference, as ``docs/runbook-format.md`` holds it."""
-    return markdown_reference(json_schema(), INTRO, _type_name)
+    reference = markdown_reference(json_schema(), INTRO, _type_name)
+    return reference + "\n".join(_milestones()) + "\n"
+
+
+def _milestones() -> list[str]:
+    """The messages launchctl sends by itself, for a channel's ``milestones:``."""
+    lines = [
+        "",
+        "## Built-in milestones",
+        "",
+        "Besides each step's own `notify:` (sent to every channel), launchctl posts these "
+        "messages by itself to every `notify` channel, as JSON (`webhook`: `time`, `launch`, "
+        "`name`, `milestone`, `step`, `t_offset`, `phase`, `guard`) or Slack blocks. A channel's "
+        "`milestones:` lists the ones it wants (`[]` for none, so it gets only the steps' own "
+        "messages); without it a channel gets them all. A dry run or a dry drill sends nothing: "
+        "its log and record say `would notify`. A runbook need not announce these itself "
+        '(a rollback step posting "ROLLBACK INITIATED" would post it twice).',
+        "",
+        "| milestone | sent when |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {cell(meaning)} |" for name, meaning in MILESTONES.items()]
+    return lines
 
 
 def _type_name(field: dict[str, Any]) -> str | None:

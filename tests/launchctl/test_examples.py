@@ -81,3 +81,31 @@ def test_docs_cited_by_the_readme_and_the_code_exist():
         assert not any(name in text for name in outside), (
             f"{path} cites a document that is not in the repository"
         )
+
+
+def test_the_example_posts_nothing_twice(cli, monkeypatch, tmp_path):
+    """Its rollback leaves ROLLBACK INITIATED and COMPLETE to launchctl's own milestones."""
+    from collections import Counter
+
+    from conftest import events_of
+
+    monkeypatch.chdir(EXAMPLES.parent)
+    result = cli(
+        "drill", "examples/launch.yaml", "--fail-at", "deploy", "--journal", tmp_path / "j"
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    messages = [e["message"] for e in events_of(result.events, "notification")]
+    said = Counter(message.split(" - ")[0].split(":")[0] for message in messages)
+    assert said["ROLLBACK INITIATED"] == 1 and said["ROLLBACK COMPLETE"] == 1, messages
+    assert max(said.values()) == 1, f"posted twice: {said.most_common(1)}"
+    assert all(step.notify is None for step in load_runbook(EXAMPLES / "launch.yaml").rollback)
+
+
+def test_the_readme_names_every_built_in_milestone_and_the_reference_says_when():
+    from runbook.model import MILESTONES
+
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    reference = (EXAMPLES.parent / "docs" / "runbook-format.md").read_text()
+    for milestone, meaning in MILESTONES.items():
+        assert f"`{milestone}`" in readme, milestone
+        assert f"| `{milestone}` | {meaning.replace('|', chr(92) + '|')} |" in reference

@@ -502,7 +502,7 @@ def test_step_target_missing_from_the_targets_file_is_reported_in_the_runbook(wr
 def test_shipped_example_validates(cli):
     result = cli("validate", REPO / "examples" / "launch.yaml")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "ok: 11 steps, 5 guards, 6 rollback steps, 2 roll-forward steps\n"
+    assert result.stdout == "ok: 11 steps, 5 guards, 4 rollback steps, 2 roll-forward steps\n"
 
 
 def test_spec_example_validates_through_the_cli(write_runbook, cli):
