@@ -127,12 +127,7 @@ def start_launch(
 ) -> int:
     """A new launch from the first step; returns the exit code."""
     display = display or Display([PlainConsole()])
-    if options.dry_run:
-        missing = missing_secrets(runbook, environ)
-        if missing:
-            echo(f"note: secrets not set (fine for a dry run): {', '.join(missing)}")
-    else:
-        require_secrets(runbook, environ)
+    _check_secrets(runbook, environ, options.dry_run, echo)
     masker = _masker(runbook, environ)
     now = utcnow()
     t0 = resolve_t0(options.t0, runbook, now)
@@ -148,14 +143,7 @@ def start_launch(
     )
     gate = evaluate_gate(load_checklist(runbook.gate)) if runbook.gate else None
     journal_dir = (options.journal or Path(".launchctl") / launch_id).absolute()
-    echo(f"journal: {journal_dir}")
-    _warn_if_shared(journal_dir, echo)
-    if gate is not None:
-        echo(f"gate: {gate.decision.value} (critical {gate.critical}, total {gate.total})")
-    for line in render_no_return(
-        [(s.id, s.irreversible) for s in runbook.irreversible_steps], gate
-    ):
-        echo(line)
+    _announce(runbook, journal_dir, gate, echo)
     clock: Clock
     if options.dry_run:
         clock = SimulatedClock(min(now, t0 + runbook.steps[0].at))
@@ -183,35 +171,7 @@ def start_launch(
         recorder.emit(
             "launch_started",
             launch_id=launch_id,
-            name=runbook.name,
-            runbook=str(runbook.source),
-            runbook_sha256=runbook.content_sha256,
-            steps=list(runbook.step_ids),
-            plan=[
-                {
-                    "step": s.id,
-                    "title": s.title,
-                    "offset": format_offset(s.at),
-                    "planned": iso(t0 + s.at),
-                    "target": s.on,
-                }
-                for s in runbook.steps
-            ],
-            rollback_steps=[s.id for s in runbook.rollback],
-            roll_forward_steps=[s.id for s in runbook.roll_forward] or None,
-            irreversible={s.id: s.irreversible for s in runbook.irreversible_steps} or None,
-            guards=[g.id for g in runbook.guards],
-            guard_plan=[
-                {
-                    "guard": g.id,
-                    "threshold": str(g.breach),
-                    "window": window_words(g),
-                    "then": g.then.value,
-                }
-                for g in runbook.guards
-            ]
-            or None,
-            checkpoints=planned(runbook.checkpoints) if runbook.checkpoints else None,
+            **described(runbook, t0),
             pid=os.getpid(),
             version=__version__,
             gate=gate.to_data() if gate else None,
@@ -236,6 +196,70 @@ def start_launch(
     finally:
         writer.close()
         lock.release()
+
+
+def _check_secrets(
+    runbook: model.Runbook, environ: Mapping[str, str], dry_run: bool, echo: Callable[[str], None]
+) -> None:
+    """A launch needs every secret (exit 2 naming the first missing); a dry run says which are
+    missing and goes on, since it runs nothing that would use them."""
+    if not dry_run:
+        require_secrets(runbook, environ)
+        return
+    missing = missing_secrets(runbook, environ)
+    if missing:
+        echo(f"note: secrets not set (fine for a dry run): {', '.join(missing)}")
+
+
+def _announce(
+    runbook: model.Runbook, journal_dir: Path, gate: GateResult | None, echo: Callable[[str], None]
+) -> None:
+    """What a person must see before the first event: where the journal is (and whether others
+    can read it), the gate's decision, and the steps past which nothing rolls back."""
+    echo(f"journal: {journal_dir}")
+    _warn_if_shared(journal_dir, echo)
+    if gate is not None:
+        echo(f"gate: {gate.decision.value} (critical {gate.critical}, total {gate.total})")
+    for line in render_no_return(
+        [(s.id, s.irreversible) for s in runbook.irreversible_steps], gate
+    ):
+        echo(line)
+
+
+def described(runbook: model.Runbook, t0: datetime) -> dict[str, Any]:
+    """The runbook as ``launch_started`` records it: what resume, rollback, status and the
+    views need to know of the launch without reading the runbook again."""
+    return {
+        "name": runbook.name,
+        "runbook": str(runbook.source),
+        "runbook_sha256": runbook.content_sha256,
+        "steps": list(runbook.step_ids),
+        "plan": [
+            {
+                "step": s.id,
+                "title": s.title,
+                "offset": format_offset(s.at),
+                "planned": iso(t0 + s.at),
+                "target": s.on,
+            }
+            for s in runbook.steps
+        ],
+        "rollback_steps": [s.id for s in runbook.rollback],
+        "roll_forward_steps": [s.id for s in runbook.roll_forward] or None,
+        "irreversible": {s.id: s.irreversible for s in runbook.irreversible_steps} or None,
+        "guards": [g.id for g in runbook.guards],
+        "guard_plan": [
+            {
+                "guard": g.id,
+                "threshold": str(g.breach),
+                "window": window_words(g),
+                "then": g.then.value,
+            }
+            for g in runbook.guards
+        ]
+        or None,
+        "checkpoints": planned(runbook.checkpoints) if runbook.checkpoints else None,
+    }
 
 
 def resume_launch(
