@@ -233,7 +233,22 @@ def render_markdown(state: LaunchState) -> str:
 
 
 def _markdown(state: LaunchState) -> str:
+    """The record's sections in reading order; each is left out when it has nothing to say."""
     data = to_json_data(state)
+    lines = _md_summary(data)
+    lines += _md_timeline(data, state)
+    lines += _md_fleet_and_failures(data)
+    lines += _md_checks(data)
+    lines += _md_guards(data)
+    for key, title in (("rollback", "Rollback"), ("roll_forward", "Roll-forward")):
+        if data[key]:
+            lines += _remedy_lines(data[key], title)
+    lines += markdown_lines(data["checkpoints"])
+    lines += _md_people(data)
+    return "\n".join(lines) + "\n"
+
+
+def _md_summary(data: dict[str, Any]) -> list[str]:
     outcome = data["outcome"]
     lines = [
         f"# Launch record: {data['name']}",
@@ -261,7 +276,11 @@ def _markdown(state: LaunchState) -> str:
         lines.append(f"- **Ended:** {data['point_of_no_return']}")
     if data["paused"]:
         lines.append(f"- **Paused:** {data['paused'].get('reason')}")
-    lines += [
+    return lines
+
+
+def _md_timeline(data: dict[str, Any], state: LaunchState) -> list[str]:
+    lines = [
         "",
         "## Timeline",
         "",
@@ -274,6 +293,11 @@ def _markdown(state: LaunchState) -> str:
             f"| {row_started(row)} | {slip_text(row['late_s'], state.launch)} "
             f"| {_duration(row['duration_s'])} | {row_status(row)} |"
         )
+    return lines
+
+
+def _md_fleet_and_failures(data: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
     fleet = [row for row in data["steps"] if row["fleet_lines"]]
     if fleet:
         lines += ["", "## Hosts, per wave"]
@@ -288,45 +312,57 @@ def _markdown(state: LaunchState) -> str:
         for row in failures:
             lines += ["", f"### {row['step']}: {row['reason']}"]
             lines += _command_tails(row["commands"])
+    return lines
+
+
+def _md_checks(data: dict[str, Any]) -> list[str]:
     checks = [(row["step"], check) for row in data["steps"] for check in row["checks"]]
-    if checks:
-        lines += [
-            "",
-            "## Checks",
-            "",
-            "| Step | Kind | Subject | Result | Value | Detail |",
-            "|---|---|---|---|---|---|",
-        ]
-        for step, check in checks:
-            host = f" [{check['host']}]" if check.get("host") else ""
-            value = format_value(check.get("value"))
+    if not checks:
+        return []
+    lines = [
+        "",
+        "## Checks",
+        "",
+        "| Step | Kind | Subject | Result | Value | Detail |",
+        "|---|---|---|---|---|---|",
+    ]
+    for step, check in checks:
+        host = f" [{check['host']}]" if check.get("host") else ""
+        value = format_value(check.get("value"))
+        lines.append(
+            f"| {step} | {check['kind']} | `{_md_escape(check['subject'])}`{host} | {check['status']} | {value} | {_md_escape(check.get('reason', ''))} |"
+        )
+    return lines
+
+
+def _md_guards(data: dict[str, Any]) -> list[str]:
+    if not data["guards"]:
+        return []
+    lines = [
+        "",
+        "## Guards",
+        "",
+        "| Guard | Samples | Last | Min | Max | Breaches |",
+        "|---|---|---|---|---|---|",
+    ]
+    for guard, entry in data["guards"].items():
+        shown = ["" if entry[k] is None else f"{entry[k]:.4g}" for k in ("last", "min", "max")]
+        lines.append(
+            f"| {guard} | {entry['samples']} | {' | '.join(shown)} | {len(entry['breaches'])} |"
+        )
+    lines += baseline_lines(data["baselines"])
+    for entry in data["guards"].values():
+        for breach in entry["breaches"]:
             lines.append(
-                f"| {step} | {check['kind']} | `{_md_escape(check['subject'])}`{host} | {check['status']} | {value} | {_md_escape(check.get('reason', ''))} |"
+                f"- {wall_and_launch(breach['ts'], breach.get('clock'))} "
+                f"{_md_escape(breach['reason'])} → {breach['action']}"
             )
-    if data["guards"]:
-        lines += [
-            "",
-            "## Guards",
-            "",
-            "| Guard | Samples | Last | Min | Max | Breaches |",
-            "|---|---|---|---|---|---|",
-        ]
-        for guard, entry in data["guards"].items():
-            shown = ["" if entry[k] is None else f"{entry[k]:.4g}" for k in ("last", "min", "max")]
-            lines.append(
-                f"| {guard} | {entry['samples']} | {' | '.join(shown)} | {len(entry['breaches'])} |"
-            )
-        lines += baseline_lines(data["baselines"])
-        for entry in data["guards"].values():
-            for breach in entry["breaches"]:
-                lines.append(
-                    f"- {wall_and_launch(breach['ts'], breach.get('clock'))} "
-                    f"{_md_escape(breach['reason'])} → {breach['action']}"
-                )
-    for key, title in (("rollback", "Rollback"), ("roll_forward", "Roll-forward")):
-        if data[key]:
-            lines += _remedy_lines(data[key], title)
-    lines += markdown_lines(data["checkpoints"])
+    return lines
+
+
+def _md_people(data: dict[str, Any]) -> list[str]:
+    """Who decided what, and who was told."""
+    lines: list[str] = []
     if data["decisions"]:
         lines += ["", "## Operator decisions", ""]
         for decision in data["decisions"]:
@@ -340,7 +376,7 @@ def _markdown(state: LaunchState) -> str:
             f"- {event_time(n)} {'would notify: ' if n.get('dry_run') else ''}{n.get('message')}"
             for n in data["notifications"]
         ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def mode_words(mode: dict[str, Any]) -> str:
