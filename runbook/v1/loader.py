@@ -8,7 +8,6 @@ non-decreasing offsets, references to targets and steps, the files it names. All
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -75,7 +74,7 @@ def load_runbook(
     runbook = model.Runbook(
         name=values["name"],
         source=path.resolve(),
-        content_sha256=hashlib.sha256(data).hexdigest(),
+        content=data,
         steps=values["steps"],
         version=values["version"],
         t0=values["t0"],

@@ -13,7 +13,7 @@ WEB = model.Target("web", "ssh", ("a1", "a2", "a3", "a4", "a5"))
 BOOK = model.Runbook(
     name="t",
     source=__import__("pathlib").Path("t.yaml"),
-    content_sha256="",
+    content=b"",
     steps=(
         model.Step("deploy", run="x", on="api"),
         model.Step("migrate", run="x"),
