@@ -407,7 +407,6 @@ class Runbook:
     checkpoints: Checkpoints | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
-
     @property
     def content_sha256(self) -> str:
         """The file's SHA-256, worked out when asked: hashlib loads OpenSSL (about 8 ms), which
