@@ -3,8 +3,9 @@
 The model and the values around it are some forty frozen dataclasses, and
 Python 3.11 generates and compiles six methods for each one when it is
 imported: a fifth of ``launchctl validate``. ``@value`` asks ``dataclass`` only
-for the ``__init__`` (it depends on the fields) and gives every class the same
-``==``, ``hash()``, ``repr()``, ``__setattr__`` and ``__delattr__`` below, which
+for the fields (``fields()``, ``replace()`` and ``asdict()`` work as usual) and
+gives every class the same ``__init__``, ``==``, ``hash()``, ``repr()``,
+``__setattr__`` and ``__delattr__`` below, which
 behave as the generated ones do: the fields in order, each field's
 ``compare``, ``hash`` and ``repr`` honoured, ``NotImplemented`` against another
 class, and ``FrozenInstanceError`` for any assignment or deletion once
@@ -26,8 +27,9 @@ def value(cls: type[_T] | None = None, *, order: bool = False) -> Any:
     ``@value(order=True)`` adds ``<``, ``<=``, ``>``, ``>=`` as ``order=True`` does."""
     if cls is None:
         return lambda cls: value(cls, order=order)
-    cls = dataclasses.dataclass(eq=False, repr=False)(cls)
+    cls = dataclasses.dataclass(init=False, eq=False, repr=False)(cls)
     fields = dataclasses.fields(cls)
+    cls.__init__ = _init_for(cls.__name__, fields)  # type: ignore[misc]
     cls._compared = tuple(f.name for f in fields if f.compare)  # type: ignore[attr-defined]
     cls._hashed = tuple(  # type: ignore[attr-defined]
         f.name for f in fields if (f.compare if f.hash is None else f.hash)
@@ -45,6 +47,46 @@ def value(cls: type[_T] | None = None, *, order: bool = False) -> Any:
         cls.__gt__ = _ordering(operator.gt)  # type: ignore[operator]
         cls.__ge__ = _ordering(operator.ge)  # type: ignore[operator]
     return cls
+
+
+def _init_for(name: str, fields: tuple[dataclasses.Field, ...]) -> Callable[..., None]:
+    """One ``__init__`` for every class, reading its fields: the generated one is compiled per
+    class (about half of what ``dataclass`` costs at import). Positional and keyword arguments,
+    defaults and default factories as a dataclass takes them, then ``__post_init__``."""
+    names = tuple(f.name for f in fields)
+    defaults = tuple(
+        (f.default, None)
+        if f.default is not dataclasses.MISSING
+        else (
+            dataclasses.MISSING,
+            None if f.default_factory is dataclasses.MISSING else f.default_factory,
+        )
+        for f in fields
+    )
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(names):
+            raise TypeError(f"{name}() takes {len(names)} positional arguments, got {len(args)}")
+        given = dict(zip(names, args, strict=False))  # fewer args than fields: the rest by name
+        for key in kwargs:
+            if key in given or key not in self._fields:
+                raise TypeError(f"{name}() got an unexpected or repeated argument {key!r}")
+        given.update(kwargs)
+        state = self.__dict__
+        for field_name, (default, factory) in zip(names, defaults, strict=True):
+            if field_name in given:
+                state[field_name] = given[field_name]
+            elif factory is not None:
+                state[field_name] = factory()
+            elif default is not dataclasses.MISSING:
+                state[field_name] = default
+            else:
+                raise TypeError(f"{name}() missing required argument {field_name!r}")
+        post_init = getattr(self, "__post_init__", None)
+        if post_init is not None:
+            post_init()
+
+    return __init__
 
 
 def _eq(self: Any, other: Any) -> Any:

@@ -96,3 +96,20 @@ def test_the_model_is_made_of_values():
     assert hash(step) == hash(model.Step(id="migrate", run="true"))
     assert repr(step).startswith("Step(id='migrate', name=None, run='true', on='local'")
     assert pickle.loads(pickle.dumps(step)) == step
+
+
+def test_construction_takes_what_the_dataclass_takes_and_refuses_what_it_refuses():
+    for args, kwargs in [((1,), {}), ((1, 2.0), {"tags": ("a",)}), ((), {"x": 1, "note": "n"})]:
+        assert repr(Value(*args, **kwargs)) == repr(Reference(*args, **kwargs))
+    assert Value(1).cache == {} and Value(1).cache is not Value(1).cache  # a fresh default
+    for args, kwargs in [
+        ((), {}),
+        ((1, 2.0, (), "", {}, 9), {}),
+        ((1,), {"x": 2}),
+        ((1,), {"z": 0}),
+    ]:
+        with pytest.raises(TypeError):
+            Reference(*args, **kwargs)
+        with pytest.raises(TypeError):
+            Value(*args, **kwargs)
+    assert dataclasses.replace(Value(1), y=5.0) == Value(1, 5.0)
