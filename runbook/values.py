@@ -29,7 +29,7 @@ def value(cls: type[_T] | None = None, *, order: bool = False) -> Any:
         return lambda cls: value(cls, order=order)
     cls = dataclasses.dataclass(init=False, eq=False, repr=False)(cls)
     fields = dataclasses.fields(cls)
-    cls.__init__ = _init_for(cls.__name__, fields)  # type: ignore[misc]
+    cls.__init__ = _init_for(cls, fields)  # type: ignore[misc]
     cls._compared = tuple(f.name for f in fields if f.compare)  # type: ignore[attr-defined]
     cls._hashed = tuple(  # type: ignore[attr-defined]
         f.name for f in fields if (f.compare if f.hash is None else f.hash)
@@ -49,11 +49,14 @@ def value(cls: type[_T] | None = None, *, order: bool = False) -> Any:
     return cls
 
 
-def _init_for(name: str, fields: tuple[dataclasses.Field, ...]) -> Callable[..., None]:
+def _init_for(cls: type, fields: tuple[dataclasses.Field, ...]) -> Callable[..., None]:
     """One ``__init__`` for every class, reading its fields: the generated one is compiled per
     class (about half of what ``dataclass`` costs at import). Positional and keyword arguments,
-    defaults and default factories as a dataclass takes them, then ``__post_init__``."""
+    defaults and default factories as a dataclass takes them, then ``__post_init__``; every
+    field given (the common case: nodes, marks, results) takes the short way."""
+    name = cls.__name__
     names = tuple(f.name for f in fields)
+    every = frozenset(names)
     defaults = tuple(
         (f.default, None)
         if f.default is not dataclasses.MISSING
@@ -63,30 +66,46 @@ def _init_for(name: str, fields: tuple[dataclasses.Field, ...]) -> Callable[...,
         )
         for f in fields
     )
+    post_init = getattr(cls, "__post_init__", None)
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) > len(names):
-            raise TypeError(f"{name}() takes {len(names)} positional arguments, got {len(args)}")
-        given = dict(zip(names, args, strict=False))  # fewer args than fields: the rest by name
-        for key in kwargs:
-            if key in given or key not in self._fields:
-                raise TypeError(f"{name}() got an unexpected or repeated argument {key!r}")
-        given.update(kwargs)
-        state = self.__dict__
-        for field_name, (default, factory) in zip(names, defaults, strict=True):
-            if field_name in given:
-                state[field_name] = given[field_name]
-            elif factory is not None:
-                state[field_name] = factory()
-            elif default is not dataclasses.MISSING:
-                state[field_name] = default
-            else:
-                raise TypeError(f"{name}() missing required argument {field_name!r}")
-        post_init = getattr(self, "__post_init__", None)
+        if not kwargs and len(args) == len(names):
+            self.__dict__.update(zip(names, args, strict=True))
+        elif not args and kwargs.keys() == every:
+            self.__dict__.update(kwargs)
+        else:
+            _fill(self, name, names, defaults, args, kwargs)
         if post_init is not None:
-            post_init()
+            post_init(self)
 
     return __init__
+
+
+def _fill(
+    self: Any,
+    name: str,
+    names: tuple[str, ...],
+    defaults: tuple[tuple[Any, Any], ...],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    if len(args) > len(names):
+        raise TypeError(f"{name}() takes {len(names)} positional arguments, got {len(args)}")
+    given = dict(zip(names, args, strict=False))  # fewer args than fields: the rest by name
+    for key in kwargs:
+        if key in given or key not in names:
+            raise TypeError(f"{name}() got an unexpected or repeated argument {key!r}")
+    given.update(kwargs)
+    state = self.__dict__
+    for field_name, (default, factory) in zip(names, defaults, strict=True):
+        if field_name in given:
+            state[field_name] = given[field_name]
+        elif factory is not None:
+            state[field_name] = factory()
+        elif default is not dataclasses.MISSING:
+            state[field_name] = default
+        else:
+            raise TypeError(f"{name}() missing required argument {field_name!r}")
 
 
 def _eq(self: Any, other: Any) -> Any:
