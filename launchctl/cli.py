@@ -342,13 +342,20 @@ def report(journal_dir: Path, fmt: str, output: Path | None, file_mode: int | No
 @runbook_inputs
 def preflight(runbook: str, var: tuple[str, ...], targets: str | None) -> Outcome:
     """Prove the launch can run, touching nothing: secrets, queries, HTTP hosts, SSH hosts."""
+    import dataclasses
+
     from launchctl.journal.masking import masker_for
     from launchctl.preflight import render_table, run_preflight
 
     book = _load(runbook, var, targets)
     masker = masker_for(book.secrets, os.environ)  # what a probe's error quotes is masked too
-    probes = run_preflight(book, os.environ)
-    click.echo(masker.text(render_table(probes)))
+    probes = [  # masked before the table is laid out, so its columns line up
+        dataclasses.replace(
+            probe, subject=masker.text(probe.subject), detail=masker.text(probe.detail)
+        )
+        for probe in run_preflight(book, os.environ)
+    ]
+    click.echo(render_table(probes))
     if book.guards:  # on stderr: stdout stays the table
         from launchctl.guard_analysis import real_scrape_interval
 

@@ -31,7 +31,8 @@ class WavesType(Type):
             ctx.error(
                 node.mark,
                 path,
-                f"expected a list of wave sizes, e.g. [1, 10%, 100%], got {describe_node(node)}",
+                "expected a list of wave sizes, e.g. [1, 10%, 100%], got "
+                + ("an empty list" if isinstance(node, YSeq) else describe_node(node)),
             )
             return INVALID
         sizes = []
