@@ -63,42 +63,6 @@ def test_speed_never_shrinks_a_checks_within(write_runbook, cli):
     assert _ts(checks[-1]) - _ts(checks[0]) >= 1.5
 
 
-def test_a_dry_run_shows_windows_the_remedy_at_each_step_and_what_it_would_notify(
-    write_runbook, cli, receiver
-):
-    runbook = write_runbook(
-        f"""
-        version: 1
-        name: Dry
-        prometheus: {{url: "http://127.0.0.1:9"}}
-        notify: [{{webhook: "{receiver.url}/hook"}}]
-        steps:
-          - {{id: migrate, at: T-15m, run: "true"}}
-          - {{id: golive, at: T+0, run: "true", notify: "live"}}
-        guards:
-          - {{id: errors, prometheus: "up", breach: "> 0.05", during: [T+0, T+30m]}}
-        rollback:
-          - {{id: restore-db, if_started: migrate, run: "true"}}
-          - {{id: undo-golive, if_started: golive, run: "true"}}
-        """
-    )
-    result = cli("run", runbook, "--dry-run", "--t0", "2026-12-01T14:00:00Z")
-    assert result.exit_code == 0
-    planned = events_of(result.events, "guard_planned")[0]
-    assert (planned["opens"], planned["closes"]) == (
-        "2026-12-01T14:00:00.000Z",
-        "2026-12-01T14:30:00.000Z",
-    )
-    previews = {p["step"]: p for p in events_of(result.events, "remedy_preview")}
-    assert previews["migrate"]["would_run"] == ["restore-db"]
-    assert previews["migrate"]["would_skip"] == ["undo-golive"]
-    assert previews["golive"]["would_run"] == ["restore-db", "undo-golive"]
-    notes = events_of(result.events, "notification")
-    assert notes and all(n["dry_run"] for n in notes)
-    time.sleep(0.5)
-    assert receiver.posts == [], "a dry run only says what it would notify"
-
-
 def test_a_dry_drill_estimates_the_rollbacks_worst_case(write_runbook, cli):
     runbook = write_runbook(
         """

@@ -105,6 +105,16 @@ def test_a_dry_run_log_says_what_it_would_watch_roll_back_and_notify(write_runbo
     )
     result = cli("run", runbook, "--dry-run", "--t0", "2026-12-01T14:00:00Z")
     assert result.exit_code == 0
+    planned = events_of(result.events, "guard_planned")[0]
+    assert (planned["opens"], planned["closes"]) == (
+        "2026-12-01T14:00:00.000Z",
+        "2026-12-01T14:30:00.000Z",
+    )
+    previews = {p["step"]: p for p in events_of(result.events, "remedy_preview")}
+    assert previews["migrate"]["would_run"] == ["restore-db"]
+    assert previews["migrate"]["would_skip"] == ["undo-golive"]
+    assert previews["golive"]["would_run"] == ["restore-db", "undo-golive"]
+    assert all(n["dry_run"] for n in events_of(result.events, "notification"))
     out = result.stdout
     opens, closes = _hms("2026-12-01T14:00:00Z"), _hms("2026-12-01T14:30:00Z")
     assert (
